@@ -1,0 +1,128 @@
+//! Verification of every JWT the server returns.
+//!
+//! The official SDK follows any `jku` and accepts what it finds there. This
+//! one only fetches a key set from the configured API origin, accepts only
+//! PS512, and caches keys by `kid` so that one fetch serves many tokens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::{Origin, Url};
+
+use crate::error::{Error, Result};
+use crate::transport::response;
+
+/// The key set digi.me serves at a `jku`.
+#[derive(Deserialize)]
+struct KeySet {
+    keys: Vec<KeySetEntry>,
+}
+
+#[derive(Deserialize)]
+struct KeySetEntry {
+    kid: String,
+    pem: String,
+}
+
+/// Verifies server JWTs. One per [`DigiMe`](crate::DigiMe).
+pub(crate) struct ServerJwtVerifier {
+    origin: Origin,
+    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    /// Serialises key-set fetches, so a burst of tokens with a new `kid`
+    /// makes one fetch.
+    fetch: tokio::sync::Mutex<()>,
+}
+
+impl ServerJwtVerifier {
+    pub(crate) fn new(base_url: &Url) -> Self {
+        Self {
+            origin: base_url.origin(),
+            keys: RwLock::new(HashMap::new()),
+            fetch: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Verifies `token` and returns its claims.
+    pub(crate) async fn verify<T: DeserializeOwned>(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+    ) -> Result<T> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| Error::token_verification(format!("the header is unreadable ({e})")))?;
+        if header.alg != Algorithm::PS512 {
+            return Err(Error::token_verification(format!(
+                "algorithm {:?} is not accepted; only PS512 is",
+                header.alg
+            )));
+        }
+        let jku = header
+            .jku
+            .as_deref()
+            .ok_or_else(|| Error::token_verification("the header has no `jku`"))?;
+        let jku = Url::parse(jku)
+            .map_err(|e| Error::token_verification(format!("the `jku` does not parse ({e})")))?;
+        if jku.origin() != self.origin {
+            return Err(Error::token_verification(format!(
+                "the `jku` {} is not on the API origin {}",
+                jku,
+                self.origin.ascii_serialization()
+            )));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| Error::token_verification("the header has no `kid`"))?;
+        let key = self.key(http, &jku, kid).await?;
+        let mut validation = Validation::new(Algorithm::PS512);
+        validation.required_spec_claims.clear();
+        validation.validate_aud = false;
+        validation.leeway = 60;
+        let data = jsonwebtoken::decode::<T>(token, &key, &validation)
+            .map_err(|e| Error::token_verification(format!("{e}")))?;
+        Ok(data.claims)
+    }
+
+    fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys.read().ok()?.get(kid).cloned()
+    }
+
+    async fn key(&self, http: &reqwest::Client, jku: &Url, kid: &str) -> Result<Arc<DecodingKey>> {
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        let _guard = self.fetch.lock().await;
+        if let Some(key) = self.cached(kid) {
+            return Ok(key);
+        }
+        tracing::debug!(jku = %jku, kid, "fetching the server's key set");
+        let resp = http
+            .get(jku.clone())
+            .send()
+            .await
+            .map_err(|e| Error::transport("fetching the key set", e))?;
+        let reply = response::read(resp, "jwks").await?;
+        if !reply.status.is_success() {
+            return Err(response::server_error(&reply));
+        }
+        let set: KeySet = reply.json("jwks")?;
+        let mut fresh = HashMap::new();
+        for entry in set.keys {
+            match DecodingKey::from_rsa_pem(entry.pem.as_bytes()) {
+                Ok(key) => {
+                    fresh.insert(entry.kid, Arc::new(key));
+                }
+                Err(e) => tracing::warn!(kid = %entry.kid, error = %e, "skipping an unreadable key in the key set"),
+            }
+        }
+        if let Ok(mut keys) = self.keys.write() {
+            keys.extend(fresh);
+        }
+        self.cached(kid).ok_or_else(|| {
+            Error::token_verification(format!("the key set at {jku} has no key with kid `{kid}`"))
+        })
+    }
+}

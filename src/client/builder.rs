@@ -1,0 +1,216 @@
+//! `DigiMe::builder()`: the SDK's configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::{DigiMe, Inner};
+use crate::auth::ServerJwtVerifier;
+use crate::error::{Error, Result};
+use crate::validate;
+
+/// The production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.digi.me/v1.7/";
+
+/// Builds a [`DigiMe`]. A bad setting is kept and reported by
+/// [`build`](Self::build), so the chain itself never fails or panics.
+///
+/// ```
+/// # fn main() -> digime::Result<()> {
+/// use std::time::Duration;
+/// let sdk = digime::DigiMe::builder()
+///     .application_id("my-application-id")
+///     .base_url("http://127.0.0.1:8080/v1.7/")
+///     .connect_timeout(Duration::from_secs(5))
+///     .build()?;
+/// assert_eq!(sdk.base_url().as_str(), "http://127.0.0.1:8080/v1.7/");
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until `.build()` is called"]
+#[derive(Debug, Clone, Default)]
+pub struct DigiMeBuilder {
+    application_id: Option<String>,
+    base_url: Option<String>,
+    onboard_url: Option<String>,
+    max_retries: Option<u32>,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    refresh_skew: Option<Duration>,
+}
+
+impl DigiMeBuilder {
+    /// The application id digi.me gave you. Required, non-empty.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").build().unwrap();
+    /// assert_eq!(sdk.application_id(), "app");
+    /// ```
+    pub fn application_id(mut self, application_id: impl Into<String>) -> Self {
+        self.application_id = Some(application_id.into());
+        self
+    }
+
+    /// The API's base URL. Default: `https://api.digi.me/v1.7/`. A trailing
+    /// `/` is added if it is missing.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").base_url("http://127.0.0.1:8080/v1.7").build().unwrap();
+    /// assert_eq!(sdk.base_url().as_str(), "http://127.0.0.1:8080/v1.7/");
+    /// ```
+    pub fn base_url(mut self, base_url: &str) -> Self {
+        self.base_url = Some(base_url.to_owned());
+        self
+    }
+
+    /// The onboard (consent) page's URL. Default: `/apps/saas/` on the base
+    /// URL's origin, which is `https://api.digi.me/apps/saas/` in production.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").base_url("http://127.0.0.1:8080/v1.7/").build().unwrap();
+    /// assert_eq!(sdk.onboard_url().as_str(), "http://127.0.0.1:8080/apps/saas/");
+    /// ```
+    pub fn onboard_url(mut self, onboard_url: &str) -> Self {
+        self.onboard_url = Some(onboard_url.to_owned());
+        self
+    }
+
+    /// How many times a failed call is retried when a retry is safe
+    /// (default 2, as in the official SDK).
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").max_retries(0).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = Some(max_retries);
+        self
+    }
+
+    /// A limit on a whole call, from connecting to the end of the response.
+    /// Default: none, so that a large upload is never cut off; the read
+    /// timeout still catches a stalled server.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").timeout(std::time::Duration::from_secs(30)).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// A limit on connecting (default 10 s).
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").connect_timeout(std::time::Duration::from_secs(3)).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// A limit on each read from the server (default 60 s): a server that
+    /// stops answering never hangs a call.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").read_timeout(std::time::Duration::from_secs(20)).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Refresh an access token before a call when it expires within this
+    /// window (default 60 s), rather than waiting for a 401.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").refresh_skew(std::time::Duration::from_secs(120)).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn refresh_skew(mut self, skew: Duration) -> Self {
+        self.refresh_skew = Some(skew);
+        self
+    }
+
+    /// Checks every setting and builds the SDK.
+    ///
+    /// Errors ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)):
+    /// a missing or empty `application_id`, a `base_url` or `onboard_url` that
+    /// does not parse or is not http(s).
+    ///
+    /// ```
+    /// let err = digime::DigiMe::builder().application_id("app").base_url("not a url").build().unwrap_err();
+    /// assert_eq!(err.field(), Some("base_url"));
+    /// ```
+    pub fn build(self) -> Result<DigiMe> {
+        let application_id = self
+            .application_id
+            .ok_or_else(|| Error::invalid_input("application_id", "must be set"))?;
+        validate::identifier("application_id", &application_id)?;
+        let base_url = parse_url(
+            "base_url",
+            self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL),
+        )?;
+        let onboard_url = match self.onboard_url.as_deref() {
+            Some(url) => parse_url("onboard_url", url)?,
+            None => base_url
+                .join("/apps/saas/")
+                .map_err(|e| Error::invalid_input("base_url", e))?,
+        };
+        let mut http = reqwest::Client::builder()
+            .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
+            .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(60)))
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(timeout) = self.timeout {
+            http = http.timeout(timeout);
+        }
+        let http = http
+            .build()
+            .map_err(|e| Error::transport("building the HTTP client", e))?;
+        let verifier = ServerJwtVerifier::new(&base_url);
+        Ok(DigiMe {
+            inner: Arc::new(Inner {
+                application_id,
+                base_url,
+                onboard_url,
+                http,
+                verifier,
+                max_retries: self.max_retries.unwrap_or(2),
+                refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),
+            }),
+        })
+    }
+}
+
+fn parse_url(field: &'static str, value: &str) -> Result<Url> {
+    validate::no_control_chars(field, value)?;
+    let mut text = value.trim().to_owned();
+    if !text.ends_with('/') {
+        text.push('/');
+    }
+    let url = Url::parse(&text).map_err(|e| Error::invalid_input(field, format!("{e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid_input(
+            field,
+            format!("the scheme must be http or https, not `{}`", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid_input(field, "has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid_input(
+            field,
+            "must not carry a query or a fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid_input(field, "must not carry credentials"));
+    }
+    Ok(url)
+}

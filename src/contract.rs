@@ -1,0 +1,91 @@
+//! A contract: its id and its RSA private key.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::signer::SigningKey;
+
+/// A digi.me contract: the contract id and the contract's RSA private key.
+///
+/// The PEM (PKCS#1 `BEGIN RSA PRIVATE KEY` or PKCS#8 `BEGIN PRIVATE KEY`) is
+/// parsed and checked once, here: a malformed PEM, a key that is not RSA, or
+/// an RSA key under 2048 bits is an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+/// naming the field `private_key`. Every request then reuses the parsed key.
+///
+/// Cloning is cheap (an `Arc`). `Debug` never shows the key.
+///
+/// ```
+/// # fn main() -> digime::Result<()> {
+/// # let pem = digime::doc_support::TEST_PRIVATE_KEY_PEM;
+/// let contract = digime::ContractDetails::new("my-contract-id", pem)?;
+/// assert_eq!(contract.contract_id(), "my-contract-id");
+/// assert!(!format!("{contract:?}").contains("PRIVATE KEY"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ContractDetails {
+    inner: Arc<ContractInner>,
+}
+
+struct ContractInner {
+    contract_id: String,
+    key: SigningKey,
+}
+
+impl ContractDetails {
+    /// Parses the private key and keeps it with the contract id.
+    ///
+    /// `private_key_pem` may be a `String` or a `&str`.
+    ///
+    /// ```
+    /// let err = digime::ContractDetails::new("my-contract-id", "-----BEGIN NONSENSE").unwrap_err();
+    /// assert_eq!(err.field(), Some("private_key"));
+    /// ```
+    pub fn new(contract_id: impl Into<String>, private_key_pem: impl AsRef<str>) -> Result<Self> {
+        let contract_id = contract_id.into();
+        crate::validate::identifier("contract_id", &contract_id)?;
+        let key = SigningKey::from_pem(private_key_pem.as_ref())?;
+        Ok(Self::from_parts(contract_id, key))
+    }
+
+    pub(crate) fn from_parts(contract_id: String, key: SigningKey) -> Self {
+        Self {
+            inner: Arc::new(ContractInner { contract_id, key }),
+        }
+    }
+
+    /// The contract id.
+    ///
+    /// ```
+    /// # let contract = digime::ContractDetails::new("c-1", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+    /// assert_eq!(contract.contract_id(), "c-1");
+    /// ```
+    pub fn contract_id(&self) -> &str {
+        &self.inner.contract_id
+    }
+
+    /// The contract's public key as an SPKI PEM (`BEGIN PUBLIC KEY`): what a
+    /// server (or the sandbox) verifies this contract's signatures with.
+    ///
+    /// ```
+    /// # let contract = digime::ContractDetails::new("c-1", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+    /// assert!(contract.public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
+    /// ```
+    pub fn public_key_pem(&self) -> String {
+        self.inner.key.public_key_pem()
+    }
+
+    pub(crate) fn key(&self) -> &SigningKey {
+        &self.inner.key
+    }
+}
+
+impl fmt::Debug for ContractDetails {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ContractDetails")
+            .field("contract_id", &self.inner.contract_id)
+            .field("private_key", &"[redacted]")
+            .finish()
+    }
+}

@@ -1,0 +1,145 @@
+//! The FileDescriptor: the metadata sent with a file pushed to a library.
+
+use serde::{Deserialize, Serialize};
+use typed_builder::TypedBuilder;
+
+use crate::error::Result;
+use crate::validate;
+
+/// Metadata for a file pushed to a user's library.
+///
+/// `mime_type` and `accounts` are required: `build()` does not compile
+/// without them. `tags` and `reference` are optional and are left out of the
+/// wire form, not sent as `null`.
+///
+/// ```
+/// use digime::{Account, FileDescriptor};
+///
+/// let descriptor = FileDescriptor::builder()
+///     .mime_type("application/pdf")
+///     .accounts(vec![Account::new("account-in-my-system")])
+///     .tags(vec!["lab".to_string()])
+///     .build();
+/// assert_eq!(
+///     serde_json::to_string(&descriptor).unwrap(),
+///     r#"{"mimeType":"application/pdf","accounts":[{"accountId":"account-in-my-system"}],"tags":["lab"]}"#
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TypedBuilder)]
+#[serde(rename_all = "camelCase")]
+#[builder(doc)]
+pub struct FileDescriptor {
+    /// The file's MIME type, such as `application/pdf`.
+    #[builder(setter(into))]
+    mime_type: String,
+    /// The accounts in *your* system that this file belongs to.
+    accounts: Vec<Account>,
+    /// References to attach to the file.
+    #[builder(default, setter(strip_option))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reference: Option<Vec<String>>,
+    /// Tags to attach to the file, to find it again later.
+    #[builder(default, setter(strip_option))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<String>>,
+}
+
+impl FileDescriptor {
+    /// The MIME type.
+    ///
+    /// ```
+    /// # let d = digime::FileDescriptor::builder().mime_type("text/plain").accounts(vec![]).build();
+    /// assert_eq!(d.mime_type(), "text/plain");
+    /// ```
+    pub fn mime_type(&self) -> &str {
+        &self.mime_type
+    }
+
+    /// The accounts the file belongs to.
+    ///
+    /// ```
+    /// # let d = digime::FileDescriptor::builder().mime_type("text/plain").accounts(vec![digime::Account::new("a")]).build();
+    /// assert_eq!(d.accounts()[0].account_id(), "a");
+    /// ```
+    pub fn accounts(&self) -> &[Account] {
+        &self.accounts
+    }
+
+    /// The tags, if any were set.
+    ///
+    /// ```
+    /// # let d = digime::FileDescriptor::builder().mime_type("text/plain").accounts(vec![]).build();
+    /// assert_eq!(d.tags(), None);
+    /// ```
+    pub fn tags(&self) -> Option<&[String]> {
+        self.tags.as_deref()
+    }
+
+    /// The references, if any were set.
+    ///
+    /// ```
+    /// # let d = digime::FileDescriptor::builder().mime_type("text/plain").accounts(vec![]).reference(vec!["r".into()]).build();
+    /// assert_eq!(d.reference(), Some(&["r".to_string()][..]));
+    /// ```
+    pub fn reference(&self) -> Option<&[String]> {
+        self.reference.as_deref()
+    }
+
+    /// Checks what the type system cannot: a non-empty MIME type and at
+    /// least one account, without control characters. The push builder calls
+    /// this before anything is sent.
+    pub(crate) fn validate(&self) -> Result<()> {
+        validate::header_value("descriptor.mime_type", &self.mime_type)?;
+        if self.accounts.is_empty() {
+            return Err(crate::Error::invalid_input(
+                "descriptor.accounts",
+                "must name at least one account",
+            ));
+        }
+        for account in &self.accounts {
+            validate::identifier("descriptor.accounts.accountId", &account.account_id)?;
+        }
+        for tag in self.tags.iter().flatten() {
+            validate::no_control_chars("descriptor.tags", tag)?;
+        }
+        for reference in self.reference.iter().flatten() {
+            validate::no_control_chars("descriptor.reference", reference)?;
+        }
+        Ok(())
+    }
+}
+
+/// An account in *your* system that a pushed file belongs to
+/// (`{"accountId": …}` on the wire).
+///
+/// ```
+/// let account = digime::Account::new("account-in-my-system");
+/// assert_eq!(serde_json::to_string(&account).unwrap(), r#"{"accountId":"account-in-my-system"}"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    account_id: String,
+}
+
+impl Account {
+    /// An account id from your system.
+    ///
+    /// ```
+    /// assert_eq!(digime::Account::new("a-1").account_id(), "a-1");
+    /// ```
+    pub fn new(account_id: impl Into<String>) -> Self {
+        Self {
+            account_id: account_id.into(),
+        }
+    }
+
+    /// The account id.
+    ///
+    /// ```
+    /// assert_eq!(digime::Account::new("a-1").account_id(), "a-1");
+    /// ```
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+}

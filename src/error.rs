@@ -1,0 +1,408 @@
+//! The crate's one error type.
+//!
+//! [`Error`] is opaque, in the manner of `reqwest::Error`: match on
+//! [`Error::kind`] to decide what to do, and use the accessors to read the
+//! details. A server error keeps the server's code, message, reference and
+//! HTTP status intact ([`Error::server`]). Bad input names the field that was
+//! wrong ([`Error::field`]) and is returned before any request is sent.
+//!
+//! No error message ever contains a private key, a token value or a code
+//! verifier.
+
+use std::fmt;
+
+/// A `Result` whose error is [`digime::Error`](Error).
+///
+/// ```
+/// fn parse(pem: &str) -> digime::Result<digime::ContractDetails> {
+///     digime::ContractDetails::new("my-contract-id", pem)
+/// }
+/// assert!(parse("not a key").is_err());
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in this crate.
+///
+/// ```
+/// use digime::{ContractDetails, ErrorKind};
+///
+/// let err = ContractDetails::new("", "irrelevant").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+/// assert_eq!(err.field(), Some("contract_id"));
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    field: Option<&'static str>,
+    server: Option<ServerError>,
+    source: Option<BoxError>,
+}
+
+/// What kind of failure an [`Error`] is. New kinds may be added.
+///
+/// ```
+/// # fn handle(err: digime::Error) {
+/// match err.kind() {
+///     digime::ErrorKind::ReauthorizationRequired => { /* send the user through authorize again */ }
+///     digime::ErrorKind::Server => eprintln!("digi.me said {:?}", err.server()),
+///     _ => eprintln!("{err}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument was invalid; [`Error::field`] names it. Nothing was sent.
+    InvalidInput,
+    /// digi.me answered with an error status. [`Error::server`] has the details.
+    Server,
+    /// The refresh token was rejected: the user must be authorized again.
+    /// [`Error::server`] has the server's answer.
+    ReauthorizationRequired,
+    /// The request could not be sent or the response not read (DNS, TCP,
+    /// TLS, a timeout).
+    Transport,
+    /// The server answered with something this SDK could not understand.
+    InvalidResponse,
+    /// A JWT from the server failed verification (bad signature, wrong
+    /// algorithm, a key-set URL off the API origin, an unknown key id).
+    TokenVerification,
+    /// The data of a push could not be sent again after the access token was
+    /// refreshed (a one-shot reader). The new token is in the error:
+    /// [`Error::refreshed_token`].
+    DataNotReplayable,
+}
+
+/// The error details digi.me sent with an error response.
+///
+/// The code, message and reference come from the JSON body
+/// `{"error":{"code","message","reference"}}` or, when the body has none,
+/// from the `X-Error-Code`, `X-Error-Message` and `X-Error-Reference` headers.
+///
+/// ```
+/// # fn show(err: &digime::Error) {
+/// if let Some(server) = err.server() {
+///     println!("{} {:?} {:?} ref={:?}", server.status(), server.code(), server.message(), server.reference());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    status: u16,
+    code: Option<String>,
+    message: Option<String>,
+    reference: Option<String>,
+    retry_after: Option<std::time::Duration>,
+}
+
+impl ServerError {
+    pub(crate) fn new(
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+        reference: Option<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            message,
+            reference,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    /// How long the server asked the client to wait (`Retry-After`), if it
+    /// did.
+    ///
+    /// ```
+    /// # fn show(s: &digime::ServerError) { if let Some(d) = s.retry_after() { println!("wait {d:?}"); } }
+    /// ```
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
+    }
+
+    /// The HTTP status code, such as `401`.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The server's error code, such as `InvalidToken`, when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The server's message, when it sent one.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The server's reference for this error (quote it to digi.me support).
+    pub fn reference(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        if let Some(code) = &self.code {
+            write!(f, " {code}")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        if let Some(reference) = &self.reference {
+            write!(f, " (reference {reference})")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                field: None,
+                server: None,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn invalid_input(field: &'static str, reason: impl fmt::Display) -> Self {
+        let mut err = Self::new(ErrorKind::InvalidInput, format!("invalid `{field}`: {reason}"));
+        err.inner.field = Some(field);
+        err
+    }
+
+    pub(crate) fn from_server(server: ServerError) -> Self {
+        let mut err = Self::new(ErrorKind::Server, format!("digi.me returned {server}"));
+        err.inner.server = Some(server);
+        err
+    }
+
+    pub(crate) fn reauthorization_required(server: ServerError) -> Self {
+        let mut err = Self::new(
+            ErrorKind::ReauthorizationRequired,
+            format!(
+                "the refresh token was rejected ({server}): the user must be authorized again"
+            ),
+        );
+        err.inner.server = Some(server);
+        err
+    }
+
+    pub(crate) fn transport(what: impl fmt::Display, source: impl Into<BoxError>) -> Self {
+        Self::new(ErrorKind::Transport, format!("{what} failed")).with_source(source)
+    }
+
+    pub(crate) fn invalid_response(reason: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidResponse, reason)
+    }
+
+    pub(crate) fn token_verification(reason: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::TokenVerification,
+            format!("a token from the server failed verification: {reason}"),
+        )
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// What kind of error this is.
+    ///
+    /// ```
+    /// let err = digime::DigiMe::builder().application_id("").build().unwrap_err();
+    /// assert_eq!(err.kind(), digime::ErrorKind::InvalidInput);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// For [`ErrorKind::InvalidInput`], the name of the field that was wrong.
+    ///
+    /// ```
+    /// let err = digime::DigiMe::builder().application_id("").build().unwrap_err();
+    /// assert_eq!(err.field(), Some("application_id"));
+    /// ```
+    pub fn field(&self) -> Option<&'static str> {
+        self.inner.field
+    }
+
+    /// The server's answer, for [`ErrorKind::Server`] and
+    /// [`ErrorKind::ReauthorizationRequired`].
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) {
+    /// if let Some(s) = err.server() { eprintln!("{:?} ref {:?}", s.code(), s.reference()); }
+    /// # }
+    /// ```
+    pub fn server(&self) -> Option<&ServerError> {
+        self.inner.server.as_ref()
+    }
+
+    /// The HTTP status of a server error.
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) {
+    /// if err.status() == Some(403) { eprintln!("is this a write contract?"); }
+    /// # }
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        self.inner.server.as_ref().map(ServerError::status)
+    }
+
+    /// The server's error code, such as `InsufficientScope`.
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) {
+    /// if err.code() == Some("InsufficientScope") { eprintln!("not a write contract"); }
+    /// # }
+    /// ```
+    pub fn code(&self) -> Option<&str> {
+        self.inner.server.as_ref().and_then(ServerError::code)
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        self.inner.server.as_ref().and_then(ServerError::retry_after)
+    }
+
+    /// True when the user must go through authorization again: the refresh
+    /// token was rejected.
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) {
+    /// if err.is_reauthorization_required() { /* redirect the user to authorize */ }
+    /// # }
+    /// ```
+    pub fn is_reauthorization_required(&self) -> bool {
+        self.inner.kind == ErrorKind::ReauthorizationRequired
+    }
+
+    /// True when digi.me rejected this SDK (`SDKInvalid`).
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) { assert!(!(err.is_sdk_invalid() && err.is_sdk_version_invalid())); }
+    /// ```
+    pub fn is_sdk_invalid(&self) -> bool {
+        self.code() == Some("SDKInvalid")
+    }
+
+    /// True when digi.me rejected this SDK's version (`SDKVersionInvalid`).
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) { if err.is_sdk_version_invalid() { eprintln!("upgrade digime"); } }
+    /// ```
+    pub fn is_sdk_version_invalid(&self) -> bool {
+        self.code() == Some("SDKVersionInvalid")
+    }
+
+    /// True for a timeout while connecting or waiting for the server.
+    ///
+    /// ```
+    /// # fn show(err: &digime::Error) { if err.is_timeout() { eprintln!("digi.me is slow"); } }
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        let mut source = self.inner.source.as_deref().map(|s| s as &dyn std::error::Error);
+        while let Some(err) = source {
+            if let Some(req) = err.downcast_ref::<reqwest::Error>() {
+                if req.is_timeout() {
+                    return true;
+                }
+            }
+            source = err.source();
+        }
+        false
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("digime::Error");
+        d.field("kind", &self.inner.kind);
+        d.field("message", &self.inner.message);
+        if let Some(field) = self.inner.field {
+            d.field("field", &field);
+        }
+        if let Some(server) = &self.inner.server {
+            d.field("server", server);
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_traits<T: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn error_is_send_sync_static() {
+        assert_traits::<Error>();
+    }
+
+    #[test]
+    fn server_error_display_keeps_every_part() {
+        let err = Error::from_server(ServerError::new(
+            403,
+            Some("InsufficientScope".into()),
+            Some("read contract".into()),
+            Some("ref-1".into()),
+        ));
+        let text = err.to_string();
+        assert!(text.contains("403"), "{text}");
+        assert!(text.contains("InsufficientScope"), "{text}");
+        assert!(text.contains("read contract"), "{text}");
+        assert!(text.contains("ref-1"), "{text}");
+        assert_eq!(err.code(), Some("InsufficientScope"));
+        assert_eq!(err.status(), Some(403));
+    }
+
+    #[test]
+    fn sdk_invalid_and_version_invalid_are_distinct() {
+        let a = Error::from_server(ServerError::new(400, Some("SDKInvalid".into()), None, None));
+        let b = Error::from_server(ServerError::new(
+            400,
+            Some("SDKVersionInvalid".into()),
+            None,
+            None,
+        ));
+        assert!(a.is_sdk_invalid() && !a.is_sdk_version_invalid());
+        assert!(b.is_sdk_version_invalid() && !b.is_sdk_invalid());
+    }
+}

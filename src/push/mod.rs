@@ -1,0 +1,109 @@
+//! The push builder: data into a user's library, or a FHIR record to a
+//! provider account.
+//!
+//! [`DigiMe::push`](crate::DigiMe::push) returns a [`PushBuilder`]. Choose a
+//! mode, set what the mode needs, then `.send()`:
+//!
+//! - [`PushBuilder::library`] → [`LibraryPush`]: needs `.file(..)` and
+//!   `.descriptor(..)`, in either order.
+//! - [`PushBuilder::provider`] → [`ProviderPush`]: needs `.standard(..)`,
+//!   `.version(..)`, `.account_id(..)` and `.data(..)`, in any order.
+//!
+//! These rules are checked at compile time. The builders' type parameters
+//! are the markers in [`state`]: each says whether one field is set. A setter
+//! exists only while its field is unset, and `send()` asks the compiler to
+//! prove every field is set; a missing one reads like a sentence:
+//!
+//! ```text
+//! error[E0277]: the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`
+//! ```
+
+mod data;
+mod library;
+mod outcome;
+mod provider;
+pub mod state;
+
+use crate::DigiMe;
+use crate::contract::ContractDetails;
+use crate::token::UserAccessToken;
+
+pub use data::FileData;
+pub use library::LibraryPush;
+pub use outcome::PushOutcome;
+pub use provider::{FhirVersion, ProviderPush, Standard};
+
+/// A push for one user, before its mode is chosen. There is no `send()`
+/// here: call [`library()`](Self::library) or [`provider()`](Self::provider).
+///
+/// ```no_run
+/// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+/// use digime::{Account, FileDescriptor};
+/// let outcome = sdk
+///     .push(&contract, &token)
+///     .library()
+///     .file(b"hello".to_vec(), "hello.txt")
+///     .descriptor(FileDescriptor::builder().mime_type("text/plain").accounts(vec![Account::new("a-1")]).build())
+///     .send()
+///     .await?;
+/// # let _ = outcome; Ok(()) }
+/// ```
+#[must_use = "a push does nothing until a mode is chosen and `.send()` is awaited"]
+#[derive(Debug)]
+pub struct PushBuilder {
+    ctx: PushContext,
+}
+
+/// What every push carries, whatever its mode.
+pub(crate) struct PushContext {
+    pub(crate) sdk: DigiMe,
+    pub(crate) contract: ContractDetails,
+    pub(crate) token: UserAccessToken,
+    pub(crate) on_change: Option<crate::auth::OnTokenChange>,
+}
+
+impl std::fmt::Debug for PushContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushContext")
+            .field("contract", &self.contract)
+            .field("token", &self.token)
+            .field("on_access_token_change", &self.on_change.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PushBuilder {
+    pub(crate) fn new(sdk: DigiMe, contract: ContractDetails, token: UserAccessToken) -> Self {
+        Self {
+            ctx: PushContext {
+                sdk,
+                contract,
+                token,
+                on_change: None,
+            },
+        }
+    }
+
+    /// Push a file into the user's library (`POST permission-access/import`).
+    ///
+    /// ```no_run
+    /// # fn f(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
+    /// let push = sdk.push(&c, &t).library().file(b"data".to_vec(), "data.bin");
+    /// # let _ = push; }
+    /// ```
+    pub fn library(self) -> LibraryPush {
+        LibraryPush::new(self.ctx)
+    }
+
+    /// Push a FHIR record to a provider account
+    /// (`POST permission-access/import/h:accountId/{standard}/{version}`).
+    ///
+    /// ```no_run
+    /// # fn f(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
+    /// let push = sdk.push(&c, &t).provider().standard(digime::Standard::Fhir);
+    /// # let _ = push; }
+    /// ```
+    pub fn provider(self) -> ProviderPush {
+        ProviderPush::new(self.ctx)
+    }
+}

@@ -1,0 +1,73 @@
+//! What a successful push returns.
+
+use crate::token::UserAccessToken;
+
+/// A push that digi.me acknowledged.
+///
+/// Always store [`user_access_token`](Self::user_access_token): it is the
+/// refreshed token when the SDK had to refresh, or the same one.
+///
+/// ```no_run
+/// # async fn run(outcome: digime::PushOutcome) {
+/// if outcome.token_refreshed() {
+///     let json = serde_json::to_string(outcome.user_access_token()).unwrap();
+///     // persist `json` for this user
+/// #   let _ = json;
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PushOutcome {
+    pub(crate) token: UserAccessToken,
+    pub(crate) refreshed: bool,
+    pub(crate) status: u16,
+    pub(crate) response: Option<serde_json::Value>,
+}
+
+impl PushOutcome {
+    /// The user access token to store: refreshed, or the same.
+    ///
+    /// ```no_run
+    /// # fn f(outcome: digime::PushOutcome) { let _t: &digime::UserAccessToken = outcome.user_access_token(); }
+    /// ```
+    pub fn user_access_token(&self) -> &UserAccessToken {
+        &self.token
+    }
+
+    /// The token, by value.
+    ///
+    /// ```no_run
+    /// # fn f(outcome: digime::PushOutcome) { let _t: digime::UserAccessToken = outcome.into_user_access_token(); }
+    /// ```
+    pub fn into_user_access_token(self) -> UserAccessToken {
+        self.token
+    }
+
+    /// True when the SDK refreshed the token during this push.
+    ///
+    /// ```no_run
+    /// # fn f(outcome: digime::PushOutcome) { if outcome.token_refreshed() { /* store it */ } }
+    /// ```
+    pub fn token_refreshed(&self) -> bool {
+        self.refreshed
+    }
+
+    /// The HTTP status digi.me answered with (200, 201 or 204).
+    ///
+    /// ```no_run
+    /// # fn f(outcome: digime::PushOutcome) { assert!((200..300).contains(&outcome.status())); }
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The JSON body of the answer, when there was one, such as
+    /// `{"status":"delivered","expires":…}`.
+    ///
+    /// ```no_run
+    /// # fn f(outcome: digime::PushOutcome) { println!("{:?}", outcome.response()); }
+    /// ```
+    pub fn response(&self) -> Option<&serde_json::Value> {
+        self.response.as_ref()
+    }
+}

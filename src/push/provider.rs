@@ -1,0 +1,314 @@
+//! Provider mode: a FHIR record to a provider account.
+
+use std::fmt;
+
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde_json::Value;
+use tracing::Instrument;
+
+use super::PushContext;
+use super::outcome::PushOutcome;
+use super::state::{
+    AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
+    HasVersion, StandardMissing, StandardSet, VersionMissing, VersionSet,
+};
+use crate::auth::{TokenState, user_call};
+use crate::error::{Error, Result};
+use crate::signer::NoClaims;
+use crate::token::UserAccessToken;
+use crate::transport::{Body, Call};
+use crate::validate;
+
+/// The data standard of a provider push. FHIR is the only one today.
+///
+/// ```
+/// assert_eq!(digime::Standard::Fhir.as_str(), "fhir");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Standard {
+    /// HL7 FHIR.
+    Fhir,
+}
+
+impl Standard {
+    /// The path segment: `fhir`.
+    ///
+    /// ```
+    /// assert_eq!(digime::Standard::Fhir.to_string(), "fhir");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Standard::Fhir => "fhir",
+        }
+    }
+}
+
+impl fmt::Display for Standard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The FHIR version of a provider push.
+///
+/// ```
+/// assert_eq!(digime::FhirVersion::Stu3.as_str(), "stu3");
+/// assert_eq!(digime::FhirVersion::V3_0_2.as_str(), "3.0.2");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FhirVersion {
+    /// `stu3`.
+    Stu3,
+    /// `3.0.2`.
+    V3_0_2,
+}
+
+impl FhirVersion {
+    /// The path segment: `stu3` or `3.0.2`.
+    ///
+    /// ```
+    /// assert_eq!(digime::FhirVersion::V3_0_2.to_string(), "3.0.2");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FhirVersion::Stu3 => "stu3",
+            FhirVersion::V3_0_2 => "3.0.2",
+        }
+    }
+}
+
+impl fmt::Display for FhirVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A push to a provider account. The four markers of
+/// [`state`](super::state) track `.standard(..)`, `.version(..)`,
+/// `.account_id(..)` and `.data(..)`; `send()` needs all four.
+///
+/// ```no_run
+/// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+/// use digime::{FhirVersion, Standard};
+/// let outcome = sdk
+///     .push(&contract, &token)
+///     .provider()
+///     .data(serde_json::json!({ "resourceType": "Bundle", "type": "collection", "entry": [] }))
+///     .account_id("account-id-from-read-accounts")
+///     .version(FhirVersion::V3_0_2)
+///     .standard(Standard::Fhir)
+///     .send()
+///     .await?;
+/// # let _ = outcome; Ok(()) }
+/// ```
+#[must_use = "a push does nothing until `.send()` is awaited"]
+#[derive(Debug)]
+pub struct ProviderPush<
+    S = StandardMissing,
+    V = VersionMissing,
+    A = AccountIdMissing,
+    D = DataMissing,
+> {
+    ctx: PushContext,
+    standard: S,
+    version: V,
+    account_id: A,
+    data: D,
+}
+
+impl ProviderPush {
+    pub(crate) fn new(ctx: PushContext) -> Self {
+        Self {
+            ctx,
+            standard: StandardMissing,
+            version: VersionMissing,
+            account_id: AccountIdMissing,
+            data: DataMissing,
+        }
+    }
+}
+
+impl<V, A, D> ProviderPush<StandardMissing, V, A, D> {
+    /// The standard of the record: [`Standard::Fhir`].
+    ///
+    /// ```no_run
+    /// # fn f(p: digime::push::ProviderPush) { let _ = p.standard(digime::Standard::Fhir); }
+    /// ```
+    pub fn standard(self, standard: Standard) -> ProviderPush<StandardSet, V, A, D> {
+        ProviderPush {
+            ctx: self.ctx,
+            standard: StandardSet(standard),
+            version: self.version,
+            account_id: self.account_id,
+            data: self.data,
+        }
+    }
+}
+
+impl<S, A, D> ProviderPush<S, VersionMissing, A, D> {
+    /// The FHIR version: [`FhirVersion::Stu3`] or [`FhirVersion::V3_0_2`].
+    ///
+    /// ```no_run
+    /// # fn f(p: digime::push::ProviderPush) { let _ = p.version(digime::FhirVersion::Stu3); }
+    /// ```
+    pub fn version(self, version: FhirVersion) -> ProviderPush<S, VersionSet, A, D> {
+        ProviderPush {
+            ctx: self.ctx,
+            standard: self.standard,
+            version: VersionSet(version),
+            account_id: self.account_id,
+            data: self.data,
+        }
+    }
+}
+
+impl<S, V, D> ProviderPush<S, V, AccountIdMissing, D> {
+    /// The provider account to push to: an `id` from read accounts (match the
+    /// callback's `accountReference` to an account's `reference`).
+    ///
+    /// ```no_run
+    /// # fn f(p: digime::push::ProviderPush) { let _ = p.account_id("account-id"); }
+    /// ```
+    pub fn account_id(self, account_id: impl Into<String>) -> ProviderPush<S, V, AccountIdSet, D> {
+        ProviderPush {
+            ctx: self.ctx,
+            standard: self.standard,
+            version: self.version,
+            account_id: AccountIdSet(account_id.into()),
+            data: self.data,
+        }
+    }
+}
+
+impl<S, V, A> ProviderPush<S, V, A, DataMissing> {
+    /// The record: a JSON object (a FHIR resource or bundle). Anything but
+    /// an object is rejected by `send()` before it is sent.
+    ///
+    /// ```no_run
+    /// # fn f(p: digime::push::ProviderPush) { let _ = p.data(serde_json::json!({"resourceType": "Patient"})); }
+    /// ```
+    pub fn data(self, data: Value) -> ProviderPush<S, V, A, DataSet> {
+        ProviderPush {
+            ctx: self.ctx,
+            standard: self.standard,
+            version: self.version,
+            account_id: self.account_id,
+            data: DataSet(data),
+        }
+    }
+}
+
+impl<S, V, A, D> ProviderPush<S, V, A, D> {
+    /// Called once with the new token when the SDK refreshes it during this
+    /// push.
+    ///
+    /// ```no_run
+    /// # fn f(p: digime::push::ProviderPush) {
+    /// let p = p.on_access_token_change(|token| { let _ = token; /* persist it */ });
+    /// # let _ = p; }
+    /// ```
+    pub fn on_access_token_change(
+        mut self,
+        hook: impl FnMut(&UserAccessToken) + Send + 'static,
+    ) -> Self {
+        self.ctx.on_change = Some(Box::new(hook));
+        self
+    }
+
+    /// Sends the record.
+    ///
+    /// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// for an empty or non-ASCII `account_id`, or `data` that is not a JSON
+    /// object; otherwise as for a library push.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) -> digime::Result<()> {
+    /// let outcome = sdk.push(&c, &t).provider()
+    ///     .standard(digime::Standard::Fhir).version(digime::FhirVersion::Stu3)
+    ///     .account_id("acc").data(serde_json::json!({"resourceType": "Bundle"}))
+    ///     .send().await?;
+    /// # let _ = outcome; Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<PushOutcome>
+    where
+        S: HasStandard,
+        V: HasVersion,
+        A: HasAccountId,
+        D: HasData,
+    {
+        let standard = self.standard.into_standard();
+        let version = self.version.into_version();
+        let account_id = self.account_id.into_account_id();
+        let data = self.data.into_data();
+        let span = tracing::info_span!(
+            "digime.push.provider",
+            standard = standard.as_str(),
+            version = version.as_str(),
+        );
+        send_provider(self.ctx, standard, version, account_id, data)
+            .instrument(span)
+            .await
+    }
+}
+
+async fn send_provider(
+    ctx: PushContext,
+    standard: Standard,
+    version: FhirVersion,
+    account_id: String,
+    data: Value,
+) -> Result<PushOutcome> {
+    validate::header_value("account_id", &account_id)?;
+    if !data.is_object() {
+        return Err(Error::invalid_input(
+            "data",
+            format!(
+                "must be a JSON object (a FHIR resource or bundle), not {}",
+                json_kind(&data)
+            ),
+        ));
+    }
+    let body = serde_json::to_vec(&data).map_err(|e| Error::invalid_input("data", e))?;
+    let account_header =
+        HeaderValue::try_from(account_id).map_err(|e| Error::invalid_input("account_id", e))?;
+    let path = format!(
+        "permission-access/import/h:accountId/{}/{}",
+        standard.as_str(),
+        version.as_str()
+    );
+    let call = Call {
+        endpoint: "permission-access/import/provider",
+        method: Method::POST,
+        path: &path,
+        contract: &ctx.contract,
+        claims: &NoClaims {},
+        headers: vec![(HeaderName::from_static("accountid"), account_header)],
+        body: Body::Bytes {
+            content_type: "application/json",
+            bytes: body.into(),
+        },
+        side_effect: true,
+    };
+    let mut state = TokenState::new(ctx.token.clone(), ctx.on_change);
+    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut state).await?;
+    Ok(PushOutcome {
+        status: reply.status.as_u16(),
+        response: serde_json::from_slice(&reply.body).ok(),
+        token: state.token,
+        refreshed: state.refreshed,
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
