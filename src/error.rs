@@ -41,6 +41,7 @@ struct Inner {
     message: String,
     field: Option<&'static str>,
     server: Option<ServerError>,
+    callback_code: Option<String>,
     source: Option<BoxError>,
 }
 
@@ -73,6 +74,9 @@ pub enum ErrorKind {
     /// A JWT from the server failed verification (bad signature, wrong
     /// algorithm, a key-set URL off the API origin, an unknown key id).
     TokenVerification,
+    /// The user did not consent, or consent failed: the callback said
+    /// `success=false`. [`Error::code`] is its `errorCode`.
+    AuthorizationFailed,
     /// The data of a push could not be sent again after the access token was
     /// refreshed (a one-shot reader). The new token is in the error:
     /// [`Error::refreshed_token`].
@@ -177,6 +181,7 @@ impl Error {
                 message: message.into(),
                 field: None,
                 server: None,
+                callback_code: None,
                 source: None,
             }),
         }
@@ -202,6 +207,18 @@ impl Error {
             ),
         );
         err.inner.server = Some(server);
+        err
+    }
+
+    pub(crate) fn authorization_failed(error_code: Option<String>) -> Self {
+        let mut err = Self::new(
+            ErrorKind::AuthorizationFailed,
+            match &error_code {
+                Some(code) => format!("authorization failed: the callback reported `{code}`"),
+                None => "authorization failed: the callback reported no error code".to_owned(),
+            },
+        );
+        err.inner.callback_code = error_code;
         err
     }
 
@@ -268,7 +285,8 @@ impl Error {
         self.inner.server.as_ref().map(ServerError::status)
     }
 
-    /// The server's error code, such as `InsufficientScope`.
+    /// The server's error code, such as `InsufficientScope`; for
+    /// [`ErrorKind::AuthorizationFailed`], the callback's `errorCode`.
     ///
     /// ```
     /// # fn show(err: &digime::Error) {
@@ -276,7 +294,11 @@ impl Error {
     /// # }
     /// ```
     pub fn code(&self) -> Option<&str> {
-        self.inner.server.as_ref().and_then(ServerError::code)
+        self.inner
+            .server
+            .as_ref()
+            .and_then(ServerError::code)
+            .or(self.inner.callback_code.as_deref())
     }
 
     pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
@@ -348,6 +370,9 @@ impl fmt::Debug for Error {
         }
         if let Some(server) = &self.inner.server {
             d.field("server", server);
+        }
+        if let Some(code) = &self.inner.callback_code {
+            d.field("error_code", code);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

@@ -5,16 +5,19 @@
 #![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod auth;
+pub mod auth;
+pub mod calls;
 mod client;
 mod contract;
 mod descriptor;
 #[doc(hidden)]
 pub mod doc_support;
 pub mod error;
+pub mod models;
 pub mod push;
 mod signer;
 mod token;
+mod typestate;
 mod transport;
 mod validate;
 
@@ -22,9 +25,11 @@ mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
+pub use auth::{AuthorizeCallback, SourceType};
 pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder};
 pub use contract::ContractDetails;
 pub use descriptor::{Account, FileDescriptor};
+pub use models::{ContractInfo, ServiceAccount};
 pub use error::{Error, ErrorKind, Result, ServerError};
 pub use push::{FhirVersion, PushOutcome, Standard};
 pub use token::{Token, UserAccessToken};

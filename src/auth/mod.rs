@@ -1,11 +1,29 @@
-//! Tokens: the refresher and the verifier of the server's JWTs.
+//! Authorization and tokens.
 //!
-//! - [`refresh`](self): the refresh grant on `oauth/token`.
-//! - `server_jwt`: verifies every JWT digi.me returns against the key set
+//! - [`AuthorizeBuilder`] (`authorize.rs`): `oauth/authorize` and the onboard URL.
+//! - [`AuthorizeCallback`] (`callback.rs`): the redirect after consent.
+//! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
+//! - `refresh.rs`: the token refresher, and the refresh-then-retry rule
+//!   every call made for a user follows.
+//! - `server_jwt.rs`: verifies every JWT digi.me returns against the key set
 //!   at its `jku`, PS512 only, with keys cached by `kid`.
+//! - `pkce.rs`: the code verifier and challenge.
+//!
+//! The whole flow, from the user's first visit to a push, is in the guide
+//! `docs/authorization.md`.
 
+mod authorize;
+mod callback;
+mod exchange;
+mod pkce;
 mod refresh;
 mod server_jwt;
 
-pub(crate) use refresh::{OnTokenChange, TokenState, refresh, token_from_reply, user_call};
+pub use authorize::{
+    Authorization, AuthorizeBuilder, CallbackMissing, CallbackSet, HasCallback, HasState,
+    PullSessionOptions, SampleDataOptions, Session, SourceType, StateMissing, StateSet,
+};
+pub use callback::AuthorizeCallback;
+
+pub(crate) use refresh::{OnTokenChange, TokenState, refresh, user_call};
 pub(crate) use server_jwt::ServerJwtVerifier;

@@ -22,26 +22,8 @@ use super::data::FileData;
 use super::provider::{FhirVersion, Standard};
 use crate::descriptor::FileDescriptor;
 
-mod sealed {
-    pub trait Sealed {}
-}
-use sealed::Sealed;
-
-macro_rules! state_pair {
-    ($(#[$mdoc:meta])* $missing:ident, $(#[$sdoc:meta])* $set:ident($inner:ty)) => {
-        $(#[$mdoc])*
-        #[derive(Debug, Clone, Copy, Default)]
-        #[non_exhaustive]
-        pub struct $missing;
-
-        $(#[$sdoc])*
-        #[derive(Debug)]
-        pub struct $set(pub(crate) $inner);
-
-        impl Sealed for $missing {}
-        impl Sealed for $set {}
-    };
-}
+use crate::typestate::sealed::Sealed;
+use crate::typestate::state_pair;
 
 state_pair!(
     /// Library push: `.file(..)` has not been called.

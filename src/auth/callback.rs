@@ -1,0 +1,167 @@
+//! The callback after consent: `?success=true&code=…&state=…&accountReference=…`.
+
+use std::fmt;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+
+/// The query digi.me sends the user back with, parsed.
+///
+/// ```
+/// use digime::auth::AuthorizeCallback;
+/// # fn main() -> digime::Result<()> {
+/// let cb = AuthorizeCallback::from_url(
+///     "https://my.app/cb?success=true&code=c-1&state=s-1&accountReference=ref-9",
+/// )?;
+/// cb.verify_state("s-1")?;
+/// assert_eq!(cb.account_reference(), Some("ref-9"));
+///
+/// let denied = AuthorizeCallback::from_query("success=false&errorCode=ConsentDeclined&state=s-1").unwrap_err();
+/// assert_eq!(denied.kind(), digime::ErrorKind::AuthorizationFailed);
+/// assert_eq!(denied.code(), Some("ConsentDeclined"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthorizeCallback {
+    code: String,
+    state: Option<String>,
+    account_reference: Option<String>,
+}
+
+impl fmt::Debug for AuthorizeCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizeCallback")
+            .field("code", &"[redacted]")
+            .field("state", &self.state)
+            .field("account_reference", &self.account_reference)
+            .finish()
+    }
+}
+
+impl AuthorizeCallback {
+    /// Parses the full callback URL.
+    ///
+    /// ```
+    /// let err = digime::auth::AuthorizeCallback::from_url("not a url").unwrap_err();
+    /// assert_eq!(err.field(), Some("callback_url"));
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        let url = Url::parse(url)
+            .map_err(|e| Error::invalid_input("callback_url", format!("not a URL ({e})")))?;
+        Self::from_query(url.query().unwrap_or(""))
+    }
+
+    /// Parses the query string alone (with or without the leading `?`).
+    ///
+    /// ```
+    /// let cb = digime::auth::AuthorizeCallback::from_query("?success=true&code=c&state=s").unwrap();
+    /// assert_eq!(cb.state(), Some("s"));
+    /// ```
+    pub fn from_query(query: &str) -> Result<Self> {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        let mut success = None;
+        let mut code = None;
+        let mut state = None;
+        let mut account_reference = None;
+        let mut error_code = None;
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "success" => &mut success,
+                "code" => &mut code,
+                "state" => &mut state,
+                "accountReference" => &mut account_reference,
+                "errorCode" => &mut error_code,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(Error::invalid_input(
+                    "callback_query",
+                    format!("`{key}` appears more than once"),
+                ));
+            }
+            *slot = Some(value.into_owned());
+        }
+        match success.as_deref() {
+            Some("true") => {}
+            Some("false") => {
+                return Err(Error::authorization_failed(error_code));
+            }
+            Some(_) => {
+                return Err(Error::invalid_input(
+                    "callback_query",
+                    "`success` must be `true` or `false`",
+                ));
+            }
+            None => {
+                return Err(Error::invalid_input("callback_query", "`success` is missing"));
+            }
+        }
+        let code = code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::invalid_input("callback_query", "`code` is missing"))?;
+        Ok(Self {
+            code,
+            state,
+            account_reference: account_reference.filter(|r| !r.is_empty()),
+        })
+    }
+
+    /// The authorization code, for [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token).
+    ///
+    /// ```
+    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c-1").unwrap();
+    /// assert_eq!(cb.code(), "c-1");
+    /// ```
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The state, as it came back.
+    ///
+    /// ```
+    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
+    /// assert_eq!(cb.state(), Some("s"));
+    /// ```
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+
+    /// The reference of the account the user onboarded: match it to an
+    /// account's `reference` in read accounts to get its `id`.
+    ///
+    /// ```
+    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&accountReference=r").unwrap();
+    /// assert_eq!(cb.account_reference(), Some("r"));
+    /// ```
+    pub fn account_reference(&self) -> Option<&str> {
+        self.account_reference.as_deref()
+    }
+
+    /// Checks that the state is the one sent with the authorization
+    /// (compared in constant time). A mismatch is an
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming
+    /// `state`: do not exchange the code.
+    ///
+    /// ```
+    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
+    /// assert!(cb.verify_state("s").is_ok());
+    /// assert_eq!(cb.verify_state("other").unwrap_err().field(), Some("state"));
+    /// ```
+    pub fn verify_state(&self, expected: &str) -> Result<()> {
+        let got = self.state.as_deref().unwrap_or("");
+        let same = aws_lc_rs::constant_time::verify_slices_are_equal(
+            got.as_bytes(),
+            expected.as_bytes(),
+        )
+        .is_ok();
+        if same && self.state.is_some() {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(
+                "state",
+                "the callback's state does not match the one sent with the authorization",
+            ))
+        }
+    }
+}

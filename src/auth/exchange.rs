@@ -1,0 +1,85 @@
+//! The authorization-code grant: the callback's code for a user access token.
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use super::refresh::token_from_reply;
+use crate::DigiMe;
+use crate::contract::ContractDetails;
+use crate::error::{Error, Result};
+use crate::token::UserAccessToken;
+use crate::transport::{Body, Call};
+
+impl DigiMe {
+    /// Exchanges the callback's code for the user's access token, proving
+    /// possession with the code verifier from [`authorize`](DigiMe::authorize).
+    /// The server's token is verified against its key set before it is
+    /// trusted.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, auth: digime::auth::Authorization, callback_url: &str) -> digime::Result<()> {
+    /// let callback = digime::auth::AuthorizeCallback::from_url(callback_url)?;
+    /// callback.verify_state("the-state-you-sent")?;
+    /// let token = sdk.exchange_code_for_token(&contract, callback.code(), auth.code_verifier()).await?;
+    /// let to_store = serde_json::to_string(&token).unwrap();
+    /// # let _ = to_store; Ok(()) }
+    /// ```
+    pub async fn exchange_code_for_token(
+        &self,
+        contract: &ContractDetails,
+        code: impl AsRef<str>,
+        code_verifier: &SecretString,
+    ) -> Result<UserAccessToken> {
+        let code = code.as_ref();
+        if code.is_empty() {
+            return Err(Error::invalid_input("code", "must not be empty"));
+        }
+        crate::validate::no_control_chars("code", code)?;
+        if code_verifier.expose_secret().is_empty() {
+            return Err(Error::invalid_input("code_verifier", "must not be empty"));
+        }
+        #[derive(Serialize)]
+        struct Claims<'a> {
+            code: &'a str,
+            code_verifier: &'a str,
+            grant_type: &'static str,
+        }
+        let claims = Claims {
+            code,
+            code_verifier: code_verifier.expose_secret(),
+            grant_type: "authorization_code",
+        };
+        let call = Call {
+            endpoint: "oauth/token",
+            method: Method::POST,
+            path: "oauth/token",
+            contract,
+            claims: &claims,
+            headers: Vec::new(),
+            body: Body::Empty,
+            side_effect: false,
+        };
+        let reply = self.execute(&call, None).await?;
+        token_from_reply(self, &reply).await
+    }
+
+    /// Refreshes a user's token now with the refresh grant. The old refresh
+    /// token stops working: store the new token.
+    ///
+    /// A rejected refresh token is
+    /// [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired).
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+    /// let fresh = sdk.refresh_token(&contract, &token).await?;
+    /// # let _ = fresh; Ok(()) }
+    /// ```
+    pub async fn refresh_token(
+        &self,
+        contract: &ContractDetails,
+        token: &UserAccessToken,
+    ) -> Result<UserAccessToken> {
+        super::refresh(self, contract, token).await
+    }
+}

@@ -1,0 +1,115 @@
+//! `GET permission-access/accounts`.
+
+use reqwest::Method;
+
+use crate::DigiMe;
+use crate::auth::{TokenState, user_call};
+use crate::contract::ContractDetails;
+use crate::error::Result;
+use crate::models::ServiceAccount;
+use crate::signer::NoClaims;
+use crate::token::UserAccessToken;
+use crate::transport::{Body, Call};
+
+/// The user's accounts, with the token to store.
+///
+/// ```no_run
+/// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken, reference: &str) -> digime::Result<()> {
+/// let outcome = sdk.read_accounts(&contract, &token).await?;
+/// let account = outcome.find_by_reference(reference).expect("the onboarded account");
+/// println!("push to {}", account.id);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AccountsOutcome {
+    accounts: Vec<ServiceAccount>,
+    token: UserAccessToken,
+    refreshed: bool,
+}
+
+impl AccountsOutcome {
+    /// The accounts.
+    ///
+    /// ```no_run
+    /// # fn f(o: digime::calls::AccountsOutcome) { for a in o.accounts() { println!("{} {}", a.id, a.reference); } }
+    /// ```
+    pub fn accounts(&self) -> &[ServiceAccount] {
+        &self.accounts
+    }
+
+    /// The account whose `reference` is the callback's `accountReference`.
+    ///
+    /// ```no_run
+    /// # fn f(o: digime::calls::AccountsOutcome) { let _id = o.find_by_reference("ref-1").map(|a| a.id.clone()); }
+    /// ```
+    pub fn find_by_reference(&self, account_reference: &str) -> Option<&ServiceAccount> {
+        self.accounts
+            .iter()
+            .find(|a| a.reference == account_reference)
+    }
+
+    /// The user access token to store: refreshed, or the same.
+    ///
+    /// ```no_run
+    /// # fn f(o: digime::calls::AccountsOutcome) { let _t = o.user_access_token(); }
+    /// ```
+    pub fn user_access_token(&self) -> &UserAccessToken {
+        &self.token
+    }
+
+    /// True when the SDK refreshed the token during this call.
+    ///
+    /// ```no_run
+    /// # fn f(o: digime::calls::AccountsOutcome) { if o.token_refreshed() { /* store it */ } }
+    /// ```
+    pub fn token_refreshed(&self) -> bool {
+        self.refreshed
+    }
+
+    /// The accounts, by value.
+    ///
+    /// ```no_run
+    /// # fn f(o: digime::calls::AccountsOutcome) { let _v: Vec<digime::ServiceAccount> = o.into_accounts(); }
+    /// ```
+    pub fn into_accounts(self) -> Vec<ServiceAccount> {
+        self.accounts
+    }
+}
+
+impl DigiMe {
+    /// Reads the user's accounts. Refreshes the token like a push does;
+    /// store [`AccountsOutcome::user_access_token`].
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+    /// let outcome = sdk.read_accounts(&contract, &token).await?;
+    /// for account in outcome.accounts() {
+    ///     println!("{} ({}) ref {}", account.id, account.account_type, account.reference);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_accounts(
+        &self,
+        contract: &ContractDetails,
+        token: &UserAccessToken,
+    ) -> Result<AccountsOutcome> {
+        let call = Call {
+            endpoint: "permission-access/accounts",
+            method: Method::GET,
+            path: "permission-access/accounts",
+            contract,
+            claims: &NoClaims {},
+            headers: Vec::new(),
+            body: Body::Empty,
+            side_effect: false,
+        };
+        let mut state = TokenState::new(token.clone(), None);
+        let reply = user_call(self, contract, &call, &mut state).await?;
+        let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;
+        Ok(AccountsOutcome {
+            accounts,
+            token: state.token,
+            refreshed: state.refreshed,
+        })
+    }
+}

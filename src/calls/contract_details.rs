@@ -1,0 +1,37 @@
+//! `GET permission-access/contract`.
+
+use reqwest::Method;
+
+use crate::DigiMe;
+use crate::contract::ContractDetails;
+use crate::error::Result;
+use crate::models::ContractInfo;
+use crate::signer::NoClaims;
+use crate::transport::{Body, Call};
+
+impl DigiMe {
+    /// Reads the contract's details, for instance to check that it is a
+    /// write contract before pushing.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails) -> digime::Result<()> {
+    /// let info = sdk.contract_details(&contract).await?;
+    /// assert!(info.can_write(), "pushing needs a write contract");
+    /// # Ok(()) }
+    /// ```
+    pub async fn contract_details(&self, contract: &ContractDetails) -> Result<ContractInfo> {
+        let call = Call {
+            endpoint: "permission-access/contract",
+            method: Method::GET,
+            path: "permission-access/contract",
+            contract,
+            claims: &NoClaims {},
+            headers: Vec::new(),
+            body: Body::Empty,
+            side_effect: false,
+        };
+        self.execute(&call, None)
+            .await?
+            .json("permission-access/contract")
+    }
+}

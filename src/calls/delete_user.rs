@@ -1,0 +1,41 @@
+//! `DELETE user`.
+
+use reqwest::Method;
+
+use crate::DigiMe;
+use crate::auth::{TokenState, user_call};
+use crate::contract::ContractDetails;
+use crate::error::Result;
+use crate::signer::NoClaims;
+use crate::token::UserAccessToken;
+use crate::transport::{Body, Call};
+
+impl DigiMe {
+    /// Deletes the user's library for this application. The user's tokens
+    /// stop working; forget them.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+    /// sdk.delete_user(&contract, &token).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_user(
+        &self,
+        contract: &ContractDetails,
+        token: &UserAccessToken,
+    ) -> Result<()> {
+        let call = Call {
+            endpoint: "user",
+            method: Method::DELETE,
+            path: "user",
+            contract,
+            claims: &NoClaims {},
+            headers: Vec::new(),
+            body: Body::Empty,
+            side_effect: true,
+        };
+        let mut state = TokenState::new(token.clone(), None);
+        user_call(self, contract, &call, &mut state).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,201 @@
+//! An account in the user's library, as read accounts returns it.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One account in the user's library: a source the user onboarded (such as
+/// a MedMij provider) or one your application pushes for.
+///
+/// The `id` is what a provider push needs; the callback's
+/// `accountReference` matches `reference`.
+///
+/// ```
+/// let json = r#"{"id":"acc-1","reference":"ref-1","type":"USER","createdDate":1,"updatedDate":2,
+///   "serviceGroupId":2,"serviceGroupName":"Medical","serviceTypeId":7,"serviceTypeName":"MedMij",
+///   "serviceTypeReference":"medmij","sourceId":12,"accessTokenStatus":{"authorized":true}}"#;
+/// let account: digime::ServiceAccount = serde_json::from_str(json).unwrap();
+/// assert_eq!(account.id, "acc-1");
+/// assert_eq!(account.account_type, digime::models::AccountType::User);
+/// assert_eq!(account.access_token_status.unwrap().authorized, true);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ServiceAccount {
+    /// The account id: give it to a provider push's `.account_id(..)`.
+    pub id: String,
+    /// The reference the authorization callback returns as `accountReference`.
+    #[serde(default)]
+    pub reference: String,
+    /// The kind of account.
+    #[serde(rename = "type", default)]
+    pub account_type: AccountType,
+    /// When the account was created (as digi.me gives it, milliseconds).
+    #[serde(default)]
+    pub created_date: Option<i64>,
+    /// When the account was last updated.
+    #[serde(default)]
+    pub updated_date: Option<i64>,
+    /// The service group's id.
+    #[serde(default)]
+    pub service_group_id: Option<i64>,
+    /// The service group's name, such as `Medical`.
+    #[serde(default)]
+    pub service_group_name: Option<String>,
+    /// The service type's id.
+    #[serde(default)]
+    pub service_type_id: Option<i64>,
+    /// The service type's name.
+    #[serde(default)]
+    pub service_type_name: Option<String>,
+    /// The service type's reference.
+    #[serde(default)]
+    pub service_type_reference: Option<String>,
+    /// The source's id.
+    #[serde(default)]
+    pub source_id: Option<i64>,
+    /// The user name at the service, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The service provider's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_provider_id: Option<i64>,
+    /// The service provider's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_provider_name: Option<String>,
+    /// The service provider's reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_provider_reference: Option<String>,
+    /// The provider's favicon URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_fav_icon: Option<String>,
+    /// The provider's logo URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_logo: Option<String>,
+    /// True for a sample-data account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<bool>,
+    /// Whether digi.me still holds a working authorization for the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_status: Option<AccessTokenStatus>,
+}
+
+/// Whether digi.me's authorization at a source still works.
+///
+/// ```
+/// let s: digime::models::AccessTokenStatus = serde_json::from_str(r#"{"authorized":false,"expiresAt":5}"#).unwrap();
+/// assert!(!s.authorized);
+/// assert_eq!(s.expires_at, Some(5));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AccessTokenStatus {
+    /// True while the authorization works.
+    pub authorized: bool,
+    /// When it expires, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// The kind of a [`ServiceAccount`]. A kind this SDK does not know yet is
+/// kept in [`AccountType::Other`].
+///
+/// ```
+/// use digime::models::AccountType;
+/// let t: AccountType = serde_json::from_str("\"PUSH\"").unwrap();
+/// assert_eq!(t, AccountType::Push);
+/// let t: AccountType = serde_json::from_str("\"SOMETHING_NEW\"").unwrap();
+/// assert_eq!(t, AccountType::Other("SOMETHING_NEW".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum AccountType {
+    /// `USER`.
+    #[default]
+    User,
+    /// `ADMIN`.
+    Admin,
+    /// `EVENT`.
+    Event,
+    /// `GROUP`.
+    Group,
+    /// `BANK`.
+    Bank,
+    /// `CREDIT_CARD`.
+    CreditCard,
+    /// `IMPORTED`.
+    Imported,
+    /// `INVESTMENT`.
+    Investment,
+    /// `INSURANCE`.
+    Insurance,
+    /// `LOAN`.
+    Loan,
+    /// `REWARD`.
+    Reward,
+    /// `BILL`.
+    Bill,
+    /// `PUSH`.
+    Push,
+    /// Any other value, as sent.
+    Other(String),
+}
+
+const ACCOUNT_TYPES: &[(&str, AccountType)] = &[
+    ("USER", AccountType::User),
+    ("ADMIN", AccountType::Admin),
+    ("EVENT", AccountType::Event),
+    ("GROUP", AccountType::Group),
+    ("BANK", AccountType::Bank),
+    ("CREDIT_CARD", AccountType::CreditCard),
+    ("IMPORTED", AccountType::Imported),
+    ("INVESTMENT", AccountType::Investment),
+    ("INSURANCE", AccountType::Insurance),
+    ("LOAN", AccountType::Loan),
+    ("REWARD", AccountType::Reward),
+    ("BILL", AccountType::Bill),
+    ("PUSH", AccountType::Push),
+];
+
+impl AccountType {
+    /// The wire name, such as `CREDIT_CARD`.
+    ///
+    /// ```
+    /// assert_eq!(digime::models::AccountType::CreditCard.as_str(), "CREDIT_CARD");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        if let AccountType::Other(s) = self {
+            return s;
+        }
+        ACCOUNT_TYPES
+            .iter()
+            .find(|(_, t)| t == self)
+            .map(|(name, _)| *name)
+            .unwrap_or("USER")
+    }
+}
+
+impl fmt::Display for AccountType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AccountType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Ok(ACCOUNT_TYPES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or(AccountType::Other(name)))
+    }
+}

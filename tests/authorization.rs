@@ -1,0 +1,190 @@
+//! The real authorization flow against the sandbox: authorize, consent (the
+//! onboard redirect, followed as a browser would), the callback, the code
+//! exchange, read accounts, then a provider push to the onboarded account.
+
+mod support;
+
+use digime::auth::AuthorizeCallback;
+use digime::{ErrorKind, FhirVersion, SourceType, Standard};
+use support::{APP, CONTRACT, Env, USER};
+
+/// Follows the onboard URL like a browser and returns the redirect target.
+async fn consent(url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = browser.get(url).send().await.expect("onboard page answers");
+    assert_eq!(resp.status(), 302, "consent redirects");
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn authorize_consent_exchange_read_accounts_then_push() {
+    let env = Env::new().await;
+    let auth = env
+        .sdk
+        .authorize(&env.contract)
+        .callback("http://127.0.0.1:9/callback")
+        .state("state-123")
+        .source_type(SourceType::Push)
+        .send()
+        .await
+        .expect("authorize");
+    let url = auth.url().to_string();
+    assert!(url.starts_with(&env.sandbox.onboard_url()), "{url}");
+    assert!(url.contains("sourceType=push"), "{url}");
+
+    let location = consent(&url).await;
+    assert!(location.starts_with("http://127.0.0.1:9/callback?"), "{location}");
+    let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
+    callback.verify_state("state-123").expect("state matches");
+    assert!(callback.verify_state("state-999").is_err());
+    let reference = callback.account_reference().expect("accountReference").to_string();
+
+    let token = env
+        .sdk
+        .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
+        .await
+        .expect("exchange");
+    let accounts = env.sdk.read_accounts(&env.contract, &token).await.expect("accounts");
+    assert!(!accounts.token_refreshed());
+    let account = accounts
+        .find_by_reference(&reference)
+        .expect("the onboarded account is listed")
+        .clone();
+
+    env.sdk
+        .push(&env.contract, accounts.user_access_token())
+        .provider()
+        .standard(Standard::Fhir)
+        .version(FhirVersion::Stu3)
+        .account_id(&account.id)
+        .data(serde_json::json!({"resourceType": "Bundle", "type": "collection"}))
+        .send()
+        .await
+        .expect("push to the onboarded account");
+    let user = token.user_id().expect("the token names its user");
+    let pushes = env.sandbox.provider_pushes(user);
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0].account_id, account.id);
+
+    // The code is single-use.
+    let again = env
+        .sdk
+        .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
+        .await
+        .unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::Server, "{again:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_code_verifier_fails_pkce() {
+    let env = Env::new().await;
+    let auth = env
+        .sdk
+        .authorize(&env.contract)
+        .callback("http://127.0.0.1:9/cb")
+        .state("s")
+        .send()
+        .await
+        .unwrap();
+    let callback = AuthorizeCallback::from_url(&consent(&auth.url().to_string()).await).unwrap();
+    let wrong = digime::secrecy::SecretString::from("not-the-verifier".to_string());
+    let err = env
+        .sdk
+        .exchange_code_for_token(&env.contract, callback.code(), &wrong)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert!(err.status().is_some_and(|s| (400..500).contains(&s)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_existing_token_links_the_same_user() {
+    let env = Env::new().await;
+    let auth = env
+        .sdk
+        .authorize(&env.contract)
+        .callback("http://127.0.0.1:9/cb")
+        .state("s")
+        .user_access_token(&env.token)
+        .send()
+        .await
+        .unwrap();
+    let callback = AuthorizeCallback::from_url(&consent(&auth.url().to_string()).await).unwrap();
+    let token = env
+        .sdk
+        .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
+        .await
+        .unwrap();
+    assert_eq!(token.user_id(), Some(USER));
+}
+
+#[tokio::test]
+async fn a_declined_consent_is_an_error_with_its_code() {
+    let env = Env::new().await;
+    env.sandbox.set_consent_failure(Some("ConsentDeclined".into()));
+    let auth = env
+        .sdk
+        .authorize(&env.contract)
+        .callback("http://127.0.0.1:9/cb")
+        .state("s")
+        .send()
+        .await
+        .unwrap();
+    let location = consent(&auth.url().to_string()).await;
+    let err = AuthorizeCallback::from_url(&location).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AuthorizationFailed);
+    assert_eq!(err.code(), Some("ConsentDeclined"));
+}
+
+#[tokio::test]
+async fn contract_details_tell_write_from_read() {
+    let env = Env::new().await;
+    let info = env.sdk.contract_details(&env.contract).await.expect("details");
+    assert_eq!(info.id, CONTRACT);
+    assert!(info.can_write());
+    let key = digime::sandbox::generate_private_key_pem().unwrap();
+    let read = digime::ContractDetails::new("reader", &key).unwrap();
+    env.sandbox
+        .register_read_contract(APP, "reader", &read.public_key_pem())
+        .unwrap();
+    let info = env.sdk.contract_details(&read).await.unwrap();
+    assert!(!info.can_write());
+}
+
+#[tokio::test]
+async fn delete_user_empties_the_library_and_ends_the_tokens() {
+    let env = Env::new().await;
+    env.sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(b"x".to_vec(), "x.txt")
+        .descriptor(
+            digime::FileDescriptor::builder()
+                .mime_type("text/plain")
+                .accounts(vec![digime::Account::new("a")])
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.sandbox.library(USER).len(), 1);
+    env.sdk.delete_user(&env.contract, &env.token).await.expect("delete");
+    assert!(env.sandbox.library(USER).is_empty());
+    let err = env.sdk.read_accounts(&env.contract, &env.token).await.unwrap_err();
+    assert!(err.is_reauthorization_required(), "{err:?}");
+}
+
+#[test]
+fn callback_parser_rejects_malformed_queries() {
+    for bad in ["", "success=maybe&code=c", "success=true", "success=true&code=", "success=true&code=a&code=b"] {
+        let err = AuthorizeCallback::from_query(bad).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+        assert_eq!(err.field(), Some("callback_query"), "{bad}");
+    }
+    let err = AuthorizeCallback::from_query("success=false").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AuthorizationFailed);
+    assert_eq!(err.code(), None);
+}

@@ -1,0 +1,173 @@
+//! The verifier of server JWTs, against a hostile token server: only PS512,
+//! only a `jku` on the API origin, keys cached by `kid`, and every forgery
+//! refused with a clear error.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Json;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use digime::{ContractDetails, DigiMe, ErrorKind, Token, UserAccessToken};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+struct Hostile {
+    base: String,
+    origin: String,
+    key_pem: String,
+    public_pem: String,
+    other_key_pem: String,
+    token: Arc<std::sync::Mutex<String>>,
+    jwks_fetches: Arc<AtomicUsize>,
+}
+
+async fn hostile() -> Hostile {
+    let key_pem = digime::sandbox::generate_private_key_pem().unwrap();
+    let other_key_pem = digime::sandbox::generate_private_key_pem().unwrap();
+    let public_pem = ContractDetails::new("k", &key_pem).unwrap().public_key_pem();
+    let token = Arc::new(std::sync::Mutex::new(String::new()));
+    let jwks_fetches = Arc::new(AtomicUsize::new(0));
+    let (t, f, p) = (token.clone(), jwks_fetches.clone(), public_pem.clone());
+    let app = axum::Router::new()
+        .route(
+            "/v1.7/oauth/token",
+            post(move || {
+                let t = t.lock().unwrap().clone();
+                async move { Json(serde_json::json!({ "token": t })) }
+            }),
+        )
+        .route(
+            "/v1.7/jwks/oauth",
+            get(move || {
+                f.fetch_add(1, Ordering::SeqCst);
+                let p = p.clone();
+                async move { Json(serde_json::json!({ "keys": [{ "kid": "k1", "pem": p }] })) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Hostile {
+        base: format!("http://{addr}/v1.7/"),
+        origin: format!("http://{addr}"),
+        key_pem,
+        public_pem,
+        other_key_pem,
+        token,
+        jwks_fetches,
+    }
+}
+
+fn payload() -> serde_json::Value {
+    serde_json::json!({
+        "access_token": { "value": "new-access", "expires_on": 4_000_000_000u64 },
+        "refresh_token": { "value": "new-refresh", "expires_on": 4_000_000_000u64 },
+        "sub": "user-1",
+        "consentid": "consent-1",
+        "token_type": "Bearer"
+    })
+}
+
+fn sign(alg: Algorithm, key: &EncodingKey, jku: &str, kid: &str, claims: &serde_json::Value) -> String {
+    let mut header = Header::new(alg);
+    header.jku = Some(jku.to_string());
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+async fn refresh_with(h: &Hostile, token: String) -> digime::Result<UserAccessToken> {
+    *h.token.lock().unwrap() = token;
+    let sdk = DigiMe::builder().application_id("app").base_url(&h.base).max_retries(0).build().unwrap();
+    let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+    let old = UserAccessToken::new(Token::new("old", 1), Token::new("old-r", 2), None, None);
+    sdk.refresh_token(&contract, &old).await
+}
+
+fn assert_rejected(result: digime::Result<UserAccessToken>, what: &str) {
+    let err = result.expect_err(what);
+    assert_eq!(err.kind(), ErrorKind::TokenVerification, "{what}: {err:?}");
+}
+
+#[tokio::test]
+async fn a_good_token_verifies_and_one_fetch_serves_many() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    let jku = format!("{}jwks/oauth", h.base);
+    let good = sign(Algorithm::PS512, &key, &jku, "k1", &payload());
+    *h.token.lock().unwrap() = good;
+    let sdk = DigiMe::builder().application_id("app").base_url(&h.base).build().unwrap();
+    let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+    let old = UserAccessToken::new(Token::new("old", 1), Token::new("old-r", 2), None, None);
+    for _ in 0..5 {
+        let t = sdk.refresh_token(&contract, &old).await.expect("verifies");
+        assert_eq!(t.user_id(), Some("user-1"));
+        assert_eq!(t.consent_id(), Some("consent-1"));
+        assert_eq!(t.access_token().expiry(), 4_000_000_000);
+    }
+    assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 1, "keys are cached by kid");
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_public_key_is_refused() {
+    let h = hostile().await;
+    let key = EncodingKey::from_secret(h.public_pem.as_bytes());
+    let jku = format!("{}jwks/oauth", h.base);
+    assert_rejected(refresh_with(&h, sign(Algorithm::HS256, &key, &jku, "k1", &payload())).await, "alg confusion");
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let h = hostile().await;
+    let header = URL_SAFE_NO_PAD.encode(
+        serde_json::to_vec(&serde_json::json!({"alg":"none","typ":"JWT","jku": format!("{}jwks/oauth", h.base),"kid":"k1"})).unwrap(),
+    );
+    let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload()).unwrap());
+    assert_rejected(refresh_with(&h, format!("{header}.{body}.")).await, "alg none");
+}
+
+#[tokio::test]
+async fn a_foreign_jku_is_never_fetched() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    // Same host, other port: another origin.
+    let foreign = h.origin.replace("127.0.0.1:", "127.0.0.1:1") + "/v1.7/jwks/oauth";
+    let token = sign(Algorithm::PS512, &key, &foreign, "k1", &payload());
+    let err = refresh_with(&h, token).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenVerification);
+    assert!(err.to_string().contains("origin"), "{err}");
+    let token = sign(Algorithm::PS512, &key, "https://evil.example/jwks", "k1", &payload());
+    assert_rejected(refresh_with(&h, token).await, "foreign host");
+    assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_kid_is_refused() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    let jku = format!("{}jwks/oauth", h.base);
+    let err = refresh_with(&h, sign(Algorithm::PS512, &key, &jku, "k-unknown", &payload())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenVerification);
+    assert!(err.to_string().contains("k-unknown"), "{err}");
+}
+
+#[tokio::test]
+async fn a_tampered_payload_is_refused() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    let jku = format!("{}jwks/oauth", h.base);
+    let good = sign(Algorithm::PS512, &key, &jku, "k1", &payload());
+    let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
+    let mut evil = payload();
+    evil["sub"] = "someone-else".into();
+    parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&evil).unwrap());
+    assert_rejected(refresh_with(&h, parts.join(".")).await, "tampered");
+}
+
+#[tokio::test]
+async fn a_token_signed_by_another_key_is_refused() {
+    let h = hostile().await;
+    let other = EncodingKey::from_rsa_pem(h.other_key_pem.as_bytes()).unwrap();
+    let jku = format!("{}jwks/oauth", h.base);
+    assert_rejected(refresh_with(&h, sign(Algorithm::PS512, &other, &jku, "k1", &payload())).await, "other key");
+}
