@@ -1,6 +1,81 @@
 //! # digime
 //!
-//! A Rust SDK for the digi.me write path.
+//! A Rust SDK for the digi.me write path: push files and FHIR records into a
+//! user's digi.me library, with everything around it (authorization with
+//! PKCE, token exchange and refresh, read accounts, contract details, delete
+//! user), and a faithful local sandbox of the API for tests.
+//!
+//! ## A push
+//!
+//! ```no_run
+//! use digime::{Account, ContractDetails, DigiMe, FileDescriptor, UserAccessToken};
+//!
+//! # async fn run(pem: &str, stored_json: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let sdk = DigiMe::builder().application_id("my-application-id").build()?;
+//! let contract = ContractDetails::new("my-contract-id", pem)?;
+//! let token: UserAccessToken = serde_json::from_str(stored_json)?;
+//!
+//! let outcome = sdk
+//!     .push(&contract, &token)
+//!     .library()
+//!     .file(b"%PDF-1.7".to_vec(), "report.pdf")
+//!     .descriptor(
+//!         FileDescriptor::builder()
+//!             .mime_type("application/pdf")
+//!             .accounts(vec![Account::new("account-in-my-system")])
+//!             .build(),
+//!     )
+//!     .send()
+//!     .await?;
+//! // Store it: it is the refreshed token when the SDK had to refresh.
+//! let stored_json = serde_json::to_string(outcome.user_access_token())?;
+//! # let _ = stored_json; Ok(()) }
+//! ```
+//!
+//! ## Where things are
+//!
+//! | you want | look at |
+//! | --- | --- |
+//! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] |
+//! | a push, and its compile-time rules | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::state`] |
+//! | the consent flow | [`auth`]: [`auth::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`] |
+//! | accounts, contract details, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_details`], [`DigiMe::delete_user`], [`models`] |
+//! | errors | [`Error`], [`ErrorKind`], [`ServerError`] |
+//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] |
+//! | a local digi.me for tests (feature `sandbox`) | `sandbox` |
+//!
+//! ## Type states
+//!
+//! A push that forgets a required field does not compile, and the compiler
+//! says what is missing:
+//!
+//! ```compile_fail
+//! # async fn run(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
+//! // error[E0277]: the file descriptor is missing: call `.descriptor(..)` before `.send()`
+//! sdk.push(&c, &t).library().file(b"x".to_vec(), "x.txt").send().await;
+//! # }
+//! ```
+//!
+//! ## Tokens refresh themselves
+//!
+//! When digi.me answers a call made for a user with `401 InvalidToken`, the
+//! SDK refreshes the token once (verifying the new one against digi.me's key
+//! set), calls your `on_access_token_change` hook, and repeats the call with
+//! a new signature. The outcome carries the token to store. A refresh token
+//! that is spent is [`ErrorKind::ReauthorizationRequired`]: send the user
+//! through authorization again.
+//!
+//! ## Features
+//!
+//! - `sandbox`: [`sandbox`](crate#where-things-are), the local digi.me API,
+//!   and the `digime-sandbox` binary. Off by default; not for production.
+//!
+//! ## Secrets
+//!
+//! The contract's private key and the token values are kept in
+//! [`secrecy`] types. `Debug` on every public type redacts them, and no error
+//! or log line contains them. `Serialize` on [`UserAccessToken`] writes the
+//! real values, because that is the storage format.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -37,3 +112,8 @@ pub use token::{Token, UserAccessToken};
 /// Re-exported so that token values can be read with
 /// [`ExposeSecret`](secrecy::ExposeSecret) without another dependency.
 pub use secrecy;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
