@@ -85,7 +85,7 @@ async fn the_wire_carries_the_documented_claims_and_headers() {
         assert_eq!(r.method, "POST");
         assert_eq!(r.status, 200);
         assert_eq!(r.content_type.as_deref(), Some("application/octet-stream"));
-        assert_eq!(r.body_size, 10);
+        assert_eq!(r.body_size, Some(10));
         let claims = &r.claims;
         assert_eq!(claims["client_id"], format!("{APP}_{CONTRACT}"));
         assert!(claims.get("access_token").is_some(), "{claims}");
@@ -304,7 +304,7 @@ async fn errors_sent_only_in_headers_are_kept() {
         code: Some("Conflict".into()),
         message: Some("header only".into()),
         reference: Some("ref-h".into()),
-        body: Some("headers".into()),
+        body: digime::sandbox::FaultBody::Headers,
         ..Default::default()
     });
     let err = env

@@ -89,7 +89,7 @@ pub struct ApplicationInfo {
     /// Its resources, as digi.me sends them.
     #[serde(default)]
     pub resources: Option<serde_json::Value>,
-    /// Its status.
+    /// Its status, as digi.me sends it.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<serde_json::Value>,
 }
