@@ -1,0 +1,61 @@
+// Proves: the full library and provider chains compile, with the setters in either order.
+use digime::{
+    Account, ContractDetails, DigiMe, FhirVersion, FileDescriptor, PushOutcome, Standard,
+    UserAccessToken,
+};
+
+fn descriptor() -> FileDescriptor {
+    FileDescriptor::builder()
+        .mime_type("application/pdf")
+        .accounts(vec![Account::new("account-in-my-system")])
+        .tags(vec!["lab".to_string()])
+        .build()
+}
+
+// Never called: the chains only need to type-check, no request is sent.
+#[allow(dead_code)]
+async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
+    // Library: file, then descriptor.
+    let _: digime::Result<PushOutcome> = sdk
+        .push(&c, &t)
+        .library()
+        .file(b"%PDF-1.7".to_vec(), "report.pdf")
+        .descriptor(descriptor())
+        .on_access_token_change(|_: &UserAccessToken| {})
+        .send()
+        .await;
+
+    // Library: descriptor, then file (as `bytes::Bytes`).
+    let _: digime::Result<PushOutcome> = sdk
+        .push(&c, &t)
+        .library()
+        .descriptor(descriptor())
+        .file(bytes::Bytes::from_static(b"%PDF-1.7"), "report.pdf")
+        .send()
+        .await;
+
+    // Provider: standard, version, account id, data.
+    let _: digime::Result<PushOutcome> = sdk
+        .push(&c, &t)
+        .provider()
+        .standard(Standard::Fhir)
+        .version(FhirVersion::Stu3)
+        .account_id("account-id-from-read-accounts")
+        .data(serde_json::json!({ "resourceType": "Bundle" }))
+        .send()
+        .await;
+
+    // Provider: the reverse order, with the hook in the middle.
+    let _: digime::Result<PushOutcome> = sdk
+        .push(&c, &t)
+        .provider()
+        .data(serde_json::json!({ "resourceType": "Bundle" }))
+        .account_id("account-id-from-read-accounts")
+        .on_access_token_change(|_: &UserAccessToken| {})
+        .version(FhirVersion::V3_0_2)
+        .standard(Standard::Fhir)
+        .send()
+        .await;
+}
+
+fn main() {}
