@@ -42,6 +42,7 @@ struct Inner {
     field: Option<&'static str>,
     server: Option<ServerError>,
     callback_code: Option<String>,
+    token: Option<Box<crate::token::UserAccessToken>>,
     source: Option<BoxError>,
 }
 
@@ -182,6 +183,7 @@ impl Error {
                 field: None,
                 server: None,
                 callback_code: None,
+                token: None,
                 source: None,
             }),
         }
@@ -220,6 +222,33 @@ impl Error {
         );
         err.inner.callback_code = error_code;
         err
+    }
+
+    pub(crate) fn data_not_replayable(token: crate::token::UserAccessToken) -> Self {
+        let mut err = Self::new(
+            ErrorKind::DataNotReplayable,
+            "the access token was refreshed after the data was read, and a reader cannot be \
+             read twice: the push was not stored; store the new token (`refreshed_token()`) \
+             and send the data again",
+        );
+        err.inner.token = Some(Box::new(token));
+        err
+    }
+
+    /// For [`ErrorKind::DataNotReplayable`], the refreshed token: store it,
+    /// then send the data again.
+    ///
+    /// ```
+    /// # fn f(err: digime::Error) {
+    /// if let Some(token) = err.refreshed_token() {
+    ///     let json = serde_json::to_string(token).unwrap();
+    ///     // persist `json`, then push again with a fresh reader
+    /// #   let _ = json;
+    /// }
+    /// # }
+    /// ```
+    pub fn refreshed_token(&self) -> Option<&crate::token::UserAccessToken> {
+        self.inner.token.as_deref()
     }
 
     pub(crate) fn transport(what: impl fmt::Display, source: impl Into<BoxError>) -> Self {

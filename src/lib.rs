@@ -100,7 +100,7 @@ mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use auth::{AuthorizeCallback, SourceType};
+pub use auth::{AuthorizeCallback, SourceType, UserSession};
 pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder};
 pub use contract::ContractDetails;
 pub use descriptor::{Account, FileDescriptor};

@@ -8,6 +8,8 @@
 //! - `server_jwt.rs`: verifies every JWT digi.me returns against the key set
 //!   at its `jku`, PS512 only, with keys cached by `kid`.
 //! - `pkce.rs`: the code verifier and challenge.
+//! - [`UserSession`] (`session.rs`): one user's token shared by many calls,
+//!   with single-flight refresh.
 //!
 //! The whole flow, from the user's first visit to a push, is in the guide
 //! `docs/authorization.md`.
@@ -18,12 +20,14 @@ mod exchange;
 mod pkce;
 mod refresh;
 mod server_jwt;
+mod session;
 
 pub use authorize::{
     Authorization, AuthorizeBuilder, CallbackMissing, CallbackSet, HasCallback, HasState,
     PullSessionOptions, SampleDataOptions, Session, SourceType, StateMissing, StateSet,
 };
 pub use callback::AuthorizeCallback;
+pub use session::UserSession;
 
-pub(crate) use refresh::{OnTokenChange, TokenState, refresh, user_call};
+pub(crate) use refresh::{TokenState, refresh, user_call};
 pub(crate) use server_jwt::ServerJwtVerifier;

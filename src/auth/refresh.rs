@@ -1,10 +1,15 @@
 //! The token refresher: the refresh grant, and the refresh-then-retry rule
 //! that every call made for a user follows.
 
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use super::session::UserSession;
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
@@ -95,36 +100,122 @@ pub(crate) async fn refresh(
     Ok(fresh)
 }
 
-/// The token of one call (or one push), and what happened to it.
-pub(crate) struct TokenState {
-    pub(crate) token: UserAccessToken,
-    pub(crate) refreshed: bool,
-    pub(crate) on_change: Option<OnTokenChange>,
+/// Where a call gets its token, and where a new one goes.
+pub(crate) enum TokenState {
+    /// The call's own copy of the token (`sdk.push(&contract, &token)`).
+    Owned {
+        token: Arc<UserAccessToken>,
+        generation: u64,
+        refreshed: bool,
+        on_change: Option<OnTokenChange>,
+    },
+    /// A shared [`UserSession`]: one refresh serves every call in flight.
+    Shared {
+        session: UserSession,
+        refreshed: bool,
+        on_change: Option<OnTokenChange>,
+    },
+}
+
+impl fmt::Debug for TokenState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenState::Owned { token, .. } => f.debug_tuple("Owned").field(token).finish(),
+            TokenState::Shared { session, .. } => f.debug_tuple("Shared").field(session).finish(),
+        }
+    }
 }
 
 impl TokenState {
-    pub(crate) fn new(token: UserAccessToken, on_change: Option<OnTokenChange>) -> Self {
-        Self {
-            token,
+    pub(crate) fn owned(token: UserAccessToken) -> Self {
+        TokenState::Owned {
+            token: Arc::new(token),
+            generation: 0,
             refreshed: false,
-            on_change,
+            on_change: None,
         }
     }
 
-    async fn refresh(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> Result<()> {
-        self.token = refresh(sdk, contract, &self.token).await?;
-        self.refreshed = true;
-        if let Some(hook) = self.on_change.as_mut() {
-            hook(&self.token);
+    pub(crate) fn shared(session: UserSession) -> Self {
+        TokenState::Shared {
+            session,
+            refreshed: false,
+            on_change: None,
+        }
+    }
+
+    /// Sets the hook called when this call refreshes the token.
+    pub(crate) fn set_hook(&mut self, hook: OnTokenChange) {
+        match self {
+            TokenState::Owned { on_change, .. } | TokenState::Shared { on_change, .. } => {
+                *on_change = Some(hook)
+            }
+        }
+    }
+
+    /// The token to send now, and its generation.
+    pub(crate) fn current(&self) -> (Arc<UserAccessToken>, u64) {
+        match self {
+            TokenState::Owned {
+                token, generation, ..
+            } => (token.clone(), *generation),
+            TokenState::Shared { session, .. } => session.current(),
+        }
+    }
+
+    /// Refreshes, unless the token is already newer than `seen`.
+    async fn refresh(&mut self, sdk: &DigiMe, contract: &ContractDetails, seen: u64) -> Result<()> {
+        match self {
+            TokenState::Owned {
+                token,
+                generation,
+                refreshed,
+                on_change,
+            } => {
+                let fresh = refresh(sdk, contract, token).await?;
+                *token = Arc::new(fresh);
+                *generation += 1;
+                *refreshed = true;
+                if let Some(hook) = on_change.as_mut() {
+                    hook(token);
+                }
+            }
+            TokenState::Shared {
+                session,
+                refreshed,
+                on_change,
+            } => {
+                if let Some(fresh) = session.refresh_from(seen).await? {
+                    if let Some(hook) = on_change.as_mut() {
+                        hook(&fresh);
+                    }
+                }
+                *refreshed = true;
+            }
         }
         Ok(())
+    }
+
+    /// The token to hand back to the caller, and whether it changed.
+    pub(crate) fn finish(self) -> (UserAccessToken, bool) {
+        match self {
+            TokenState::Owned {
+                token, refreshed, ..
+            } => (Arc::unwrap_or_clone(token), refreshed),
+            TokenState::Shared {
+                session, refreshed, ..
+            } => (Arc::unwrap_or_clone(session.current().0), refreshed),
+        }
     }
 }
 
 /// Runs a call made for a user:
 /// 1. refresh first when the access token expires within the skew;
 /// 2. send; on a 401 `InvalidToken` (or a bare 401), refresh once, tell the
-///    caller the new token, and send once more with a new JWT.
+///    caller the new token, and send once more with a new JWT. A body that
+///    cannot be sent again (a one-shot reader) ends the call with
+///    [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable),
+///    which carries the new token.
 pub(crate) async fn user_call<E: Serialize>(
     sdk: &DigiMe,
     contract: &ContractDetails,
@@ -132,25 +223,24 @@ pub(crate) async fn user_call<E: Serialize>(
     state: &mut TokenState,
 ) -> Result<Reply> {
     let mut refreshed_here = false;
-    if state
-        .token
-        .access_token()
-        .expires_within(sdk.inner.refresh_skew)
-        && !state.token.refresh_token().expires_within(std::time::Duration::ZERO)
+    let (token, generation) = state.current();
+    if token.access_token().expires_within(sdk.inner.refresh_skew)
+        && !token.refresh_token().expires_within(Duration::ZERO)
     {
         tracing::debug!(endpoint = call.endpoint, "access token expires soon: refreshing first");
-        state.refresh(sdk, contract).await?;
+        state.refresh(sdk, contract, generation).await?;
         refreshed_here = true;
     }
-    match sdk
-        .execute(call, Some(state.token.access_token().value()))
-        .await
-    {
+    let (token, generation) = state.current();
+    match sdk.execute(call, Some(token.access_token().value())).await {
         Err(err) if is_invalid_token(&err) && !refreshed_here => {
             tracing::debug!(endpoint = call.endpoint, "access token rejected: refreshing");
-            state.refresh(sdk, contract).await?;
-            sdk.execute(call, Some(state.token.access_token().value()))
-                .await
+            state.refresh(sdk, contract, generation).await?;
+            let (token, _) = state.current();
+            if !call.body.can_send() {
+                return Err(Error::data_not_replayable(Arc::unwrap_or_clone(token)));
+            }
+            sdk.execute(call, Some(token.access_token().value())).await
         }
         other => other,
     }

@@ -93,6 +93,15 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<AccountsOutcome> {
+        self.read_accounts_with(contract, TokenState::owned(token.clone()))
+            .await
+    }
+
+    pub(crate) async fn read_accounts_with(
+        &self,
+        contract: &ContractDetails,
+        mut tokens: TokenState,
+    ) -> Result<AccountsOutcome> {
         let call = Call {
             endpoint: "permission-access/accounts",
             method: Method::GET,
@@ -103,13 +112,13 @@ impl DigiMe {
             body: Body::Empty,
             side_effect: false,
         };
-        let mut state = TokenState::new(token.clone(), None);
-        let reply = user_call(self, contract, &call, &mut state).await?;
+        let reply = user_call(self, contract, &call, &mut tokens).await?;
         let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;
+        let (token, refreshed) = tokens.finish();
         Ok(AccountsOutcome {
             accounts,
-            token: state.token,
-            refreshed: state.refreshed,
+            token,
+            refreshed,
         })
     }
 }

@@ -34,8 +34,8 @@ impl DigiMe {
             body: Body::Empty,
             side_effect: true,
         };
-        let mut state = TokenState::new(token.clone(), None);
-        user_call(self, contract, &call, &mut state).await?;
+        let mut tokens = TokenState::owned(token.clone());
+        user_call(self, contract, &call, &mut tokens).await?;
         Ok(())
     }
 }

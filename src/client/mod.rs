@@ -10,7 +10,7 @@ use url::Url;
 
 pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
 
-use crate::auth::ServerJwtVerifier;
+use crate::auth::{ServerJwtVerifier, TokenState};
 use crate::contract::ContractDetails;
 use crate::push::PushBuilder;
 use crate::token::UserAccessToken;
@@ -119,7 +119,11 @@ impl DigiMe {
     /// # let _ = outcome; Ok(()) }
     /// ```
     pub fn push(&self, contract: &ContractDetails, token: &UserAccessToken) -> PushBuilder {
-        PushBuilder::new(self.clone(), contract.clone(), token.clone())
+        PushBuilder::new(
+            self.clone(),
+            contract.clone(),
+            TokenState::owned(token.clone()),
+        )
     }
 
     /// `"{applicationId}_{contractId}"`, the `client_id` claim.

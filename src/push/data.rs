@@ -1,52 +1,246 @@
-//! The data of a library push.
+//! The data of a library push: bytes in memory, a file streamed from disk, or
+//! any reader of known length.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio_util::io::ReaderStream;
 
-/// The bytes of a file to push.
+use crate::error::{Error, Result};
+
+/// How many bytes one chunk of a streamed body holds: the copy buffer.
+const CHUNK: usize = 64 * 1024;
+
+type BoxReader = Box<dyn AsyncRead + Send + Unpin + 'static>;
+
+/// Progress of an upload: `(bytes sent, total bytes)`.
+pub(crate) type Progress = Arc<dyn Fn(u64, u64) + Send + Sync + 'static>;
+
+/// The data of a file to push.
 ///
-/// Built from a `Vec<u8>`, [`bytes::Bytes`], a `&'static [u8]` or a
-/// `String`; [`LibraryPush::file`](super::LibraryPush::file) takes any of
-/// them.
+/// Three sources, all with a known length (sent as `Content-Length`):
+///
+/// - bytes in memory: `Vec<u8>`, [`bytes::Bytes`], `&'static [u8]` or `String`
+///   (through `From`);
+/// - a file, streamed from disk: [`FileData::from_path`]. Memory stays at a
+///   copy buffer whatever the file's size, and the file is opened again if
+///   the push has to be sent again (after a token refresh);
+/// - any [`AsyncRead`] of known length: [`FileData::from_reader`]. A reader
+///   can be read once: if the push must be sent again, the push fails with
+///   [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable),
+///   which carries the refreshed token so that nothing is lost.
 ///
 /// ```
 /// let data = digime::push::FileData::from(b"%PDF-1.7".to_vec());
-/// assert_eq!(data.len(), Some(8));
+/// assert_eq!(data.len(), 8);
 /// ```
-#[derive(Clone)]
 pub struct FileData {
     source: Source,
 }
 
-#[derive(Clone)]
 enum Source {
     Bytes(Bytes),
+    Path { path: PathBuf, len: u64 },
+    Reader { reader: Mutex<Option<BoxReader>>, len: u64 },
 }
 
 impl FileData {
-    /// The length in bytes, when known.
+    /// A file on disk, streamed when the push is sent. Its length is read
+    /// now; the file must not change size before the push completes.
+    ///
+    /// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// naming `file` when the path cannot be read or is not a regular file.
+    ///
+    /// ```no_run
+    /// # async fn run() -> digime::Result<()> {
+    /// let data = digime::push::FileData::from_path("scan.pdf").await?;
+    /// println!("{} bytes", data.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let meta = tokio::fs::metadata(&path).await.map_err(|e| {
+            Error::invalid_input("file", format!("cannot read {} ({e})", path.display()))
+        })?;
+        if !meta.is_file() {
+            return Err(Error::invalid_input(
+                "file",
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        Ok(Self {
+            source: Source::Path {
+                path,
+                len: meta.len(),
+            },
+        })
+    }
+
+    /// Any reader that yields exactly `len` bytes. It is read once.
     ///
     /// ```
-    /// assert_eq!(digime::push::FileData::from(Vec::new()).len(), Some(0));
+    /// let data = digime::push::FileData::from_reader(std::io::Cursor::new(vec![7u8; 10]), 10);
+    /// assert_eq!(data.len(), 10);
+    /// assert!(!data.is_replayable());
     /// ```
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> Option<u64> {
-        match &self.source {
-            Source::Bytes(b) => Some(b.len() as u64),
+    pub fn from_reader(reader: impl AsyncRead + Send + Unpin + 'static, len: u64) -> Self {
+        Self {
+            source: Source::Reader {
+                reader: Mutex::new(Some(Box::new(reader))),
+                len,
+            },
         }
     }
 
-    pub(crate) fn bytes(&self) -> Bytes {
+    /// The length in bytes.
+    ///
+    /// ```
+    /// assert_eq!(digime::push::FileData::from(Vec::new()).len(), 0);
+    /// ```
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> u64 {
         match &self.source {
-            Source::Bytes(b) => b.clone(),
+            Source::Bytes(b) => b.len() as u64,
+            Source::Path { len, .. } | Source::Reader { len, .. } => *len,
+        }
+    }
+
+    /// True when the data can be sent more than once: bytes and files can, a
+    /// reader cannot.
+    ///
+    /// ```
+    /// assert!(digime::push::FileData::from(vec![1u8]).is_replayable());
+    /// ```
+    pub fn is_replayable(&self) -> bool {
+        !matches!(self.source, Source::Reader { .. })
+    }
+
+    /// True when the data can still be sent (a reader not yet taken).
+    pub(crate) fn can_send(&self) -> bool {
+        match &self.source {
+            Source::Reader { reader, .. } => reader.lock().map(|r| r.is_some()).unwrap_or(false),
+            _ => true,
+        }
+    }
+
+    /// The bytes, when the data is in memory.
+    pub(crate) fn as_bytes(&self) -> Option<&Bytes> {
+        match &self.source {
+            Source::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// A request body for one attempt.
+    pub(crate) async fn open(&self, progress: Option<&Progress>) -> Result<reqwest::Body> {
+        let total = self.len();
+        match &self.source {
+            Source::Bytes(bytes) => match progress {
+                None => Ok(reqwest::Body::from(bytes.clone())),
+                Some(progress) => {
+                    let chunks: Vec<Bytes> = (0..bytes.len())
+                        .step_by(CHUNK)
+                        .map(|start| bytes.slice(start..(start + CHUNK).min(bytes.len())))
+                        .collect();
+                    let stream = futures_util::stream::iter(
+                        chunks.into_iter().map(Ok::<Bytes, std::io::Error>),
+                    );
+                    Ok(reqwest::Body::wrap_stream(counted(stream, total, progress.clone())))
+                }
+            },
+            Source::Path { path, .. } => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    Error::invalid_input("file", format!("cannot open {} ({e})", path.display()))
+                })?;
+                Ok(stream_body(Box::new(file), total, progress))
+            }
+            Source::Reader { reader, .. } => {
+                let taken = reader.lock().ok().and_then(|mut r| r.take());
+                match taken {
+                    Some(reader) => Ok(stream_body(reader, total, progress)),
+                    None => Err(Error::invalid_input(
+                        "file",
+                        "the reader was already read: a reader can be sent once",
+                    )),
+                }
+            }
         }
     }
 }
 
-impl std::fmt::Debug for FileData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.source {
-            Source::Bytes(b) => f.debug_struct("FileData").field("len", &b.len()).finish(),
+/// A reader as a body of exactly `len` bytes, read through one copy buffer.
+fn stream_body(reader: BoxReader, len: u64, progress: Option<&Progress>) -> reqwest::Body {
+    let limited = ExactLength {
+        inner: reader.take(len),
+        remaining: len,
+    };
+    let stream = ReaderStream::with_capacity(limited, CHUNK);
+    match progress {
+        None => reqwest::Body::wrap_stream(stream),
+        Some(p) => reqwest::Body::wrap_stream(counted(stream, len, p.clone())),
+    }
+}
+
+fn counted<S>(
+    stream: S,
+    total: u64,
+    progress: Progress,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static
+where
+    S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    let mut sent = 0u64;
+    stream.map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            sent += bytes.len() as u64;
+            progress(sent, total);
         }
+        chunk
+    })
+}
+
+/// Fails the body if the reader ends before its declared length: a short
+/// body must never look like a complete upload.
+struct ExactLength<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for ExactLength<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &poll {
+            let read = (buf.filled().len() - before) as u64;
+            if read == 0 && self.remaining > 0 {
+                return std::task::Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the data ended {} bytes short of its length", self.remaining),
+                )));
+            }
+            self.remaining -= read.min(self.remaining);
+        }
+        poll
+    }
+}
+
+impl fmt::Debug for FileData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("FileData");
+        match &self.source {
+            Source::Bytes(b) => d.field("source", &"bytes").field("len", &b.len()),
+            Source::Path { path, len } => d.field("path", path).field("len", len),
+            Source::Reader { len, .. } => d.field("source", &"reader").field("len", len),
+        };
+        d.finish()
     }
 }
 
@@ -73,5 +267,30 @@ impl From<&'static [u8]> for FileData {
 impl From<String> for FileData {
     fn from(s: String) -> Self {
         Bytes::from(s).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_short_reader_fails_instead_of_sending_less() {
+        let mut r = ExactLength {
+            inner: std::io::Cursor::new(vec![1u8; 5]).take(10),
+            remaining: 10,
+        };
+        let mut out = Vec::new();
+        let err = r.read_to_end(&mut out).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn a_reader_is_taken_once() {
+        let data = FileData::from_reader(std::io::Cursor::new(vec![0u8; 3]), 3);
+        assert!(data.can_send());
+        data.open(None).await.unwrap();
+        assert!(!data.can_send());
+        assert_eq!(data.open(None).await.unwrap_err().field(), Some("file"));
     }
 }

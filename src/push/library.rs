@@ -1,16 +1,19 @@
 //! Library mode: a file and its descriptor into the user's library.
 
+use std::fmt;
+use std::sync::Arc;
+
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use tracing::Instrument;
 
-use super::PushContext;
-use super::data::FileData;
+use super::data::{FileData, Progress};
+use super::{PushContext, PushFuture};
 use super::outcome::PushOutcome;
 use super::state::{
     DescriptorMissing, DescriptorSet, FileMissing, FileSet, HasDescriptor, HasFile,
 };
-use crate::auth::{TokenState, user_call};
+use crate::auth::user_call;
 use crate::descriptor::FileDescriptor;
 use crate::error::{Error, Result};
 use crate::signer::{NoClaims, sign_file_descriptor};
@@ -41,19 +44,31 @@ use crate::validate;
 /// # let _ = outcome; Ok(()) }
 /// ```
 #[must_use = "a push does nothing until `.send()` is awaited"]
-#[derive(Debug)]
 pub struct LibraryPush<F = FileMissing, D = DescriptorMissing> {
     ctx: PushContext,
-    file: F,
-    descriptor: D,
+    file_state: F,
+    descriptor_state: D,
+    progress: Option<Progress>,
+}
+
+impl<F: fmt::Debug, D: fmt::Debug> fmt::Debug for LibraryPush<F, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LibraryPush")
+            .field("ctx", &self.ctx)
+            .field("file", &self.file_state)
+            .field("descriptor", &self.descriptor_state)
+            .field("on_progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl LibraryPush {
     pub(crate) fn new(ctx: PushContext) -> Self {
         Self {
             ctx,
-            file: FileMissing,
-            descriptor: DescriptorMissing,
+            file_state: FileMissing,
+            descriptor_state: DescriptorMissing,
+            progress: None,
         }
     }
 }
@@ -75,8 +90,9 @@ impl<D> LibraryPush<FileMissing, D> {
     ) -> LibraryPush<FileSet, D> {
         LibraryPush {
             ctx: self.ctx,
-            file: FileSet((data.into(), file_name.into())),
-            descriptor: self.descriptor,
+            file_state: FileSet((data.into(), file_name.into())),
+            descriptor_state: self.descriptor_state,
+            progress: self.progress,
         }
     }
 }
@@ -94,8 +110,9 @@ impl<F> LibraryPush<F, DescriptorMissing> {
     pub fn descriptor(self, descriptor: FileDescriptor) -> LibraryPush<F, DescriptorSet> {
         LibraryPush {
             ctx: self.ctx,
-            file: self.file,
-            descriptor: DescriptorSet(descriptor),
+            file_state: self.file_state,
+            descriptor_state: DescriptorSet(descriptor),
+            progress: self.progress,
         }
     }
 }
@@ -117,18 +134,33 @@ impl<F, D> LibraryPush<F, D> {
         mut self,
         hook: impl FnMut(&UserAccessToken) + Send + 'static,
     ) -> Self {
-        self.ctx.on_change = Some(Box::new(hook));
+        self.ctx.tokens.set_hook(Box::new(hook));
+        self
+    }
+
+    /// Called as the upload goes, with `(bytes sent, total bytes)`. "Sent"
+    /// counts what was handed to the HTTP stack.
+    ///
+    /// ```no_run
+    /// # fn f(p: digime::push::LibraryPush) {
+    /// let p = p.on_progress(|sent, total| eprintln!("{sent}/{total}"));
+    /// # let _ = p; }
+    /// ```
+    pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(progress));
         self
     }
 
     /// Sends the file. Checks the input first (nothing is sent when it is
-    /// bad), refreshes the token if digi.me rejects it, and retries once.
+    /// bad), refreshes the token if digi.me rejects it, and sends again.
     ///
     /// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
     /// naming the field (`file_name`, `descriptor.mime_type`,
     /// `descriptor.accounts`, …); a server error with its code, message and
     /// reference; [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired)
-    /// when the refresh token is spent.
+    /// when the refresh token is spent;
+    /// [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable)
+    /// when a one-shot reader would have to be sent twice.
     ///
     /// ```no_run
     /// # async fn run(p: digime::push::LibraryPush<digime::push::state::FileSet, digime::push::state::DescriptorSet>) -> digime::Result<()> {
@@ -136,21 +168,19 @@ impl<F, D> LibraryPush<F, D> {
     /// println!("stored; refreshed token: {}", outcome.token_refreshed());
     /// # Ok(()) }
     /// ```
-    pub async fn send(self) -> Result<PushOutcome>
+    pub fn send(self) -> PushFuture
     where
         F: HasFile,
         D: HasDescriptor,
     {
-        let (data, file_name) = self.file.into_file();
-        let descriptor = self.descriptor.into_descriptor();
+        let (data, file_name) = self.file_state.into_file();
+        let descriptor = self.descriptor_state.into_descriptor();
         let span = tracing::info_span!(
             "digime.push.library",
             file_name = %file_name.escape_debug(),
             size = data.len(),
         );
-        send_library(self.ctx, data, file_name, descriptor)
-            .instrument(span)
-            .await
+        Box::pin(send_library(self.ctx, data, file_name, descriptor, self.progress).instrument(span))
     }
 }
 
@@ -159,6 +189,7 @@ async fn send_library(
     data: FileData,
     file_name: String,
     descriptor: FileDescriptor,
+    progress: Option<Progress>,
 ) -> Result<PushOutcome> {
     validate::identifier("file_name", &file_name)?;
     descriptor.validate()?;
@@ -172,18 +203,20 @@ async fn send_library(
         contract: &ctx.contract,
         claims: &NoClaims {},
         headers: vec![(HeaderName::from_static("filedescriptor"), descriptor_header)],
-        body: Body::Bytes {
+        body: Body::File {
             content_type: "application/octet-stream",
-            bytes: data.bytes(),
+            data: &data,
+            progress: progress.as_ref(),
         },
         side_effect: true,
     };
-    let mut state = TokenState::new(ctx.token.clone(), ctx.on_change);
-    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut state).await?;
+    let mut tokens = ctx.tokens;
+    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut tokens).await?;
+    let (token, refreshed) = tokens.finish();
     Ok(PushOutcome {
         status: reply.status.as_u16(),
         response: serde_json::from_slice(&reply.body).ok(),
-        token: state.token,
-        refreshed: state.refreshed,
+        token,
+        refreshed,
     })
 }

@@ -18,15 +18,19 @@
 //! error[E0277]: the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`
 //! ```
 
-mod data;
+pub(crate) mod data;
 mod library;
 mod outcome;
 mod provider;
 pub mod state;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use crate::DigiMe;
+use crate::auth::TokenState;
 use crate::contract::ContractDetails;
-use crate::token::UserAccessToken;
+use crate::error::Result;
 
 pub use data::FileData;
 pub use library::LibraryPush;
@@ -55,31 +59,24 @@ pub struct PushBuilder {
 }
 
 /// What every push carries, whatever its mode.
+#[derive(Debug)]
 pub(crate) struct PushContext {
     pub(crate) sdk: DigiMe,
     pub(crate) contract: ContractDetails,
-    pub(crate) token: UserAccessToken,
-    pub(crate) on_change: Option<crate::auth::OnTokenChange>,
+    pub(crate) tokens: TokenState,
 }
 
-impl std::fmt::Debug for PushContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushContext")
-            .field("contract", &self.contract)
-            .field("token", &self.token)
-            .field("on_access_token_change", &self.on_change.is_some())
-            .finish_non_exhaustive()
-    }
-}
+/// The future `send()` returns: boxed, so that a missing field is reported
+/// once, at `.send()`, rather than again at `.await`.
+pub type PushFuture = Pin<Box<dyn Future<Output = Result<PushOutcome>> + Send + 'static>>;
 
 impl PushBuilder {
-    pub(crate) fn new(sdk: DigiMe, contract: ContractDetails, token: UserAccessToken) -> Self {
+    pub(crate) fn new(sdk: DigiMe, contract: ContractDetails, tokens: TokenState) -> Self {
         Self {
             ctx: PushContext {
                 sdk,
                 contract,
-                token,
-                on_change: None,
+                tokens,
             },
         }
     }

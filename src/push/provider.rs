@@ -7,13 +7,13 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::PushContext;
+use super::{PushContext, PushFuture};
 use super::outcome::PushOutcome;
 use super::state::{
     AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
     HasVersion, StandardMissing, StandardSet, VersionMissing, VersionSet,
 };
-use crate::auth::{TokenState, user_call};
+use crate::auth::user_call;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
@@ -113,20 +113,20 @@ pub struct ProviderPush<
     D = DataMissing,
 > {
     ctx: PushContext,
-    standard: S,
-    version: V,
-    account_id: A,
-    data: D,
+    standard_state: S,
+    version_state: V,
+    account_id_state: A,
+    data_state: D,
 }
 
 impl ProviderPush {
     pub(crate) fn new(ctx: PushContext) -> Self {
         Self {
             ctx,
-            standard: StandardMissing,
-            version: VersionMissing,
-            account_id: AccountIdMissing,
-            data: DataMissing,
+            standard_state: StandardMissing,
+            version_state: VersionMissing,
+            account_id_state: AccountIdMissing,
+            data_state: DataMissing,
         }
     }
 }
@@ -140,10 +140,10 @@ impl<V, A, D> ProviderPush<StandardMissing, V, A, D> {
     pub fn standard(self, standard: Standard) -> ProviderPush<StandardSet, V, A, D> {
         ProviderPush {
             ctx: self.ctx,
-            standard: StandardSet(standard),
-            version: self.version,
-            account_id: self.account_id,
-            data: self.data,
+            standard_state: StandardSet(standard),
+            version_state: self.version_state,
+            account_id_state: self.account_id_state,
+            data_state: self.data_state,
         }
     }
 }
@@ -157,10 +157,10 @@ impl<S, A, D> ProviderPush<S, VersionMissing, A, D> {
     pub fn version(self, version: FhirVersion) -> ProviderPush<S, VersionSet, A, D> {
         ProviderPush {
             ctx: self.ctx,
-            standard: self.standard,
-            version: VersionSet(version),
-            account_id: self.account_id,
-            data: self.data,
+            standard_state: self.standard_state,
+            version_state: VersionSet(version),
+            account_id_state: self.account_id_state,
+            data_state: self.data_state,
         }
     }
 }
@@ -175,10 +175,10 @@ impl<S, V, D> ProviderPush<S, V, AccountIdMissing, D> {
     pub fn account_id(self, account_id: impl Into<String>) -> ProviderPush<S, V, AccountIdSet, D> {
         ProviderPush {
             ctx: self.ctx,
-            standard: self.standard,
-            version: self.version,
-            account_id: AccountIdSet(account_id.into()),
-            data: self.data,
+            standard_state: self.standard_state,
+            version_state: self.version_state,
+            account_id_state: AccountIdSet(account_id.into()),
+            data_state: self.data_state,
         }
     }
 }
@@ -193,10 +193,10 @@ impl<S, V, A> ProviderPush<S, V, A, DataMissing> {
     pub fn data(self, data: Value) -> ProviderPush<S, V, A, DataSet> {
         ProviderPush {
             ctx: self.ctx,
-            standard: self.standard,
-            version: self.version,
-            account_id: self.account_id,
-            data: DataSet(data),
+            standard_state: self.standard_state,
+            version_state: self.version_state,
+            account_id_state: self.account_id_state,
+            data_state: DataSet(data),
         }
     }
 }
@@ -214,7 +214,7 @@ impl<S, V, A, D> ProviderPush<S, V, A, D> {
         mut self,
         hook: impl FnMut(&UserAccessToken) + Send + 'static,
     ) -> Self {
-        self.ctx.on_change = Some(Box::new(hook));
+        self.ctx.tokens.set_hook(Box::new(hook));
         self
     }
 
@@ -232,25 +232,23 @@ impl<S, V, A, D> ProviderPush<S, V, A, D> {
     ///     .send().await?;
     /// # let _ = outcome; Ok(()) }
     /// ```
-    pub async fn send(self) -> Result<PushOutcome>
+    pub fn send(self) -> PushFuture
     where
         S: HasStandard,
         V: HasVersion,
         A: HasAccountId,
         D: HasData,
     {
-        let standard = self.standard.into_standard();
-        let version = self.version.into_version();
-        let account_id = self.account_id.into_account_id();
-        let data = self.data.into_data();
+        let standard = self.standard_state.into_standard();
+        let version = self.version_state.into_version();
+        let account_id = self.account_id_state.into_account_id();
+        let data = self.data_state.into_data();
         let span = tracing::info_span!(
             "digime.push.provider",
             standard = standard.as_str(),
             version = version.as_str(),
         );
-        send_provider(self.ctx, standard, version, account_id, data)
-            .instrument(span)
-            .await
+        Box::pin(send_provider(self.ctx, standard, version, account_id, data).instrument(span))
     }
 }
 
@@ -292,13 +290,14 @@ async fn send_provider(
         },
         side_effect: true,
     };
-    let mut state = TokenState::new(ctx.token.clone(), ctx.on_change);
-    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut state).await?;
+    let mut tokens = ctx.tokens;
+    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut tokens).await?;
+    let (token, refreshed) = tokens.finish();
     Ok(PushOutcome {
         status: reply.status.as_u16(),
         response: serde_json::from_slice(&reply.body).ok(),
-        token: state.token,
-        refreshed: state.refreshed,
+        token,
+        refreshed,
     })
 }
 

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -14,11 +14,13 @@ use super::retry::{self, Decision};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
+use crate::push::FileData;
+use crate::push::data::Progress;
 use crate::signer::BearerClaims;
 
-/// A request body that can be sent again on a retry.
-#[derive(Clone, Debug)]
-pub(crate) enum Body {
+/// A request body. Bytes can be sent any number of times; a file is opened
+/// again for each attempt; a reader can be sent once.
+pub(crate) enum Body<'a> {
     /// No body.
     Empty,
     /// Bytes with their content type.
@@ -26,6 +28,22 @@ pub(crate) enum Body {
         content_type: &'static str,
         bytes: Bytes,
     },
+    /// A push's file data, streamed, with optional upload progress.
+    File {
+        content_type: &'static str,
+        data: &'a FileData,
+        progress: Option<&'a Progress>,
+    },
+}
+
+impl Body<'_> {
+    /// Whether another attempt can send this body.
+    pub(crate) fn can_send(&self) -> bool {
+        match self {
+            Body::File { data, .. } => data.can_send(),
+            _ => true,
+        }
+    }
 }
 
 /// What one call sends. The Bearer JWT is signed anew for every attempt.
@@ -39,7 +57,7 @@ pub(crate) struct Call<'a, E: Serialize> {
     /// Claims beyond `client_id`, `nonce`, `timestamp` and `access_token`.
     pub(crate) claims: &'a E,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
-    pub(crate) body: Body,
+    pub(crate) body: Body<'a>,
     /// Whether the server may have acted on a request whose response was
     /// lost (a push). Such a call is not retried after a 500 or a dropped
     /// connection once the request went out.
@@ -83,6 +101,9 @@ impl DigiMe {
                 if let Some(status) = err.status() {
                     span.record("status", status);
                 }
+            }
+            if !call.body.can_send() {
+                return outcome;
             }
             let decision = retry::decide(
                 &outcome,
@@ -135,6 +156,22 @@ impl DigiMe {
             } => request
                 .header(CONTENT_TYPE, *content_type)
                 .body(bytes.clone()),
+            Body::File {
+                content_type,
+                data,
+                progress,
+            } => {
+                let request = request.header(CONTENT_TYPE, *content_type);
+                // A streamed body has no size of its own: say it, so that the
+                // server gets a Content-Length rather than a chunked body.
+                let streamed = data.as_bytes().is_none() || progress.is_some();
+                let request = if streamed {
+                    request.header(CONTENT_LENGTH, data.len())
+                } else {
+                    request
+                };
+                request.body(data.open(*progress).await?)
+            }
         };
         let response = request
             .send()

@@ -1,0 +1,221 @@
+//! Streamed uploads and shared sessions: files from disk, one-shot readers,
+//! upload progress, and one refresh for many concurrent pushes.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use digime::push::FileData;
+use digime::secrecy::ExposeSecret;
+use digime::{Account, ErrorKind, FileDescriptor};
+use support::{Env, USER, sha256_hex};
+
+fn descriptor() -> FileDescriptor {
+    FileDescriptor::builder()
+        .mime_type("application/octet-stream")
+        .accounts(vec![Account::new("a-1")])
+        .build()
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("digime-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_file_is_streamed_from_disk_with_a_content_length_and_progress() {
+    let env = Env::new().await;
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let path = temp_file("streamed.bin", &bytes);
+    let last = Arc::new(AtomicU64::new(0));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (l, c) = (last.clone(), calls.clone());
+    env.sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(FileData::from_path(&path).await.unwrap(), "streamed.bin")
+        .descriptor(descriptor())
+        .on_progress(move |sent, total| {
+            assert!(sent <= total);
+            l.store(sent, Ordering::SeqCst);
+            c.fetch_add(1, Ordering::SeqCst);
+        })
+        .send()
+        .await
+        .expect("streamed push");
+    assert_eq!(last.load(Ordering::SeqCst), bytes.len() as u64, "progress reaches the total");
+    assert!(calls.load(Ordering::SeqCst) > 1, "progress is reported as the upload goes");
+    let entry = &env.sandbox.library(USER)[0];
+    assert_eq!(entry.size, bytes.len() as u64);
+    assert_eq!(entry.sha256, sha256_hex(&bytes));
+    let import = env
+        .sandbox
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "permission-access/import")
+        .unwrap();
+    let headers: Vec<String> = import.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+    assert!(headers.contains(&"content-length".to_string()), "{headers:?}");
+    assert!(!headers.contains(&"transfer-encoding".to_string()), "{headers:?}");
+}
+
+#[tokio::test]
+async fn a_file_is_reopened_when_the_push_is_sent_again_after_a_refresh() {
+    let env = Env::new().await;
+    let bytes = vec![42u8; 200_000];
+    let path = temp_file("reopened.bin", &bytes);
+    env.sandbox.expire_access_token(USER);
+    let outcome = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(FileData::from_path(&path).await.unwrap(), "reopened.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("the file is sent again");
+    assert!(outcome.token_refreshed());
+    let library = env.sandbox.library(USER);
+    assert_eq!(library.len(), 1);
+    assert_eq!(library[0].sha256, sha256_hex(&bytes));
+}
+
+#[tokio::test]
+async fn a_reader_that_cannot_be_replayed_returns_the_new_token_and_stores_nothing() {
+    let env = Env::new().await;
+    env.sandbox.expire_access_token(USER);
+    let hook_calls = Arc::new(AtomicUsize::new(0));
+    let h = hook_calls.clone();
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 1000]), 1000), "once.bin")
+        .descriptor(descriptor())
+        .on_access_token_change(move |_| {
+            h.fetch_add(1, Ordering::SeqCst);
+        })
+        .send()
+        .await
+        .expect_err("a reader cannot be sent twice");
+    assert_eq!(err.kind(), ErrorKind::DataNotReplayable);
+    let token = err.refreshed_token().expect("the new token is not lost");
+    assert_ne!(
+        token.access_token().value().expose_secret(),
+        env.token.access_token().value().expose_secret()
+    );
+    assert_eq!(hook_calls.load(Ordering::SeqCst), 1);
+    assert!(env.sandbox.library(USER).is_empty(), "no success that did not happen");
+    // The new token works.
+    env.sdk
+        .push(&env.contract, token)
+        .library()
+        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 1000]), 1000), "once.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("sent again with the new token");
+    assert_eq!(env.sandbox.library(USER).len(), 1);
+}
+
+#[tokio::test]
+async fn a_reader_shorter_than_its_length_fails_and_stores_nothing() {
+    let env = Env::new().await;
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 10]), 100), "short.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("a short body is not a success");
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(env.sandbox.library(USER).is_empty());
+}
+
+#[tokio::test]
+async fn an_expired_token_known_in_advance_is_refreshed_before_sending() {
+    let env = Env::new().await;
+    let mut json = serde_json::to_value(&env.token).unwrap();
+    json["accessToken"]["expiry"] = 1.into(); // long past
+    let stale: digime::UserAccessToken = serde_json::from_value(json).unwrap();
+    let outcome = env
+        .sdk
+        .push(&env.contract, &stale)
+        .library()
+        .file(FileData::from_reader(std::io::Cursor::new(vec![5u8; 64]), 64), "r.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("a reader is fine: the refresh came first");
+    assert!(outcome.token_refreshed());
+    let statuses: Vec<u16> = env
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "permission-access/import")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![200], "no 401 round trip");
+}
+
+#[tokio::test]
+async fn many_concurrent_pushes_through_a_session_share_one_refresh() {
+    let env = Env::new().await;
+    env.sandbox.expire_access_token(USER);
+    let session = env.sdk.session(&env.contract, env.token.clone());
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let c = changes.clone();
+    session.on_access_token_change(move |t| c.lock().unwrap().push(t.clone()));
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let session = session.clone();
+        tasks.push(tokio::spawn(async move {
+            session
+                .push()
+                .library()
+                .file(i.to_le_bytes().to_vec(), format!("f{i}"))
+                .descriptor(descriptor())
+                .send()
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().expect("every push succeeds");
+    }
+    assert_eq!(env.sandbox.refresh_count(), 1, "one refresh call");
+    assert_eq!(session.refresh_count(), 1);
+    assert_eq!(changes.lock().unwrap().len(), 1, "the hook fires once");
+    let library = env.sandbox.library(USER);
+    assert_eq!(library.len(), 200, "every file stored");
+    let distinct: std::collections::HashSet<_> = library.iter().map(|e| e.sha256.clone()).collect();
+    assert_eq!(distinct.len(), 200, "each exactly once");
+    assert_eq!(
+        session.token().access_token().value().expose_secret(),
+        changes.lock().unwrap()[0].access_token().value().expose_secret()
+    );
+}
+
+#[tokio::test]
+async fn a_session_whose_refresh_token_is_spent_fails_every_call_the_same_way() {
+    let env = Env::new().await;
+    env.sandbox.expire_access_token(USER);
+    env.sandbox.expire_refresh_token(USER);
+    let session = env.sdk.session(&env.contract, env.token.clone());
+    for _ in 0..3 {
+        let err = session.read_accounts().await.unwrap_err();
+        assert!(err.is_reauthorization_required());
+    }
+    let refresh_calls = env
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "oauth/token")
+        .count();
+    assert_eq!(refresh_calls, 1, "a dead refresh token is not tried again");
+}
