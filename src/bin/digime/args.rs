@@ -1,0 +1,191 @@
+//! The command line: global flags (each with its environment variable) and
+//! the commands. Names, flags and variables are a fixed contract.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// digime: push files and FHIR records into a digi.me user's library.
+///
+/// Exit codes: 0 success; 1 server or transport error; 2 usage or
+/// configuration error; 3 the user must be authorized again.
+#[derive(Debug, Parser)]
+#[command(name = "digime", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The settings every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// The digi.me API base URL [default: https://api.digi.me/v1.7/].
+    #[arg(long, env = "DIGIME_BASE_URL", global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+
+    /// The application id digi.me gave you.
+    #[arg(long, env = "DIGIME_APP_ID", global = true, value_name = "ID")]
+    pub app_id: Option<String>,
+
+    /// The contract id.
+    #[arg(long, env = "DIGIME_CONTRACT_ID", global = true, value_name = "ID")]
+    pub contract_id: Option<String>,
+
+    /// The contract's RSA private key (PEM file).
+    #[arg(
+        long = "key",
+        env = "DIGIME_KEY_FILE",
+        global = true,
+        value_name = "PEM_PATH"
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// The user access token (JSON file); rewritten (mode 0600) when the token is refreshed.
+    #[arg(
+        long = "token",
+        env = "DIGIME_TOKEN_FILE",
+        global = true,
+        value_name = "TOKEN_JSON_PATH"
+    )]
+    pub token_file: Option<PathBuf>,
+
+    /// Print one JSON object on stdout instead of human-readable text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Push a file to the user's library, or a FHIR record to a provider account.
+    #[command(subcommand)]
+    Push(PushCommand),
+
+    /// List the user's accounts.
+    Accounts,
+
+    /// Manage the user access token.
+    #[command(subcommand)]
+    Token(TokenCommand),
+
+    /// Show the contract's details, including whether it may write.
+    Contract,
+
+    /// Authorize a user: print the onboard URL, wait for the redirect, write the token file.
+    Authorize(AuthorizeArgs),
+
+    /// Run a local digi.me sandbox (NOT for production) with a ready-to-use key, token and env file.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Push a file (streamed from disk) into the user's library.
+    Library(LibraryArgs),
+    /// Push a FHIR record (a JSON file) to a provider account.
+    Provider(ProviderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LibraryArgs {
+    /// The file to push.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// An account in your system the file belongs to (repeatable, at least one).
+    #[arg(long = "account", value_name = "ID", required = true)]
+    pub accounts: Vec<String>,
+
+    /// The MIME type [default: guessed from the file's extension].
+    #[arg(long, value_name = "TYPE")]
+    pub mime: Option<String>,
+
+    /// A tag to attach to the file (repeatable).
+    #[arg(long = "tag", value_name = "T")]
+    pub tags: Vec<String>,
+
+    /// A reference to attach to the file (repeatable).
+    #[arg(long = "reference", value_name = "R")]
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProviderArgs {
+    /// The FHIR resource or bundle (a JSON object).
+    #[arg(value_name = "FILE.json")]
+    pub file: PathBuf,
+
+    /// The provider account id (from `digime accounts`).
+    #[arg(long, value_name = "ID")]
+    pub account_id: String,
+
+    /// The FHIR version.
+    #[arg(long, value_enum, default_value_t = FhirVersionArg::Stu3)]
+    pub fhir_version: FhirVersionArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FhirVersionArg {
+    #[value(name = "stu3")]
+    Stu3,
+    #[value(name = "3.0.2")]
+    V3_0_2,
+}
+
+impl FhirVersionArg {
+    pub fn to_sdk(self) -> digime::FhirVersion {
+        match self {
+            FhirVersionArg::Stu3 => digime::FhirVersion::Stu3,
+            FhirVersionArg::V3_0_2 => digime::FhirVersion::V3_0_2,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Refresh the user access token now and rewrite the token file.
+    Refresh,
+}
+
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The port on 127.0.0.1 that receives the redirect after consent (0 picks a free one).
+    #[arg(long, value_name = "P")]
+    pub callback_port: u16,
+
+    /// `pull` lists every service; `push` only those that accept provider pushes.
+    #[arg(long, value_enum, default_value_t = SourceTypeArg::Pull)]
+    pub source_type: SourceTypeArg,
+
+    /// Send the user straight to this service.
+    #[arg(long = "service", value_name = "ID")]
+    pub service: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceTypeArg {
+    Pull,
+    Push,
+}
+
+impl SourceTypeArg {
+    pub fn to_sdk(self) -> digime::SourceType {
+        match self {
+            SourceTypeArg::Pull => digime::SourceType::Pull,
+            SourceTypeArg::Push => digime::SourceType::Push,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// The port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, value_name = "P", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Where to write key.pem, token.json and digime.env (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "digime-sandbox")]
+    pub dir: PathBuf,
+}

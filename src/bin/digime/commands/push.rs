@@ -1,0 +1,195 @@
+//! `digime push library` and `digime push provider`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use digime::push::FileData;
+use digime::{Account, FileDescriptor, Standard};
+use serde_json::json;
+
+use super::{token_note, with_session};
+use crate::args::{Global, LibraryArgs, ProviderArgs};
+use crate::config;
+use crate::output::{Failure, Output};
+use crate::progress;
+
+/// The MIME type for a file: `--mime`, else a guess from the extension, else
+/// `application/octet-stream`.
+pub fn mime_type_for(path: &Path, explicit: Option<&str>) -> String {
+    match explicit {
+        Some(mime) => mime.to_owned(),
+        None => mime_guess::from_path(path)
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_owned(),
+    }
+}
+
+pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<(), Failure> {
+    let ctx = config::user_context(global)?;
+    let token_path = ctx.file.path().to_path_buf();
+    let mime = mime_type_for(&args.file, args.mime.as_deref());
+    let file_name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Failure::usage(format!("{} names no file", args.file.display())))?;
+    // Opens nothing yet: the file is streamed from disk while it is sent.
+    let data = FileData::from_path(&args.file).await?;
+    let size = data.len();
+
+    let accounts: Vec<Account> = args.accounts.iter().map(Account::new).collect();
+    let descriptor = match (args.tags.is_empty(), args.references.is_empty()) {
+        (true, true) => FileDescriptor::builder()
+            .mime_type(mime.as_str())
+            .accounts(accounts)
+            .build(),
+        (false, true) => FileDescriptor::builder()
+            .mime_type(mime.as_str())
+            .accounts(accounts)
+            .tags(args.tags.clone())
+            .build(),
+        (true, false) => FileDescriptor::builder()
+            .mime_type(mime.as_str())
+            .accounts(accounts)
+            .reference(args.references.clone())
+            .build(),
+        (false, false) => FileDescriptor::builder()
+            .mime_type(mime.as_str())
+            .accounts(accounts)
+            .tags(args.tags.clone())
+            .reference(args.references.clone())
+            .build(),
+    };
+
+    let bar = progress::for_upload(size);
+    let (outcome, change) = with_session(ctx, |session| {
+        let mut push = session
+            .push()
+            .library()
+            .file(data, file_name.clone())
+            .descriptor(descriptor);
+        if let Some(bar) = bar.clone() {
+            push = push.on_progress(move |sent, _total| bar.set_position(sent));
+        }
+        push.send()
+    })
+    .await
+    .inspect_err(|_| progress::abandon(bar.as_ref()))?;
+    progress::finish(bar.as_ref());
+
+    out.result(
+        || {
+            let mut text = format!(
+                "pushed {file_name} ({size} bytes, {mime}) to the library for account{} {}\n",
+                if args.accounts.len() == 1 { "" } else { "s" },
+                args.accounts.join(", "),
+            );
+            if !args.tags.is_empty() {
+                let _ = writeln!(text, "tags: {}", args.tags.join(", "));
+            }
+            if !args.references.is_empty() {
+                let _ = writeln!(text, "references: {}", args.references.join(", "));
+            }
+            if let Some(note) = token_note(&change, &token_path) {
+                let _ = writeln!(text, "{note}");
+            }
+            text
+        },
+        json!({
+            "pushed": "library",
+            "file": args.file.display().to_string(),
+            "file_name": file_name,
+            "size": size,
+            "mime_type": mime,
+            "accounts": args.accounts,
+            "tags": args.tags,
+            "reference": args.references,
+            "status": outcome.status(),
+            "response": outcome.response(),
+            "token_refreshed": change.refreshed,
+            "token_written": change.written,
+        }),
+    );
+    Ok(())
+}
+
+pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Result<(), Failure> {
+    let ctx = config::user_context(global)?;
+    let token_path = ctx.file.path().to_path_buf();
+    let text = std::fs::read_to_string(&args.file)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
+    let data: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "{} is not JSON (line {}, column {})",
+            args.file.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !data.is_object() {
+        return Err(Failure::usage(format!(
+            "{} must hold a JSON object (a FHIR resource or bundle)",
+            args.file.display()
+        )));
+    }
+    let version = args.fhir_version.to_sdk();
+    let account_id = args.account_id.clone();
+    let (outcome, change) = with_session(ctx, |session| {
+        session
+            .push()
+            .provider()
+            .standard(Standard::Fhir)
+            .version(version)
+            .account_id(account_id)
+            .data(data)
+            .send()
+    })
+    .await?;
+
+    out.result(
+        || {
+            let mut text = format!(
+                "pushed {} (FHIR {}) to provider account {}\n",
+                args.file.display(),
+                version.as_str(),
+                args.account_id
+            );
+            if let Some(note) = token_note(&change, &token_path) {
+                let _ = writeln!(text, "{note}");
+            }
+            text
+        },
+        json!({
+            "pushed": "provider",
+            "file": args.file.display().to_string(),
+            "account_id": args.account_id,
+            "standard": Standard::Fhir.as_str(),
+            "version": version.as_str(),
+            "status": outcome.status(),
+            "response": outcome.response(),
+            "token_refreshed": change.refreshed,
+            "token_written": change.written,
+        }),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_types_come_from_the_flag_or_the_extension() {
+        assert_eq!(mime_type_for(Path::new("a.pdf"), None), "application/pdf");
+        assert_eq!(mime_type_for(Path::new("a.json"), None), "application/json");
+        assert_eq!(
+            mime_type_for(Path::new("a.unknownext"), None),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            mime_type_for(Path::new("a.pdf"), Some("text/plain")),
+            "text/plain"
+        );
+    }
+}

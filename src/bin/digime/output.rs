@@ -1,0 +1,243 @@
+//! What the tool prints, and how a failure becomes an exit code.
+//!
+//! Human-readable text by default; with `--json`, exactly one JSON object on
+//! stdout per command, errors included. Nothing printed ever holds a token
+//! value, a code verifier or key material.
+
+use std::fmt;
+use std::io::Write;
+
+use digime::ErrorKind;
+use serde_json::{Value, json};
+
+/// Exit code: a server or transport error.
+pub const EXIT_SERVER: u8 = 1;
+/// Exit code: a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the user must be authorized again.
+pub const EXIT_REAUTHORIZE: u8 = 3;
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// A bad flag or argument (exit 2).
+    Usage(String),
+    /// A missing setting, an unreadable key, a malformed token file, a file
+    /// that cannot be written (exit 2).
+    Config(String),
+    /// An error from the SDK: exit 1, 2 or 3 by its kind.
+    Sdk(digime::Error),
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::Usage(message.into())
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Failure::Config(message.into())
+    }
+
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) | Failure::Config(_) => EXIT_USAGE,
+            Failure::Sdk(err) => sdk_exit_code(err),
+        }
+    }
+
+    /// A short machine-readable name for the failure.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Usage(_) => "usage",
+            Failure::Config(_) => "config",
+            Failure::Sdk(err) => kind_name(err.kind()),
+        }
+    }
+
+    /// The `{"error":{…}}` object printed with `--json`.
+    pub fn to_json(&self) -> Value {
+        let mut error = json!({
+            "kind": self.kind(),
+            "code": Value::Null,
+            "message": self.to_string(),
+            "reference": Value::Null,
+            "status": Value::Null,
+            "exit_code": self.exit_code(),
+        });
+        if let Failure::Sdk(err) = self {
+            error["code"] = json!(err.code());
+            if let Some(server) = err.server() {
+                error["reference"] = json!(server.reference());
+                error["status"] = json!(server.status());
+            }
+            if let Some(field) = err.field() {
+                error["field"] = json!(field);
+            }
+        }
+        json!({ "error": error })
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(m) | Failure::Config(m) => f.write_str(m),
+            // The SDK's message already carries the server's status, code,
+            // message and reference, and never a secret.
+            Failure::Sdk(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl From<digime::Error> for Failure {
+    fn from(err: digime::Error) -> Self {
+        Failure::Sdk(err)
+    }
+}
+
+/// 3 when the user must consent again (a spent refresh token, or digi.me
+/// saying the account must be reauthorized), 2 for bad input, 1 otherwise.
+fn sdk_exit_code(err: &digime::Error) -> u8 {
+    if err.is_reauthorization_required() || err.code() == Some("ServiceAuthorizationError") {
+        return EXIT_REAUTHORIZE;
+    }
+    match err.kind() {
+        ErrorKind::InvalidInput => EXIT_USAGE,
+        _ => EXIT_SERVER,
+    }
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "invalid_input",
+        ErrorKind::Server => "server",
+        ErrorKind::ReauthorizationRequired => "reauthorization_required",
+        ErrorKind::Transport => "transport",
+        ErrorKind::InvalidResponse => "invalid_response",
+        ErrorKind::TokenVerification => "token_verification",
+        ErrorKind::AuthorizationFailed => "authorization_failed",
+        ErrorKind::DataNotReplayable => "data_not_replayable",
+        _ => "other",
+    }
+}
+
+/// Prints results the way the user asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// A command's result: `human` (lines, on stdout) or `json` (one object).
+    pub fn result(&self, human: impl FnOnce() -> String, json: Value) {
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(stdout, "{json}");
+        } else {
+            let text = human();
+            let _ = write!(stdout, "{text}");
+            if !text.ends_with('\n') {
+                let _ = writeln!(stdout);
+            }
+        }
+        let _ = stdout.flush();
+    }
+
+    /// A line that must be seen before the command ends (the onboard URL):
+    /// stdout in human mode, stderr with `--json` so that stdout keeps one
+    /// object.
+    pub fn early_line(&self, line: &str) {
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{line}");
+            let _ = stdout.flush();
+        }
+    }
+
+    /// A remark for a person, always on stderr.
+    pub fn note(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    /// Reports a failure: a JSON error object on stdout with `--json`, a
+    /// message on stderr otherwise.
+    pub fn failure(&self, failure: &Failure) {
+        if self.json {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", failure.to_json());
+            let _ = stdout.flush();
+        } else {
+            eprintln!("digime: error: {failure}");
+            if failure.exit_code() == EXIT_REAUTHORIZE {
+                eprintln!(
+                    "digime: the user must be authorized again: run `digime authorize --callback-port PORT`"
+                );
+            }
+        }
+    }
+}
+
+/// `seconds` from now, as `in 59m 59s` or `3m 2s ago`.
+pub fn relative(unix_seconds: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let (delta, future) = if unix_seconds >= now {
+        (unix_seconds - now, true)
+    } else {
+        (now - unix_seconds, false)
+    };
+    let text = if delta >= 86_400 {
+        format!("{}d {}h", delta / 86_400, delta % 86_400 / 3600)
+    } else if delta >= 3600 {
+        format!("{}h {}m", delta / 3600, delta % 3600 / 60)
+    } else if delta >= 60 {
+        format!("{}m {}s", delta / 60, delta % 60)
+    } else {
+        format!("{delta}s")
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_and_config_exit_2() {
+        assert_eq!(Failure::usage("x").exit_code(), 2);
+        assert_eq!(Failure::config("x").exit_code(), 2);
+        assert_eq!(Failure::config("x").to_json()["error"]["kind"], "config");
+    }
+
+    #[test]
+    fn invalid_input_exits_2() {
+        let err = digime::ContractDetails::new("", "x").unwrap_err();
+        let failure = Failure::from(err);
+        assert_eq!(failure.exit_code(), 2);
+        assert_eq!(failure.to_json()["error"]["kind"], "invalid_input");
+        assert_eq!(failure.to_json()["error"]["field"], "contract_id");
+    }
+
+    #[test]
+    fn relative_times_read_well() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(relative(now + 3700).starts_with("in 1h"));
+        assert!(relative(now.saturating_sub(120)).ends_with("ago"));
+    }
+}

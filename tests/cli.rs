@@ -1,0 +1,1 @@
+//! Tests of the `digime` binary (filled in below).
