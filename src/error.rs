@@ -44,6 +44,7 @@ struct Inner {
     callback_code: Option<String>,
     token: Option<Box<crate::token::UserAccessToken>>,
     source: Option<BoxError>,
+    may_have_been_stored: bool,
 }
 
 /// What kind of failure an [`Error`] is. New kinds may be added.
@@ -185,6 +186,7 @@ impl Error {
                 callback_code: None,
                 token: None,
                 source: None,
+                may_have_been_stored: false,
             }),
         }
     }
@@ -264,6 +266,50 @@ impl Error {
             ErrorKind::TokenVerification,
             format!("a token from the server failed verification: {reason}"),
         )
+    }
+
+    /// A timeout of this SDK's own clock (the idle timeout): a transport
+    /// error that [`is_timeout`](Self::is_timeout) recognises.
+    pub(crate) fn timed_out(what: impl fmt::Display, after: std::time::Duration) -> Self {
+        Self::transport(
+            format_args!("{what} (no progress for {} ms)", after.as_millis()),
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out"),
+        )
+    }
+
+    /// Marks a failed push whose fate is unknown: the server may have stored
+    /// it before the failure (a 500, a connection lost or a timeout after the
+    /// whole body went out). The message says so.
+    pub(crate) fn mark_may_have_been_stored(mut self) -> Self {
+        if !self.inner.may_have_been_stored {
+            self.inner.may_have_been_stored = true;
+            self.inner.message.push_str(
+                ": the push may have been stored (digi.me may have received it before the \
+                 failure), so it was not sent again; check the user's library before pushing \
+                 it again, or opt in to retries with `DigiMeBuilder::retry_ambiguous_pushes(true)`",
+            );
+        }
+        self
+    }
+
+    /// True when a push failed in a way that does not tell whether digi.me
+    /// stored it: a `500`, or the connection was lost (or timed out) after
+    /// the whole body was sent. The SDK does not send such a push again
+    /// unless [`DigiMeBuilder::retry_ambiguous_pushes`](crate::DigiMeBuilder::retry_ambiguous_pushes)
+    /// is on; the message says the push may have been stored.
+    ///
+    /// False means the push was certainly not stored (the server refused it,
+    /// or it never left this machine in full), or the error is not a push's.
+    ///
+    /// ```
+    /// # fn handle(err: &digime::Error) {
+    /// if err.may_have_been_stored() {
+    ///     // Reconcile before pushing again: a second push may store a duplicate.
+    /// }
+    /// # }
+    /// ```
+    pub fn may_have_been_stored(&self) -> bool {
+        self.inner.may_have_been_stored
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
@@ -377,6 +423,11 @@ impl Error {
                     return true;
                 }
             }
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::TimedOut {
+                    return true;
+                }
+            }
             source = err.source();
         }
         false
@@ -402,6 +453,9 @@ impl fmt::Debug for Error {
         }
         if let Some(code) = &self.inner.callback_code {
             d.field("error_code", code);
+        }
+        if self.inner.may_have_been_stored {
+            d.field("may_have_been_stored", &true);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

@@ -38,7 +38,13 @@ pub struct DigiMeBuilder {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
     refresh_skew: Option<Duration>,
+    retry_ambiguous_pushes: bool,
 }
+
+/// The default limit on connecting.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default idle timeout.
+pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl DigiMeBuilder {
     /// The application id digi.me gave you. Required, non-empty.
@@ -77,7 +83,12 @@ impl DigiMeBuilder {
     }
 
     /// How many times a failed call is retried when a retry is safe
-    /// (default 2, as in the official SDK).
+    /// (default 2, as in the official SDK): a call makes at most
+    /// `max_retries + 1` attempts. Retried: connection failures, 429, 502,
+    /// 503 and 504 (after the server's `Retry-After` when it is at most 30 s,
+    /// else after an exponential backoff with jitter), and any 5xx or
+    /// timeout of a read (GET). Every attempt signs a new JWT. See
+    /// `docs/reliability.md`.
     ///
     /// ```
     /// let sdk = digime::DigiMe::builder().application_id("app").max_retries(0).build().unwrap();
@@ -88,9 +99,11 @@ impl DigiMeBuilder {
         self
     }
 
-    /// A limit on a whole call, from connecting to the end of the response.
-    /// Default: none, so that a large upload is never cut off; the read
-    /// timeout still catches a stalled server.
+    /// A limit on each attempt of a call, from connecting to the end of the
+    /// response (retries get a new limit each). Default: none, so that a
+    /// large upload on a slow link is never cut off; the
+    /// [read (idle) timeout](Self::read_timeout) still catches a stalled
+    /// server.
     ///
     /// ```
     /// let sdk = digime::DigiMe::builder().application_id("app").timeout(std::time::Duration::from_secs(30)).build().unwrap();
@@ -112,8 +125,11 @@ impl DigiMeBuilder {
         self
     }
 
-    /// A limit on each read from the server (default 60 s): a server that
-    /// stops answering never hangs a call.
+    /// The idle timeout (default 60 s): an attempt fails when it makes no
+    /// progress for this long: no chunk of the body accepted by the
+    /// connection, then no response headers, then no chunk of the response
+    /// body. A server that stops answering never hangs a call, while an
+    /// upload that keeps moving is never cut off, however long it takes.
     ///
     /// ```
     /// let sdk = digime::DigiMe::builder().application_id("app").read_timeout(std::time::Duration::from_secs(20)).build().unwrap();
@@ -121,6 +137,25 @@ impl DigiMeBuilder {
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Send a push again after a failure that may mean digi.me stored it: a
+    /// `500`, or the connection lost or timed out after the whole body was
+    /// sent (default `false`).
+    ///
+    /// Off, such a push fails at once with an error whose
+    /// [`may_have_been_stored`](crate::Error::may_have_been_stored) is true:
+    /// nothing is ever stored twice behind your back. On, the push is retried
+    /// like any other failure (within [`max_retries`](Self::max_retries)):
+    /// delivery is at-least-once, and the library may hold a duplicate.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").retry_ambiguous_pushes(true).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn retry_ambiguous_pushes(mut self, retry: bool) -> Self {
+        self.retry_ambiguous_pushes = retry;
         self
     }
 
@@ -161,17 +196,36 @@ impl DigiMeBuilder {
                 .join("/apps/saas/")
                 .map_err(|e| Error::invalid_input("base_url", e))?,
         };
-        let mut http = reqwest::Client::builder()
-            .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)))
-            .read_timeout(self.read_timeout.unwrap_or(Duration::from_secs(60)))
-            .pool_idle_timeout(Duration::from_secs(60));
-        if let Some(timeout) = self.timeout {
-            http = http.timeout(timeout);
+        for (field, value) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("read_timeout", self.read_timeout),
+        ] {
+            if value == Some(Duration::ZERO) {
+                return Err(Error::invalid_input(field, "must be more than zero"));
+            }
         }
-        let http = http
-            .build()
-            .map_err(|e| Error::transport("building the HTTP client", e))?;
+        let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let read_timeout = self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
+        let client = |read_timeout: Option<Duration>| {
+            let mut http = reqwest::Client::builder()
+                .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(connect_timeout)
+                .pool_idle_timeout(Duration::from_secs(60));
+            if let Some(read_timeout) = read_timeout {
+                http = http.read_timeout(read_timeout);
+            }
+            if let Some(timeout) = self.timeout {
+                http = http.timeout(timeout);
+            }
+            http.build()
+                .map_err(|e| Error::transport("building the HTTP client", e))
+        };
+        // The calls (`transport/request.rs`) run their own idle timeout:
+        // reqwest's `read_timeout` also counts the upload, and so would cut
+        // off a long one. Direct requests (the key set) use reqwest's.
+        let http = client(Some(read_timeout))?;
+        let transport_http = client(None)?;
         let verifier = ServerJwtVerifier::new(&base_url);
         Ok(DigiMe {
             inner: Arc::new(Inner {
@@ -179,9 +233,12 @@ impl DigiMeBuilder {
                 base_url,
                 onboard_url,
                 http,
+                transport_http,
                 verifier,
                 max_retries: self.max_retries.unwrap_or(2),
                 refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),
+                read_timeout,
+                retry_ambiguous_pushes: self.retry_ambiguous_pushes,
             }),
         })
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
+pub(crate) use builder::DEFAULT_READ_TIMEOUT;
 
 use crate::auth::{ServerJwtVerifier, TokenState};
 use crate::contract::ContractDetails;
@@ -50,10 +51,19 @@ pub(crate) struct Inner {
     pub(crate) application_id: String,
     pub(crate) base_url: Url,
     pub(crate) onboard_url: Url,
+    /// For direct requests (the key set): reqwest's read timeout applies.
     pub(crate) http: reqwest::Client,
+    /// For `DigiMe::execute`, which runs its own idle timeout (reqwest's
+    /// would also count the upload, and so cut off a long one).
+    pub(crate) transport_http: reqwest::Client,
     pub(crate) verifier: ServerJwtVerifier,
     pub(crate) max_retries: u32,
     pub(crate) refresh_skew: Duration,
+    /// The idle timeout: the longest an attempt may go without progress
+    /// (body sent, response received).
+    pub(crate) read_timeout: Duration,
+    /// Send a push again after a failure that may mean it was stored.
+    pub(crate) retry_ambiguous_pushes: bool,
 }
 
 impl DigiMe {
@@ -139,6 +149,8 @@ impl fmt::Debug for DigiMe {
             .field("base_url", &self.inner.base_url.as_str())
             .field("onboard_url", &self.inner.onboard_url.as_str())
             .field("max_retries", &self.inner.max_retries)
+            .field("read_timeout", &self.inner.read_timeout)
+            .field("retry_ambiguous_pushes", &self.inner.retry_ambiguous_pushes)
             .finish_non_exhaustive()
     }
 }

@@ -1,6 +1,8 @@
 //! One call to the API, and its execution.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
@@ -10,13 +12,16 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use super::response::{self, Reply};
-use super::retry::{self, Decision};
+use super::retry::{self, AttemptInfo, Decision, Policy};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::push::FileData;
 use crate::push::data::Progress;
 use crate::signer::BearerClaims;
+
+/// The largest in-memory body sent in one piece rather than streamed.
+const SMALL_BODY: usize = 64 * 1024;
 
 /// A request body. Bytes can be sent any number of times; a file is opened
 /// again for each attempt; a reader can be sent once.
@@ -67,6 +72,10 @@ pub(crate) struct Call<'a, E: Serialize> {
 impl DigiMe {
     /// Sends `call`, retrying what is safe to retry, and returns a 2xx reply
     /// or the error.
+    ///
+    /// Each attempt runs in a `digime.call` span (DEBUG) with the endpoint,
+    /// method, attempt number, status and duration: never a token, key,
+    /// code or JWT.
     pub(crate) async fn execute<E: Serialize>(
         &self,
         call: &Call<'_, E>,
@@ -78,6 +87,15 @@ impl DigiMe {
             .join(call.path)
             .map_err(|e| Error::invalid_input("path", e))?;
         let client_id = self.client_id(call.contract);
+        let is_push = call.endpoint.starts_with("permission-access/import");
+        let policy = Policy {
+            idempotent: call.method == Method::GET,
+            side_effect: call.side_effect,
+            retry_ambiguous: is_push && self.inner.retry_ambiguous_pushes,
+            max_retries: self.inner.max_retries,
+        };
+        // Once an attempt may have been acted on, so may the call.
+        let mut ambiguous_before = false;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -90,33 +108,58 @@ impl DigiMe {
                 duration_ms = tracing::field::Empty,
             );
             let started = Instant::now();
-            let outcome = self
+            let (outcome, body_sent) = self
                 .attempt(call, access_token, &url, &client_id)
                 .instrument(span.clone())
                 .await;
             span.record("duration_ms", started.elapsed().as_millis() as u64);
-            if let Ok(reply) = &outcome {
-                span.record("status", reply.status.as_u16());
-            } else if let Err(err) = &outcome {
-                if let Some(status) = err.status() {
-                    span.record("status", status);
+            match &outcome {
+                Ok(reply) => {
+                    span.record("status", reply.status.as_u16());
+                }
+                Err(err) => {
+                    if let Some(status) = err.status() {
+                        span.record("status", status);
+                    }
                 }
             }
+            let info = AttemptInfo { attempt, body_sent };
+            let mut decision = retry::decide(&outcome, info, policy);
             if !call.body.can_send() {
-                return outcome;
+                // A one-shot reader was consumed: no attempt can follow.
+                decision = match decision {
+                    Decision::RetryAfter {
+                        ambiguous: true, ..
+                    } => Decision::ReturnAmbiguous,
+                    Decision::RetryAfter { .. } => Decision::Return,
+                    other => other,
+                };
             }
-            let decision = retry::decide(
-                &outcome,
-                call.method == Method::GET || call.method == Method::DELETE,
-                call.side_effect,
-                attempt,
-                self.inner.max_retries,
-            );
             match decision {
-                Decision::Return => return outcome,
-                Decision::RetryAfter(wait) => {
+                Decision::Return if !ambiguous_before => return outcome,
+                Decision::Return | Decision::ReturnAmbiguous => {
+                    return outcome.map_err(|err| {
+                        if is_push {
+                            span.in_scope(|| {
+                                tracing::warn!(
+                                    error = %err,
+                                    "push failed after it may have been stored: not sent again"
+                                )
+                            });
+                            err.mark_may_have_been_stored()
+                        } else {
+                            err
+                        }
+                    });
+                }
+                Decision::RetryAfter { wait, ambiguous } => {
+                    ambiguous_before |= ambiguous;
                     span.in_scope(|| {
-                        tracing::debug!(wait_ms = wait.as_millis() as u64, "retrying")
+                        tracing::debug!(
+                            wait_ms = wait.as_millis() as u64,
+                            error = %outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
+                            "retrying"
+                        )
                     });
                     tokio::time::sleep(wait).await;
                 }
@@ -124,13 +167,63 @@ impl DigiMe {
         }
     }
 
+    /// One attempt: sign, send, read. Also says whether the request's body
+    /// went out in full (when it did not, the server cannot have acted).
+    ///
+    /// The idle timeout runs here: the attempt fails when neither the upload
+    /// nor the response moves for `read_timeout`.
     async fn attempt<E: Serialize>(
         &self,
         call: &Call<'_, E>,
         access_token: Option<&SecretString>,
         url: &url::Url,
         client_id: &str,
-    ) -> Result<Reply> {
+    ) -> (Result<Reply>, bool) {
+        let watch = Arc::new(Watch::new());
+        let request = match self
+            .build_request(call, access_token, url, client_id, &watch)
+            .await
+        {
+            Ok(request) => request,
+            Err(err) => return (Err(err), false),
+        };
+        let idle = self.inner.read_timeout;
+        let what = format!("{} {}", call.method, call.endpoint);
+        let response = tokio::select! {
+            biased;
+            response = request.send() => response
+                .map_err(|e| Error::transport(format_args!("{what}"), e)),
+            () = watch.stalled(idle) => Err(Error::timed_out(
+                format_args!("{what}: waiting for digi.me"),
+                idle,
+            )),
+        };
+        let body_sent = watch.body_sent();
+        let response = match response {
+            Ok(response) => response,
+            Err(err) => return (Err(err), body_sent),
+        };
+        // A response arrived: whatever it says, the whole request was read
+        // or refused.
+        let reply = match response::read_within(response, call.endpoint, idle).await {
+            Ok(reply) => reply,
+            Err(err) => return (Err(err), true),
+        };
+        if reply.status.is_success() {
+            (Ok(reply), true)
+        } else {
+            (Err(response::server_error(&reply)), true)
+        }
+    }
+
+    async fn build_request<E: Serialize>(
+        &self,
+        call: &Call<'_, E>,
+        access_token: Option<&SecretString>,
+        url: &url::Url,
+        client_id: &str,
+        watch: &Arc<Watch>,
+    ) -> Result<reqwest::RequestBuilder> {
         let jwt = BearerClaims::sign(
             call.contract.key(),
             client_id,
@@ -142,13 +235,13 @@ impl DigiMe {
         bearer.set_sensitive(true);
         let mut request = self
             .inner
-            .http
+            .transport_http
             .request(call.method.clone(), url.clone())
             .header(AUTHORIZATION, bearer);
         for (name, value) in &call.headers {
             request = request.header(name, value);
         }
-        request = match &call.body {
+        Ok(match &call.body {
             Body::Empty => request,
             Body::Bytes {
                 content_type,
@@ -159,29 +252,90 @@ impl DigiMe {
             Body::File {
                 content_type,
                 data,
+                progress: None,
+            } if data
+                .as_bytes()
+                .is_some_and(|bytes| bytes.len() <= SMALL_BODY) =>
+            {
+                // A small body in memory goes in one piece, and counts as
+                // sent once the request is out (the cautious side).
+                let bytes = data.as_bytes().cloned().unwrap_or_default();
+                request.header(CONTENT_TYPE, *content_type).body(bytes)
+            }
+            Body::File {
+                content_type,
+                data,
                 progress,
             } => {
-                let request = request.header(CONTENT_TYPE, *content_type);
-                // A streamed body has no size of its own: say it, so that the
-                // server gets a Content-Length rather than a chunked body.
-                let streamed = data.as_bytes().is_none() || progress.is_some();
-                let request = if streamed {
-                    request.header(CONTENT_LENGTH, data.len())
-                } else {
-                    request
-                };
-                request.body(data.open(*progress).await?)
+                // Otherwise streamed in chunks through a progress counter: the
+                // counter feeds the idle timeout and tells whether the whole
+                // body went out. A streamed body has no size of its own: say
+                // it, so that the server gets a Content-Length rather than a
+                // chunked body.
+                let total = data.len();
+                watch.expect_body(total);
+                let watch = watch.clone();
+                let caller = progress.cloned();
+                let counter: Progress = Arc::new(move |sent, total| {
+                    watch.progressed(sent);
+                    if let Some(caller) = &caller {
+                        caller(sent, total);
+                    }
+                });
+                request
+                    .header(CONTENT_TYPE, *content_type)
+                    .header(CONTENT_LENGTH, total)
+                    .body(data.open(Some(&counter)).await?)
             }
-        };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Error::transport(format_args!("{} {}", call.method, call.endpoint), e))?;
-        let reply = response::read(response, call.endpoint).await?;
-        if reply.status.is_success() {
-            Ok(reply)
-        } else {
-            Err(response::server_error(&reply))
+        })
+    }
+}
+
+/// The progress of one attempt, for the idle timeout and for knowing
+/// whether the body went out in full.
+struct Watch {
+    started: Instant,
+    /// Milliseconds since `started` of the last progress.
+    last_ms: AtomicU64,
+    /// Body bytes handed to the connection so far.
+    sent: AtomicU64,
+    /// The body's length (0 without a body).
+    total: AtomicU64,
+}
+
+impl Watch {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    fn expect_body(&self, total: u64) {
+        self.total.store(total, Ordering::SeqCst);
+    }
+
+    fn progressed(&self, sent: u64) {
+        self.sent.store(sent, Ordering::SeqCst);
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last_ms.store(now, Ordering::SeqCst);
+    }
+
+    fn body_sent(&self) -> bool {
+        self.sent.load(Ordering::SeqCst) >= self.total.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once nothing has moved for `idle`.
+    async fn stalled(&self, idle: Duration) {
+        loop {
+            let last = Duration::from_millis(self.last_ms.load(Ordering::SeqCst));
+            let deadline = self.started + last + idle;
+            tokio::time::sleep_until(deadline.into()).await;
+            if self.last_ms.load(Ordering::SeqCst) == last.as_millis() as u64 {
+                return;
+            }
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Reading responses and mapping error responses.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -32,16 +34,35 @@ impl Reply {
     }
 }
 
-/// Reads the whole body, up to [`MAX_BODY`].
-pub(crate) async fn read(mut response: reqwest::Response, endpoint: &str) -> Result<Reply> {
+/// Reads the whole body, up to [`MAX_BODY`]. (The client behind `response`
+/// carries its own read timeout: see `DigiMeBuilder::build`.)
+pub(crate) async fn read(response: reqwest::Response, endpoint: &str) -> Result<Reply> {
+    read_within(response, endpoint, crate::client::DEFAULT_READ_TIMEOUT).await
+}
+
+/// Reads the whole body, up to [`MAX_BODY`]. Each chunk must arrive within
+/// `idle`: a server that stops sending mid-body fails the read.
+pub(crate) async fn read_within(
+    mut response: reqwest::Response,
+    endpoint: &str,
+    idle: Duration,
+) -> Result<Reply> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| Error::transport(format_args!("reading the response of {endpoint}"), e))?
-    {
+    loop {
+        let chunk = match tokio::time::timeout(idle, response.chunk()).await {
+            Ok(chunk) => chunk.map_err(|e| {
+                Error::transport(format_args!("reading the response of {endpoint}"), e)
+            })?,
+            Err(_) => {
+                return Err(Error::timed_out(
+                    format_args!("reading the response of {endpoint}"),
+                    idle,
+                ));
+            }
+        };
+        let Some(chunk) = chunk else { break };
         if body.len() + chunk.len() > MAX_BODY {
             return Err(Error::invalid_response(format!(
                 "{endpoint} sent a response body over {MAX_BODY} bytes"
