@@ -94,11 +94,19 @@ impl Env {
     }
 
     fn access(&self) -> String {
-        self.token.access_token().value().expose_secret().to_string()
+        self.token
+            .access_token()
+            .value()
+            .expose_secret()
+            .to_string()
     }
 
     fn refresh(&self) -> String {
-        self.token.refresh_token().value().expose_secret().to_string()
+        self.token
+            .refresh_token()
+            .value()
+            .expose_secret()
+            .to_string()
     }
 
     /// Valid common claims, plus `extra`.
@@ -140,7 +148,12 @@ impl Env {
         sign(&json!({ "metadata": metadata }))
     }
 
-    async fn import(&self, descriptor: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    async fn import(
+        &self,
+        descriptor: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
         self.import_as(&sign(&self.user_claims()), descriptor, content_type, body)
             .await
     }
@@ -163,7 +176,13 @@ impl Env {
             .unwrap()
     }
 
-    async fn provider(&self, path: &str, account: Option<&str>, content_type: &str, body: &str) -> reqwest::Response {
+    async fn provider(
+        &self,
+        path: &str,
+        account: Option<&str>,
+        content_type: &str,
+        body: &str,
+    ) -> reqwest::Response {
         let mut req = self
             .http
             .post(self.url(path))
@@ -272,7 +291,10 @@ async fn an_unknown_client_id_is_403_invalid_client() {
         expect_error(r, 403, "InvalidClient").await;
     }
     let r = env
-        .get("permission-access/contract", &sign(&env.claims(json!({"client_id": null}))))
+        .get(
+            "permission-access/contract",
+            &sign(&env.claims(json!({"client_id": null}))),
+        )
         .await;
     expect_error(r, 406, "ValidationErrors").await;
 }
@@ -290,7 +312,12 @@ async fn malformed_nonce_or_timestamp_claims_are_406_validation_errors() {
         json!({"timestamp": "1700000000000"}),
     ];
     for extra in cases {
-        let r = env.get("permission-access/contract", &sign(&env.claims(extra.clone()))).await;
+        let r = env
+            .get(
+                "permission-access/contract",
+                &sign(&env.claims(extra.clone())),
+            )
+            .await;
         let msg = expect_error(r, 406, "ValidationErrors").await;
         let field = extra.as_object().unwrap().keys().next().unwrap().clone();
         assert!(msg.contains(&field), "{msg} should name {field}");
@@ -325,13 +352,19 @@ async fn a_timestamp_off_by_more_than_five_minutes_is_406_invalid_request() {
     for offset in [-6 * 60_000i64, 6 * 60_000] {
         let ts = now_ms() as i64 + offset;
         let r = env
-            .get("permission-access/contract", &sign(&env.claims(json!({ "timestamp": ts }))))
+            .get(
+                "permission-access/contract",
+                &sign(&env.claims(json!({ "timestamp": ts }))),
+            )
             .await;
         expect_error(r, 406, "InvalidRequest").await;
     }
     let ts = now_ms() - 4 * 60_000;
     let r = env
-        .get("permission-access/contract", &sign(&env.claims(json!({ "timestamp": ts }))))
+        .get(
+            "permission-access/contract",
+            &sign(&env.claims(json!({ "timestamp": ts }))),
+        )
         .await;
     assert_eq!(r.status(), 200);
 }
@@ -353,7 +386,9 @@ async fn bad_access_tokens_are_401_invalid_token() {
         .unwrap();
     let other = env.sb.mint_token(APP, "contract-2", USER).unwrap();
     let r = env
-        .accounts_with(&env.claims(json!({"access_token": other.access_token().value().expose_secret()})))
+        .accounts_with(
+            &env.claims(json!({"access_token": other.access_token().value().expose_secret()})),
+        )
         .await;
     expect_error(r, 401, "InvalidToken").await;
     // Valid, then expired.
@@ -370,7 +405,8 @@ async fn short_token_lifetimes_expire_by_themselves() {
     env.sb
         .set_token_lifetimes(Duration::from_millis(300), Duration::from_secs(60));
     let token = env.sb.mint_token(APP, CONTRACT, USER).unwrap();
-    let claims = |e: &Env| e.claims(json!({"access_token": token.access_token().value().expose_secret()}));
+    let claims =
+        |e: &Env| e.claims(json!({"access_token": token.access_token().value().expose_secret()}));
     assert_eq!(env.accounts_with(&claims(&env)).await.status(), 200);
     tokio::time::sleep(Duration::from_millis(400)).await;
     expect_error(env.accounts_with(&claims(&env)).await, 401, "InvalidToken").await;
@@ -382,7 +418,11 @@ async fn short_token_lifetimes_expire_by_themselves() {
 async fn import_stores_the_file_with_size_sha256_and_descriptor() {
     let env = Env::new().await;
     let r = env
-        .import(&env.descriptor(good_metadata()), "application/octet-stream", b"%PDF-1.7 hello".to_vec())
+        .import(
+            &env.descriptor(good_metadata()),
+            "application/octet-stream",
+            b"%PDF-1.7 hello".to_vec(),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json_as().await.unwrap();
@@ -415,11 +455,25 @@ async fn import_needs_octet_stream() {
 #[tokio::test]
 async fn the_file_descriptor_must_be_a_jwt_of_the_same_key_with_only_metadata() {
     let env = Env::new().await;
-    let other = sign_with(other_key_pem(), Algorithm::PS512, &json!({"metadata": good_metadata()}));
-    let rs256 = sign_with(key_pem(), Algorithm::RS256, &json!({"metadata": good_metadata()}));
+    let other = sign_with(
+        other_key_pem(),
+        Algorithm::PS512,
+        &json!({"metadata": good_metadata()}),
+    );
+    let rs256 = sign_with(
+        key_pem(),
+        Algorithm::RS256,
+        &json!({"metadata": good_metadata()}),
+    );
     let extra = sign(&json!({"metadata": good_metadata(), "iat": 1}));
     let none = sign(&json!({"meta": good_metadata()}));
-    for descriptor in [other.as_str(), rs256.as_str(), extra.as_str(), none.as_str(), "garbage"] {
+    for descriptor in [
+        other.as_str(),
+        rs256.as_str(),
+        extra.as_str(),
+        none.as_str(),
+        "garbage",
+    ] {
         let r = env
             .import(descriptor, "application/octet-stream", b"x".to_vec())
             .await;
@@ -445,25 +499,62 @@ async fn the_metadata_schema_is_checked_and_errors_name_the_field() {
     let env = Env::new().await;
     let cases = [
         (json!({"accounts": [{"accountId": "a"}]}), "mimeType"),
-        (json!({"mimeType": "", "accounts": [{"accountId": "a"}]}), "mimeType"),
-        (json!({"mimeType": 7, "accounts": [{"accountId": "a"}]}), "mimeType"),
+        (
+            json!({"mimeType": "", "accounts": [{"accountId": "a"}]}),
+            "mimeType",
+        ),
+        (
+            json!({"mimeType": 7, "accounts": [{"accountId": "a"}]}),
+            "mimeType",
+        ),
         (json!({"mimeType": "text/plain"}), "accounts"),
-        (json!({"mimeType": "text/plain", "accounts": []}), "accounts"),
-        (json!({"mimeType": "text/plain", "accounts": {"accountId": "a"}}), "accounts"),
-        (json!({"mimeType": "text/plain", "accounts": [{"id": "a"}]}), "accounts[0].accountId"),
-        (json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}, {"accountId": 3}]}), "accounts[1].accountId"),
-        (json!({"mimeType": "text/plain", "accounts": ["a"]}), "accounts[0].accountId"),
-        (json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}], "tags": ["x", null]}), "tags"),
-        (json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}], "tags": "x"}), "tags"),
-        (json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}], "reference": [1]}), "reference"),
+        (
+            json!({"mimeType": "text/plain", "accounts": []}),
+            "accounts",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": {"accountId": "a"}}),
+            "accounts",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": [{"id": "a"}]}),
+            "accounts[0].accountId",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}, {"accountId": 3}]}),
+            "accounts[1].accountId",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": ["a"]}),
+            "accounts[0].accountId",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}], "tags": ["x", null]}),
+            "tags",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}], "tags": "x"}),
+            "tags",
+        ),
+        (
+            json!({"mimeType": "text/plain", "accounts": [{"accountId": "a"}], "reference": [1]}),
+            "reference",
+        ),
         (json!("not an object"), "metadata"),
     ];
     for (metadata, field) in cases {
         let r = env
-            .import(&env.descriptor(metadata.clone()), "application/octet-stream", b"x".to_vec())
+            .import(
+                &env.descriptor(metadata.clone()),
+                "application/octet-stream",
+                b"x".to_vec(),
+            )
             .await;
         let msg = expect_error(r, 406, "ValidationErrors").await;
-        assert!(msg.contains(field), "{metadata}: `{msg}` should name {field}");
+        assert!(
+            msg.contains(field),
+            "{metadata}: `{msg}` should name {field}"
+        );
     }
     assert!(env.sb.library(USER).is_empty());
 }
@@ -480,7 +571,12 @@ async fn a_read_contract_may_not_push() {
         "access_token": token.access_token().value().expose_secret(),
     });
     let r = env
-        .import_as(&sign(&claims), &env.descriptor(good_metadata()), "application/octet-stream", b"x".to_vec())
+        .import_as(
+            &sign(&claims),
+            &env.descriptor(good_metadata()),
+            "application/octet-stream",
+            b"x".to_vec(),
+        )
         .await;
     expect_error(r, 403, "InsufficientScope").await;
     let claims = json!({
@@ -535,7 +631,10 @@ async fn a_multi_megabyte_import_is_streamed_hashed_and_capped() {
         .find(|r| r.path == "permission-access/import")
         .unwrap();
     assert_eq!(record.body_size, Some(whole.len() as u64));
-    assert_eq!(record.body_sha256.as_deref(), Some(sha256_hex(&whole).as_str()));
+    assert_eq!(
+        record.body_sha256.as_deref(),
+        Some(sha256_hex(&whole).as_str())
+    );
 }
 
 // ---------------------------------------------------------------- provider import
@@ -545,10 +644,28 @@ async fn provider_import_checks_standard_version_account_type_and_body() {
     let env = Env::new().await;
     let ok = "permission-access/import/h:accountId/fhir/stu3";
     let cases: [(&str, Option<&str>, &str, &str, &str); 8] = [
-        ("permission-access/import/h:accountId/hl7/stu3", Some("acc-1"), "application/json", "{}", "standard"),
-        ("permission-access/import/h:accountId/fhir/r4", Some("acc-1"), "application/json", "{}", "version"),
+        (
+            "permission-access/import/h:accountId/hl7/stu3",
+            Some("acc-1"),
+            "application/json",
+            "{}",
+            "standard",
+        ),
+        (
+            "permission-access/import/h:accountId/fhir/r4",
+            Some("acc-1"),
+            "application/json",
+            "{}",
+            "version",
+        ),
         (ok, None, "application/json", "{}", "accountId"),
-        (ok, Some("acc-unknown"), "application/json", "{}", "accountId"),
+        (
+            ok,
+            Some("acc-unknown"),
+            "application/json",
+            "{}",
+            "accountId",
+        ),
         (ok, Some("acc-1"), "text/plain", "{}", "Content-Type"),
         (ok, Some("acc-1"), "application/json", "[1,2]", "body"),
         (ok, Some("acc-1"), "application/json", "\"x\"", "body"),
@@ -557,21 +674,29 @@ async fn provider_import_checks_standard_version_account_type_and_body() {
     for (path, account, ct, body, field) in cases {
         let r = env.provider(path, account, ct, body).await;
         let msg = expect_error(r, 406, "ValidationErrors").await;
-        assert!(msg.contains(field), "{path} {body}: `{msg}` should name {field}");
+        assert!(
+            msg.contains(field),
+            "{path} {body}: `{msg}` should name {field}"
+        );
     }
     assert!(env.sb.provider_pushes(USER).is_empty());
 
     let bundle = r#"{"resourceType":"Bundle","type":"collection","entry":[]}"#;
     for version in ["stu3", "3.0.2"] {
         let path = format!("permission-access/import/h:accountId/fhir/{version}");
-        let r = env.provider(&path, Some("acc-2"), "application/json", bundle).await;
+        let r = env
+            .provider(&path, Some("acc-2"), "application/json", bundle)
+            .await;
         assert_eq!(r.status(), 200);
         assert_eq!(r.json_as::<Value>().await.unwrap()["status"], "delivered");
     }
     let pushes = env.sb.provider_pushes(USER);
     assert_eq!(pushes.len(), 2);
     assert_eq!(pushes[0].account_id, "acc-2");
-    assert_eq!((pushes[0].standard.as_str(), pushes[0].version.as_str()), ("fhir", "stu3"));
+    assert_eq!(
+        (pushes[0].standard.as_str(), pushes[0].version.as_str()),
+        ("fhir", "stu3")
+    );
     assert_eq!(pushes[1].version, "3.0.2");
     assert_eq!(pushes[0].sha256, sha256_hex(bundle.as_bytes()));
     assert_eq!(pushes[0].body["resourceType"], "Bundle");
@@ -582,13 +707,20 @@ async fn provider_import_checks_standard_version_account_type_and_body() {
 #[tokio::test]
 async fn contract_details_accounts_and_delete_user() {
     let env = Env::new().await;
-    let r = env.get("permission-access/contract", &sign(&env.claims(json!({})))).await;
+    let r = env
+        .get("permission-access/contract", &sign(&env.claims(json!({}))))
+        .await;
     assert_eq!(r.status(), 200);
     let c: Value = r.json_as().await.unwrap();
     assert_eq!(c["id"], CONTRACT);
     assert_eq!(c["accessType"], "w");
     assert_eq!(c["application"]["id"], APP);
-    for field in ["certificate", "certificateContractSchemaVersion", "partnerId", "type"] {
+    for field in [
+        "certificate",
+        "certificateContractSchemaVersion",
+        "partnerId",
+        "type",
+    ] {
         assert!(c[field].is_string(), "{field}");
     }
     assert!(c["expirationDate"].is_number());
@@ -601,16 +733,30 @@ async fn contract_details_accounts_and_delete_user() {
     assert_eq!(accounts[0]["id"], "acc-1");
     assert_eq!(accounts[0]["reference"], "ref-acc-1");
     assert_eq!(accounts[0]["type"], "USER");
-    for f in ["createdDate", "updatedDate", "serviceGroupId", "serviceTypeId", "sourceId"] {
+    for f in [
+        "createdDate",
+        "updatedDate",
+        "serviceGroupId",
+        "serviceTypeId",
+        "sourceId",
+    ] {
         assert!(accounts[0][f].is_number(), "{f}");
     }
-    for f in ["serviceGroupName", "serviceTypeName", "serviceTypeReference"] {
+    for f in [
+        "serviceGroupName",
+        "serviceTypeName",
+        "serviceTypeReference",
+    ] {
         assert!(accounts[0][f].is_string(), "{f}");
     }
     assert_eq!(env.sb.accounts(USER), accounts);
 
     let r = env
-        .import(&env.descriptor(good_metadata()), "application/octet-stream", b"x".to_vec())
+        .import(
+            &env.descriptor(good_metadata()),
+            "application/octet-stream",
+            b"x".to_vec(),
+        )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(env.sb.library(USER).len(), 1);
@@ -624,7 +770,12 @@ async fn contract_details_accounts_and_delete_user() {
     assert_eq!(r.status(), 204);
     assert!(env.sb.library(USER).is_empty());
     // The token is gone with the library.
-    expect_error(env.accounts_with(&env.user_claims()).await, 401, "InvalidToken").await;
+    expect_error(
+        env.accounts_with(&env.user_claims()).await,
+        401,
+        "InvalidToken",
+    )
+    .await;
     let r = env
         .http
         .delete(env.url("user"))
@@ -661,7 +812,15 @@ async fn verify_server_jwt(env: &Env, jwt: &str) -> Value {
     let jku = header.jku.expect("jku");
     assert_eq!(jku, env.url("jwks/oauth"));
     let kid = header.kid.expect("kid");
-    let set: Value = env.http.get(&jku).send().await.unwrap().json_as().await.unwrap();
+    let set: Value = env
+        .http
+        .get(&jku)
+        .send()
+        .await
+        .unwrap()
+        .json_as()
+        .await
+        .unwrap();
     let pem = set["keys"]
         .as_array()
         .unwrap()
@@ -716,15 +875,26 @@ async fn consent(env: &Env, challenge: &str, extra: Value) -> Map<String, Value>
     assert!(body["session"]["expiry"].as_u64().unwrap() > now_ms());
     let claims = verify_server_jwt(env, body["token"].as_str().unwrap()).await;
     let code = claims["preauthorization_code"].as_str().unwrap();
-    let onboard = format!("{}authorize?code={code}&sourceType=push", env.sb.onboard_url());
+    let onboard = format!(
+        "{}authorize?code={code}&sourceType=push",
+        env.sb.onboard_url()
+    );
     let r = env.http.get(&onboard).send().await.unwrap();
     assert_eq!(r.status(), 302);
     let location = r.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with("https://app.example/callback?x=1&"), "{location}");
+    assert!(
+        location.starts_with("https://app.example/callback?x=1&"),
+        "{location}"
+    );
     // The preauthorization code is single-use.
     let again = env.http.get(&onboard).send().await.unwrap();
     assert_eq!(again.status(), 400);
-    assert!(again.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        again.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     url::Url::parse(&location)
         .unwrap()
         .query_pairs()
@@ -741,7 +911,9 @@ async fn the_pkce_flow_issues_a_verified_token_for_a_new_account() {
     assert_eq!(q["state"], "state-123");
     let code = q["code"].as_str().unwrap();
     let r = env
-        .token_grant(json!({"grant_type": "authorization_code", "code": code, "code_verifier": verifier}))
+        .token_grant(
+            json!({"grant_type": "authorization_code", "code": code, "code_verifier": verifier}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json_as().await.unwrap();
@@ -764,7 +936,9 @@ async fn the_pkce_flow_issues_a_verified_token_for_a_new_account() {
 
     // The authorization code is single-use.
     let r = env
-        .token_grant(json!({"grant_type": "authorization_code", "code": code, "code_verifier": verifier}))
+        .token_grant(
+            json!({"grant_type": "authorization_code", "code": code, "code_verifier": verifier}),
+        )
         .await;
     expect_error(r, 406, "InvalidRequest").await;
 
@@ -787,7 +961,9 @@ async fn a_wrong_code_verifier_or_unknown_code_is_406_invalid_request() {
         .await;
     expect_error(r, 406, "InvalidRequest").await;
     let r = env
-        .token_grant(json!({"grant_type": "authorization_code", "code": "unknown", "code_verifier": "v"}))
+        .token_grant(
+            json!({"grant_type": "authorization_code", "code": "unknown", "code_verifier": "v"}),
+        )
         .await;
     expect_error(r, 406, "InvalidRequest").await;
     let r = env.token_grant(json!({"grant_type": "password"})).await;
@@ -872,7 +1048,12 @@ async fn the_refresh_grant_rotates_and_the_old_tokens_die() {
         .token_grant(json!({"grant_type": "refresh_token", "refresh_token": env.refresh()}))
         .await;
     expect_error(r, 401, "InvalidToken").await;
-    expect_error(env.accounts_with(&env.user_claims()).await, 401, "InvalidToken").await;
+    expect_error(
+        env.accounts_with(&env.user_claims()).await,
+        401,
+        "InvalidToken",
+    )
+    .await;
     let r = env
         .accounts_with(&env.claims(json!({ "access_token": new_access })))
         .await;
@@ -913,10 +1094,20 @@ async fn a_503_fault_with_retry_after_then_normal_service() {
         .inject_fault(Fault::with_status("permission-access/import", 500).for_method("POST"));
     assert_eq!(env.accounts_with(&env.user_claims()).await.status(), 200);
     let r = env
-        .provider("permission-access/import/h:accountId/fhir/stu3", Some("acc-1"), "application/json", "{}")
+        .provider(
+            "permission-access/import/h:accountId/fhir/stu3",
+            Some("acc-1"),
+            "application/json",
+            "{}",
+        )
         .await;
     expect_error(r, 500, "InternalServerError").await;
-    let faults: Vec<_> = env.sb.requests().into_iter().filter_map(|r| r.fault).collect();
+    let faults: Vec<_> = env
+        .sb
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.fault)
+        .collect();
     assert_eq!(faults, ["status", "status", "status"]);
 }
 
@@ -925,19 +1116,27 @@ async fn fault_bodies_take_every_shape() {
     let env = Env::new().await;
     let path = "permission-access/contract";
     let get = || env.get(path, "irrelevant");
-    env.sb.inject_fault(Fault::with_status(path, 502).with_body(FaultBody::Html));
+    env.sb
+        .inject_fault(Fault::with_status(path, 502).with_body(FaultBody::Html));
     let r = get().await;
     assert_eq!(r.status(), 502);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     assert!(r.headers().get("x-error-code").is_none());
     assert!(r.text().await.unwrap().contains("<html>"));
 
-    env.sb.inject_fault(Fault::with_status(path, 500).with_body(FaultBody::Malformed));
+    env.sb
+        .inject_fault(Fault::with_status(path, 500).with_body(FaultBody::Malformed));
     let r = get().await;
     assert_eq!(r.status(), 500);
     assert!(serde_json::from_str::<Value>(&r.text().await.unwrap()).is_err());
 
-    env.sb.inject_fault(Fault::with_status(path, 404).with_body(FaultBody::Empty));
+    env.sb
+        .inject_fault(Fault::with_status(path, 404).with_body(FaultBody::Empty));
     let r = get().await;
     assert_eq!(r.status(), 404);
     assert!(r.headers().get("x-error-code").is_none());
@@ -990,15 +1189,20 @@ async fn a_drop_fault_closes_the_connection_without_a_response() {
         .send()
         .await;
     let err = result.expect_err("the connection is dropped");
-    assert!(err.is_request() || err.is_connect() || err.to_string().contains("connection"), "{err:?}");
+    assert!(
+        err.is_request() || err.is_connect() || err.to_string().contains("connection"),
+        "{err:?}"
+    );
     assert!(env.sb.library(USER).is_empty(), "dropped before handling");
     let record = env.sb.requests().pop().unwrap();
-    assert_eq!((record.status, record.fault.as_deref()), (0, Some("drop_connection")));
+    assert_eq!(
+        (record.status, record.fault.as_deref()),
+        (0, Some("drop_connection"))
+    );
 
     // After handling: stored, but the client never hears.
-    env.sb.inject_fault(
-        Fault::dropping_connection("permission-access/import").after_handling(),
-    );
+    env.sb
+        .inject_fault(Fault::dropping_connection("permission-access/import").after_handling());
     let result = env
         .http
         .post(env.url("permission-access/import"))
@@ -1048,7 +1252,13 @@ async fn the_http_control_api_drives_everything() {
     let user: Value = r.json_as().await.unwrap();
     assert_eq!(user["accounts"][1]["reference"], "ref-x-2");
     assert_eq!(
-        http.get(control("users/u/accounts")).send().await.unwrap().json_as::<Value>().await.unwrap(),
+        http.get(control("users/u/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .json_as::<Value>()
+            .await
+            .unwrap(),
         user["accounts"]
     );
 
@@ -1075,14 +1285,24 @@ async fn the_http_control_api_drives_everything() {
         .post(format!("{}permission-access/import", sb.base_url()))
         .bearer_auth(signed(json!({ "access_token": access })))
         .header("Content-Type", "application/octet-stream")
-        .header("FileDescriptor", sign_with(&private, Algorithm::PS512, &json!({"metadata": good_metadata()})))
+        .header(
+            "FileDescriptor",
+            sign_with(
+                &private,
+                Algorithm::PS512,
+                &json!({"metadata": good_metadata()}),
+            ),
+        )
         .body("abc")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let r = http
-        .post(format!("{}permission-access/import/h:accountId/fhir/stu3", sb.base_url()))
+        .post(format!(
+            "{}permission-access/import/h:accountId/fhir/stu3",
+            sb.base_url()
+        ))
         .bearer_auth(signed(json!({ "access_token": access })))
         .header("Content-Type", "application/json")
         .header("accountId", "x-1")
@@ -1092,17 +1312,38 @@ async fn the_http_control_api_drives_everything() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let library: Value = http.get(control("users/u/library")).send().await.unwrap().json_as().await.unwrap();
+    let library: Value = http
+        .get(control("users/u/library"))
+        .send()
+        .await
+        .unwrap()
+        .json_as()
+        .await
+        .unwrap();
     assert_eq!(library[0]["mimeType"], "application/pdf");
     assert_eq!(library[0]["size"], 3);
     assert_eq!(library[0]["sha256"], sha256_hex(b"abc"));
     assert_eq!(library[0]["descriptor"], good_metadata());
-    let provider: Value = http.get(control("users/u/provider")).send().await.unwrap().json_as().await.unwrap();
+    let provider: Value = http
+        .get(control("users/u/provider"))
+        .send()
+        .await
+        .unwrap()
+        .json_as()
+        .await
+        .unwrap();
     assert_eq!(provider[0]["accountId"], "x-1");
     assert_eq!(provider[0]["standard"], "fhir");
     assert_eq!(provider[0]["version"], "stu3");
-    assert_eq!(provider[0]["sha256"], sha256_hex(br#"{"resourceType":"Patient"}"#));
-    let r = http.get(control("users/nobody/library")).send().await.unwrap();
+    assert_eq!(
+        provider[0]["sha256"],
+        sha256_hex(br#"{"resourceType":"Patient"}"#)
+    );
+    let r = http
+        .get(control("users/nobody/library"))
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 404, "NotFound").await;
 
     // Faults over HTTP.
@@ -1121,8 +1362,18 @@ async fn the_http_control_api_drives_everything() {
     let r = accounts(json!({ "access_token": access })).await.unwrap();
     assert_eq!(r.headers()["retry-after"], "1");
     expect_error(r, 503, "ServiceUnavailable").await;
-    for bad in [json!({"path": "x"}), json!({"status": 503}), json!({"path": "x", "status": 503, "drop_connection": true}), json!({"path": "x", "bogus": 1})] {
-        let r = http.post(control("faults")).json_body(&bad).send().await.unwrap();
+    for bad in [
+        json!({"path": "x"}),
+        json!({"status": 503}),
+        json!({"path": "x", "status": 503, "drop_connection": true}),
+        json!({"path": "x", "bogus": 1}),
+    ] {
+        let r = http
+            .post(control("faults"))
+            .json_body(&bad)
+            .send()
+            .await
+            .unwrap();
         expect_error(r, 400, "InvalidSandboxRequest").await;
     }
     http.post(control("faults"))
@@ -1130,14 +1381,39 @@ async fn the_http_control_api_drives_everything() {
         .send()
         .await
         .unwrap();
-    assert_eq!(http.delete(control("faults")).send().await.unwrap().status(), 204);
-    assert_eq!(accounts(json!({ "access_token": access })).await.unwrap().status(), 200);
+    assert_eq!(
+        http.delete(control("faults"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        accounts(json!({ "access_token": access }))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Expire the access token, then the refresh token.
-    let r = http.post(control("users/u/expire-access-token")).send().await.unwrap();
+    let r = http
+        .post(control("users/u/expire-access-token"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
-    expect_error(accounts(json!({ "access_token": access })).await.unwrap(), 401, "InvalidToken").await;
-    http.post(control("users/u/expire-refresh-token")).send().await.unwrap();
+    expect_error(
+        accounts(json!({ "access_token": access })).await.unwrap(),
+        401,
+        "InvalidToken",
+    )
+    .await;
+    http.post(control("users/u/expire-refresh-token"))
+        .send()
+        .await
+        .unwrap();
     let r = http
         .post(format!("{}oauth/token", sb.base_url()))
         .bearer_auth(signed(json!({"grant_type": "refresh_token", "refresh_token": token.refresh_token().value().expose_secret()})))
@@ -1154,21 +1430,62 @@ async fn the_http_control_api_drives_everything() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = http.post(control("users/u/token")).json_body(&json!({"app_id": "a", "contract_id": "c"})).send().await.unwrap();
+    let r = http
+        .post(control("users/u/token"))
+        .json_body(&json!({"app_id": "a", "contract_id": "c"}))
+        .send()
+        .await
+        .unwrap();
     let short: UserAccessToken = r.json_as().await.unwrap();
     assert!(short.access_token().expiry() <= now_ms() / 1000 + 1);
-    let r = http.post(control("consent")).json_body(&json!({"failure": "Declined"})).send().await.unwrap();
+    let r = http
+        .post(control("consent"))
+        .json_body(&json!({"failure": "Declined"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 
     // The request log, with secrets redacted.
-    let log: Vec<Value> = http.get(control("requests")).send().await.unwrap().json_as().await.unwrap();
+    let log: Vec<Value> = http
+        .get(control("requests"))
+        .send()
+        .await
+        .unwrap()
+        .json_as()
+        .await
+        .unwrap();
     let text = serde_json::to_string(&log).unwrap();
-    assert!(!text.contains(&access), "the access token leaked into the log");
-    assert!(log.iter().any(|r| r["path"] == "permission-access/import" && r["claims"]["access_token"] == "[redacted]"));
+    assert!(
+        !text.contains(&access),
+        "the access token leaked into the log"
+    );
+    assert!(
+        log.iter().any(|r| r["path"] == "permission-access/import"
+            && r["claims"]["access_token"] == "[redacted]")
+    );
     assert!(log.iter().any(|r| r["path"] == "/sandbox/faults"));
-    assert_eq!(http.delete(control("requests")).send().await.unwrap().status(), 204);
-    let log: Vec<Value> = http.get(control("requests")).send().await.unwrap().json_as().await.unwrap();
-    assert_eq!(log.len(), 1, "only the DELETE is logged after the clear: {log:?}");
+    assert_eq!(
+        http.delete(control("requests"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let log: Vec<Value> = http
+        .get(control("requests"))
+        .send()
+        .await
+        .unwrap()
+        .json_as()
+        .await
+        .unwrap();
+    assert_eq!(
+        log.len(),
+        1,
+        "only the DELETE is logged after the clear: {log:?}"
+    );
     assert_eq!(log[0]["method"], "DELETE");
     sb.shutdown().await;
 }
@@ -1221,7 +1538,14 @@ async fn the_binary_serves_and_writes_the_token_file() {
         .args(["--port", "0", "--app-id", APP])
         .arg("--contract")
         .arg(format!("{CONTRACT}={}", pem_path.display()))
-        .args(["--user", USER, "--accounts", "acc-1,acc-2", "--user", "user-2"])
+        .args([
+            "--user",
+            USER,
+            "--accounts",
+            "acc-1,acc-2",
+            "--user",
+            "user-2",
+        ])
         .arg("--token-out")
         .arg(&token_path)
         .stdout(std::process::Stdio::piped())
@@ -1231,7 +1555,9 @@ async fn the_binary_serves_and_writes_the_token_file() {
     let stdout = child.stdout.take().unwrap();
     let line = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut line).unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
         line
     })
     .await
@@ -1241,7 +1567,10 @@ async fn the_binary_serves_and_writes_the_token_file() {
         .strip_prefix("digime sandbox listening on ")
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
-    assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/v1.7/"), "{base}");
+    assert!(
+        base.starts_with("http://127.0.0.1:") && base.ends_with("/v1.7/"),
+        "{base}"
+    );
 
     let text = std::fs::read_to_string(&token_path).unwrap();
     #[cfg(unix)]
@@ -1279,7 +1608,15 @@ fn the_binary_rejects_bad_flags_and_documents_them() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--port", "--app-id", "--contract", "--user", "--accounts", "--token-out", "NOT FOR PRODUCTION"] {
+    for flag in [
+        "--port",
+        "--app-id",
+        "--contract",
+        "--user",
+        "--accounts",
+        "--token-out",
+        "NOT FOR PRODUCTION",
+    ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_digime-sandbox"))
@@ -1304,8 +1641,12 @@ trait JsonResponse {
 impl JsonResponse for reqwest::Response {
     async fn json_as<T: serde::de::DeserializeOwned>(self) -> reqwest::Result<T> {
         let bytes = self.bytes().await?;
-        Ok(serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not the expected JSON ({e}): {}", String::from_utf8_lossy(&bytes))))
+        Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "not the expected JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        }))
     }
 }
 

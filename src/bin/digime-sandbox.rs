@@ -91,8 +91,12 @@ async fn run(args: Args) -> Result<(), Fail> {
                 2,
             ));
         };
-        let pem = std::fs::read_to_string(path)
-            .map_err(|e| Fail(format!("cannot read the key of contract `{id}` at {path}: {e}"), 2))?;
+        let pem = std::fs::read_to_string(path).map_err(|e| {
+            Fail(
+                format!("cannot read the key of contract `{id}` at {path}: {e}"),
+                2,
+            )
+        })?;
         contracts.push((id.to_string(), pem));
     }
 
@@ -140,7 +144,10 @@ async fn run(args: Args) -> Result<(), Fail> {
     }
 
     eprintln!("onboard URL: {}", sandbox.onboard_url());
-    eprintln!("control API: {}", sandbox.base_url().replace("/v1.7/", "/sandbox/"));
+    eprintln!(
+        "control API: {}",
+        sandbox.base_url().replace("/v1.7/", "/sandbox/")
+    );
     eprintln!("NOT FOR PRODUCTION. Ctrl-C stops the sandbox.");
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "digime sandbox listening on {}", sandbox.base_url());

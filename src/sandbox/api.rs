@@ -161,7 +161,11 @@ pub(crate) fn authenticate(
     });
     let client_id = match claims.get("client_id") {
         Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(ApiError::validation("the `client_id` claim must be a string")),
+        Some(_) => {
+            return Err(ApiError::validation(
+                "the `client_id` claim must be a string",
+            ));
+        }
         None => return Err(ApiError::validation("the `client_id` claim is missing")),
     };
     let found = {
@@ -224,12 +228,18 @@ pub(crate) fn authenticate(
     let token_claim = match claims.get("access_token") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ApiError::invalid_token("the `access_token` claim is not a string")),
+        Some(_) => {
+            return Err(ApiError::invalid_token(
+                "the `access_token` claim is not a string",
+            ));
+        }
     };
     let user = match (mode, token_claim) {
         (UserMode::None, _) | (UserMode::Optional, None) => None,
         (UserMode::Required, None) => {
-            return Err(ApiError::invalid_token("the `access_token` claim is missing"));
+            return Err(ApiError::invalid_token(
+                "the `access_token` claim is missing",
+            ));
         }
         (_, Some(token)) => {
             let grant = st
@@ -368,12 +378,16 @@ fn check_descriptor(headers: &HeaderMap, key: &DecodingKey) -> ApiResult<Value> 
         .as_object()
         .filter(|o| o.len() == 1)
         .ok_or_else(|| {
-            ApiError::validation(r#"FileDescriptor: the payload must be exactly {"metadata": {...}}"#)
+            ApiError::validation(
+                r#"FileDescriptor: the payload must be exactly {"metadata": {...}}"#,
+            )
         })?;
     let metadata = obj
         .get("metadata")
         .ok_or_else(|| {
-            ApiError::validation(r#"FileDescriptor: the payload must be exactly {"metadata": {...}}"#)
+            ApiError::validation(
+                r#"FileDescriptor: the payload must be exactly {"metadata": {...}}"#,
+            )
         })?
         .clone();
     validate_metadata(&metadata)?;
@@ -566,7 +580,9 @@ pub(crate) async fn provider(
         )));
     }
     if !content_type_is(&headers, "application/json") {
-        return Err(ApiError::validation("Content-Type: must be application/json"));
+        return Err(ApiError::validation(
+            "Content-Type: must be application/json",
+        ));
     }
     let bytes = read_body(body, MAX_JSON_BODY, &slot).await?;
     let value: Value = serde_json::from_slice(&bytes)
@@ -696,13 +712,16 @@ fn token_response(shared: &Shared, issued: &Issued) -> ApiResult {
         "token_type": "Bearer",
         "iat": now_s,
     });
-    let token = shared.server_key.sign(&shared.jku(), &payload).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalServerError",
-            e.to_string(),
-        )
-    })?;
+    let token = shared
+        .server_key
+        .sign(&shared.jku(), &payload)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                e.to_string(),
+            )
+        })?;
     Ok(Json(json!({"token": token})).into_response())
 }
 
@@ -719,9 +738,10 @@ pub(crate) async fn token(
             let code = caller.claim_str("code")?;
             let verifier = caller.claim_str("code_verifier")?;
             let mut st = shared.lock();
-            let found = st.codes.get_mut(code).ok_or_else(|| {
-                ApiError::invalid_request("the authorization code is unknown")
-            })?;
+            let found = st
+                .codes
+                .get_mut(code)
+                .ok_or_else(|| ApiError::invalid_request("the authorization code is unknown"))?;
             if found.used {
                 return Err(ApiError::invalid_request(
                     "the authorization code was already used",
@@ -814,7 +834,10 @@ fn redirect(to: &str, params: &[(&str, &str)]) -> Response {
 
 /// `GET /apps/saas/authorize?code=…&sourceType=pull|push[&service=…]`:
 /// simulates the user's consent.
-pub(crate) async fn onboard(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+pub(crate) async fn onboard(
+    State(shared): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+) -> Response {
     let query = query.unwrap_or_default();
     let mut code = None;
     let mut source_type = "pull";
@@ -889,7 +912,11 @@ pub(crate) async fn onboard(State(shared): State<Arc<Shared>>, RawQuery(query): 
         source_type,
     );
     let reference = account.reference.clone();
-    st.users.entry(user.clone()).or_default().accounts.push(account);
+    st.users
+        .entry(user.clone())
+        .or_default()
+        .accounts
+        .push(account);
     let auth_code = random_alnum(32);
     st.codes.insert(
         auth_code.clone(),
@@ -916,7 +943,11 @@ pub(crate) async fn onboard(State(shared): State<Arc<Shared>>, RawQuery(query): 
 
 /// Any other path.
 pub(crate) async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such endpoint in the sandbox")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        "no such endpoint in the sandbox",
+    )
 }
 
 /// A known path with the wrong method.

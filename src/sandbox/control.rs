@@ -38,7 +38,12 @@ impl Shared {
         Ok(())
     }
 
-    pub(crate) fn mint(&self, app_id: &str, contract_id: &str, user_id: &str) -> Result<UserAccessToken> {
+    pub(crate) fn mint(
+        &self,
+        app_id: &str,
+        contract_id: &str,
+        user_id: &str,
+    ) -> Result<UserAccessToken> {
         let client_id = format!("{app_id}_{contract_id}");
         let mut st = self.lock();
         if !st.contracts.contains_key(&client_id) {
@@ -228,7 +233,9 @@ pub(crate) async fn post_user(State(shared): State<Arc<Shared>>, body: Bytes) ->
     let user = req
         .user_id
         .unwrap_or_else(|| format!("user-{}", random_alnum(16)));
-    shared.create_user(&user, &req.accounts).map_err(from_error)?;
+    shared
+        .create_user(&user, &req.accounts)
+        .map_err(from_error)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": user, "accounts": shared.accounts(&user)})),
@@ -237,7 +244,10 @@ pub(crate) async fn post_user(State(shared): State<Arc<Shared>>, body: Bytes) ->
 }
 
 /// `GET /sandbox/users/{user}/accounts`.
-pub(crate) async fn get_accounts(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> ApiResult {
+pub(crate) async fn get_accounts(
+    State(shared): State<Arc<Shared>>,
+    Path(user): Path<String>,
+) -> ApiResult {
     if !shared.user_exists(&user) {
         return Err(no_user(&user));
     }
@@ -268,7 +278,10 @@ pub(crate) async fn post_token(
 }
 
 /// `GET /sandbox/users/{user}/library`.
-pub(crate) async fn get_library(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> ApiResult {
+pub(crate) async fn get_library(
+    State(shared): State<Arc<Shared>>,
+    Path(user): Path<String>,
+) -> ApiResult {
     if !shared.user_exists(&user) {
         return Err(no_user(&user));
     }
@@ -276,7 +289,10 @@ pub(crate) async fn get_library(State(shared): State<Arc<Shared>>, Path(user): P
 }
 
 /// `GET /sandbox/users/{user}/provider`.
-pub(crate) async fn get_provider(State(shared): State<Arc<Shared>>, Path(user): Path<String>) -> ApiResult {
+pub(crate) async fn get_provider(
+    State(shared): State<Arc<Shared>>,
+    Path(user): Path<String>,
+) -> ApiResult {
     if !shared.user_exists(&user) {
         return Err(no_user(&user));
     }
@@ -319,17 +335,13 @@ pub(crate) async fn post_fault(State(shared): State<Arc<Shared>>, body: Bytes) -
         fault.drop_connection,
     ];
     if !kinds.iter().any(|k| *k) {
-        return Err(bad(
-            "give one of `status`, `delay_ms` or `drop_connection`",
-        ));
+        return Err(bad("give one of `status`, `delay_ms` or `drop_connection`"));
     }
     if fault.status.is_some() && fault.drop_connection {
         return Err(bad("`status` and `drop_connection` exclude each other"));
     }
-    if let Some(status) = fault.status {
-        if !(100..=599).contains(&status) {
-            return Err(bad("`status` must be an HTTP status (100-599)"));
-        }
+    if fault.status.is_some_and(|status| !(100..=599).contains(&status)) {
+        return Err(bad("`status` must be an HTTP status (100-599)"));
     }
     shared.inject_fault(fault);
     Ok((StatusCode::CREATED, Json(json!({"status": "injected"}))).into_response())
@@ -371,7 +383,8 @@ struct LifetimesReq {
 pub(crate) async fn post_lifetimes(State(shared): State<Arc<Shared>>, body: Bytes) -> ApiResult {
     let req: LifetimesReq = parse(&body)?;
     let to_duration = |secs: f64, name: &str| {
-        Duration::try_from_secs_f64(secs).map_err(|_| bad(format!("`{name}` must be a non-negative number of seconds")))
+        Duration::try_from_secs_f64(secs)
+            .map_err(|_| bad(format!("`{name}` must be a non-negative number of seconds")))
     };
     let (mut access, mut refresh) = {
         let st = shared.lock();

@@ -168,7 +168,11 @@ pub(crate) async fn record_and_fault(
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let rel = relative_path(&path);
-    let headers: Vec<String> = req.headers().keys().map(|k| k.as_str().to_string()).collect();
+    let headers: Vec<String> = req
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_string())
+        .collect();
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -191,12 +195,20 @@ pub(crate) async fn record_and_fault(
     let replaces = |f: &Fault| f.drop_connection || f.status.is_some();
     let resp = match &fault {
         Some(f) if replaces(f) && !f.after_handling => {
-            fault_kind = Some(if f.drop_connection { "drop_connection" } else { "status" });
+            fault_kind = Some(if f.drop_connection {
+                "drop_connection"
+            } else {
+                "status"
+            });
             fault_response(f)
         }
         Some(f) if replaces(f) => {
             let _ = next.run(req).await;
-            fault_kind = Some(if f.drop_connection { "drop_connection" } else { "status" });
+            fault_kind = Some(if f.drop_connection {
+                "drop_connection"
+            } else {
+                "status"
+            });
             fault_response(f)
         }
         _ => next.run(req).await,
