@@ -40,7 +40,7 @@ struct Args {
     users: Vec<String>,
 
     /// The comma-separated account ids of the matching --user (each account
-    /// gets the reference "ref-<id>"). Repeatable.
+    /// gets the reference `ref-<id>`). Repeatable.
     #[arg(long = "accounts", value_name = "ID,ID,...")]
     accounts: Vec<String>,
 
