@@ -85,13 +85,32 @@ impl FileDescriptor {
         self.reference.as_deref()
     }
 
-    /// Checks what the type system cannot: a non-empty MIME type and at
-    /// least one account, without control characters. The push builder calls
-    /// this before anything is sent.
+    /// Checks what the type system cannot: a MIME type of the form
+    /// `type/subtype` in printable ASCII, at least one account, no control
+    /// characters anywhere, and sizes within [`MAX_LIST_ITEMS`] entries of
+    /// at most [`MAX_ITEM_LEN`] bytes per tag or reference list, and
+    /// [`MAX_DESCRIPTOR_BYTES`] for the whole descriptor (it travels in an
+    /// HTTP header). The push builder calls this before anything is sent.
     pub(crate) fn validate(&self) -> Result<()> {
+        use crate::Error;
         validate::header_value("descriptor.mime_type", &self.mime_type)?;
+        let well_formed = self
+            .mime_type
+            .split_once('/')
+            .is_some_and(|(kind, sub)| {
+                !kind.is_empty()
+                    && !sub.is_empty()
+                    && !sub.contains('/')
+                    && !self.mime_type.contains(char::is_whitespace)
+            });
+        if !well_formed {
+            return Err(Error::invalid_input(
+                "descriptor.mime_type",
+                "must be a MIME type such as `application/pdf`",
+            ));
+        }
         if self.accounts.is_empty() {
-            return Err(crate::Error::invalid_input(
+            return Err(Error::invalid_input(
                 "descriptor.accounts",
                 "must name at least one account",
             ));
@@ -99,15 +118,52 @@ impl FileDescriptor {
         for account in &self.accounts {
             validate::identifier("descriptor.accounts.accountId", &account.account_id)?;
         }
-        for tag in self.tags.iter().flatten() {
-            validate::no_control_chars("descriptor.tags", tag)?;
+        for (field, list) in [
+            ("descriptor.tags", &self.tags),
+            ("descriptor.reference", &self.reference),
+        ] {
+            let Some(list) = list else { continue };
+            if list.len() > MAX_LIST_ITEMS {
+                return Err(Error::invalid_input(
+                    field,
+                    format!("has {} entries; at most {MAX_LIST_ITEMS} are allowed", list.len()),
+                ));
+            }
+            for item in list {
+                validate::no_control_chars(field, item)?;
+                if item.len() > MAX_ITEM_LEN {
+                    return Err(Error::invalid_input(
+                        field,
+                        format!(
+                            "has an entry of {} bytes; at most {MAX_ITEM_LEN} are allowed",
+                            item.len()
+                        ),
+                    ));
+                }
+            }
         }
-        for reference in self.reference.iter().flatten() {
-            validate::no_control_chars("descriptor.reference", reference)?;
+        let size = serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_DESCRIPTOR_BYTES {
+            return Err(Error::invalid_input(
+                "descriptor",
+                format!(
+                    "is {size} bytes as JSON; at most {MAX_DESCRIPTOR_BYTES} fit in the \
+                     FileDescriptor header"
+                ),
+            ));
         }
         Ok(())
     }
 }
+
+/// The most entries in `tags` or in `reference`.
+pub(crate) const MAX_LIST_ITEMS: usize = 100;
+/// The longest tag or reference, in bytes.
+pub(crate) const MAX_ITEM_LEN: usize = 256;
+/// The largest descriptor, as JSON bytes: it is signed into the
+/// `FileDescriptor` HTTP header, and servers cap header sizes (8 KiB is
+/// common).
+pub(crate) const MAX_DESCRIPTOR_BYTES: usize = 4096;
 
 /// An account in *your* system that a pushed file belongs to
 /// (`{"accountId": …}` on the wire).
