@@ -99,7 +99,9 @@ impl From<digime::Error> for Failure {
 /// 3 when the user must consent again (a spent refresh token, or digi.me
 /// saying the account must be reauthorized), 2 for bad input, 1 otherwise.
 fn sdk_exit_code(err: &digime::Error) -> u8 {
-    if err.is_reauthorization_required() || err.code() == Some("ServiceAuthorizationError") {
+    let account_needs_consent =
+        err.kind() == ErrorKind::Server && err.code() == Some("ServiceAuthorizationError");
+    if err.is_reauthorization_required() || account_needs_consent {
         return EXIT_REAUTHORIZE;
     }
     match err.kind() {
