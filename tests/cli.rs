@@ -1,3 +1,4 @@
+#![cfg(unix)]
 //! The `digime` binary, driven as a user would: the real executable against
 //! a sandbox running in this test process. Every command, every exit code
 //! (0, 1, 2, 3), both output modes, and the token file rewritten atomically
@@ -980,6 +981,6 @@ async fn sandbox_on_a_busy_port_fails() {
         dir.path().to_str().unwrap(),
     ]))
     .await;
-    assert_ne!(run_.code, 0);
+    assert_eq!(run_.code, 2, "{}", run_.stderr);
     assert!(run_.stderr.contains(&port), "{}", run_.stderr);
 }

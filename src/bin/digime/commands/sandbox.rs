@@ -42,7 +42,12 @@ pub async fn run(global: &Global, args: SandboxArgs, out: Output) -> Result<(), 
     let pem = generate_private_key_pem()?;
     let contract = ContractDetails::new(contract_id.as_str(), &pem)?;
 
-    let sandbox = Sandbox::builder().port(args.port).start().await?;
+    // A port already in use is the caller's configuration to fix: exit 2.
+    let sandbox = Sandbox::builder()
+        .port(args.port)
+        .start()
+        .await
+        .map_err(|e| Failure::config(format!("cannot start the sandbox: {e}")))?;
     sandbox.register_contract(&app_id, &contract_id, &contract.public_key_pem())?;
     sandbox.create_user(USER_ID, ACCOUNTS)?;
     let token = sandbox.mint_token(&app_id, &contract_id, USER_ID)?;
