@@ -826,6 +826,10 @@ async fn authorize_rejects_a_callback_with_the_wrong_state() {
         &["--callback-port", &port_text, "--service", "7"],
     )
     .await;
+    // An idle connection (a browser's preconnect) holds nothing up.
+    let _idle = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     // Another page first: answered 404, the tool keeps waiting.
     let favicon = reqwest::get(format!("http://127.0.0.1:{port}/favicon.ico"))
         .await

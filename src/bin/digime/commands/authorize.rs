@@ -55,14 +55,24 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         "Waiting for the redirect on {callback_url} (Ctrl-C to stop)..."
     ));
 
+    // Each connection is read in its own task, so that a browser's idle
+    // preconnection cannot hold up the real redirect.
+    let (found_tx, mut found_rx) = tokio::sync::mpsc::channel::<Handled>(1);
     let callback = loop {
-        let (stream, _) = listener
-            .accept()
-            .await
-            .map_err(|e| Failure::config(format!("accepting the callback failed: {e}")))?;
-        match handle(stream, &state).await {
-            Some(result) => break result,
-            None => continue,
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted.map_err(|e| {
+                    Failure::config(format!("accepting the callback failed: {e}"))
+                })?;
+                let found_tx = found_tx.clone();
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Some(result) = handle(stream, &state).await {
+                        let _ = found_tx.send(result).await;
+                    }
+                });
+            }
+            Some(result) = found_rx.recv() => break result,
         }
     };
     let (callback, mut stream) = match callback {
