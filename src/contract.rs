@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::signer::SigningKey;
+use crate::signer::{DescriptorCache, SigningKey};
 
 /// A digi.me contract: the contract id and the contract's RSA private key.
 ///
@@ -31,6 +31,7 @@ pub struct ContractDetails {
 struct ContractInner {
     contract_id: String,
     key: SigningKey,
+    descriptors: DescriptorCache,
 }
 
 impl ContractDetails {
@@ -51,7 +52,11 @@ impl ContractDetails {
 
     pub(crate) fn from_parts(contract_id: String, key: SigningKey) -> Self {
         Self {
-            inner: Arc::new(ContractInner { contract_id, key }),
+            inner: Arc::new(ContractInner {
+                contract_id,
+                key,
+                descriptors: DescriptorCache::default(),
+            }),
         }
     }
 
@@ -78,6 +83,15 @@ impl ContractDetails {
 
     pub(crate) fn key(&self) -> &SigningKey {
         &self.inner.key
+    }
+
+    /// The signed `FileDescriptor` header for `descriptor` (reused when this
+    /// contract signed the same descriptor before).
+    pub(crate) fn descriptor_header(
+        &self,
+        descriptor: &crate::descriptor::FileDescriptor,
+    ) -> Result<reqwest::header::HeaderValue> {
+        self.inner.descriptors.header(&self.inner.key, descriptor)
     }
 }
 

@@ -94,15 +94,12 @@ impl FileDescriptor {
     pub(crate) fn validate(&self) -> Result<()> {
         use crate::Error;
         validate::header_value("descriptor.mime_type", &self.mime_type)?;
-        let well_formed = self
-            .mime_type
-            .split_once('/')
-            .is_some_and(|(kind, sub)| {
-                !kind.is_empty()
-                    && !sub.is_empty()
-                    && !sub.contains('/')
-                    && !self.mime_type.contains(char::is_whitespace)
-            });
+        let well_formed = self.mime_type.split_once('/').is_some_and(|(kind, sub)| {
+            !kind.is_empty()
+                && !sub.is_empty()
+                && !sub.contains('/')
+                && !self.mime_type.contains(char::is_whitespace)
+        });
         if !well_formed {
             return Err(Error::invalid_input(
                 "descriptor.mime_type",
@@ -126,7 +123,10 @@ impl FileDescriptor {
             if list.len() > MAX_LIST_ITEMS {
                 return Err(Error::invalid_input(
                     field,
-                    format!("has {} entries; at most {MAX_LIST_ITEMS} are allowed", list.len()),
+                    format!(
+                        "has {} entries; at most {MAX_LIST_ITEMS} are allowed",
+                        list.len()
+                    ),
                 ));
             }
             for item in list {
@@ -142,7 +142,9 @@ impl FileDescriptor {
                 }
             }
         }
-        let size = serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(self)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > MAX_DESCRIPTOR_BYTES {
             return Err(Error::invalid_input(
                 "descriptor",

@@ -192,7 +192,10 @@ impl Error {
     }
 
     pub(crate) fn invalid_input(field: &'static str, reason: impl fmt::Display) -> Self {
-        let mut err = Self::new(ErrorKind::InvalidInput, format!("invalid `{field}`: {reason}"));
+        let mut err = Self::new(
+            ErrorKind::InvalidInput,
+            format!("invalid `{field}`: {reason}"),
+        );
         err.inner.field = Some(field);
         err
     }
@@ -206,9 +209,7 @@ impl Error {
     pub(crate) fn reauthorization_required(server: ServerError) -> Self {
         let mut err = Self::new(
             ErrorKind::ReauthorizationRequired,
-            format!(
-                "the refresh token was rejected ({server}): the user must be authorized again"
-            ),
+            format!("the refresh token was rejected ({server}): the user must be authorized again"),
         );
         err.inner.server = Some(server);
         err
@@ -377,7 +378,10 @@ impl Error {
     }
 
     pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
-        self.inner.server.as_ref().and_then(ServerError::retry_after)
+        self.inner
+            .server
+            .as_ref()
+            .and_then(ServerError::retry_after)
     }
 
     /// True when the user must go through authorization again: the refresh
@@ -416,7 +420,11 @@ impl Error {
     /// # fn show(err: &digime::Error) { if err.is_timeout() { eprintln!("digi.me is slow"); } }
     /// ```
     pub fn is_timeout(&self) -> bool {
-        let mut source = self.inner.source.as_deref().map(|s| s as &dyn std::error::Error);
+        let mut source = self
+            .inner
+            .source
+            .as_deref()
+            .map(|s| s as &dyn std::error::Error);
         while let Some(err) = source {
             if let Some(req) = err.downcast_ref::<reqwest::Error>() {
                 if req.is_timeout() {

@@ -113,6 +113,32 @@ pub use token::{Token, UserAccessToken};
 /// [`ExposeSecret`](secrecy::ExposeSecret) without another dependency.
 pub use secrecy;
 
+/// Hooks for `benches/signing.rs`: not part of the API, no stability promise.
+#[doc(hidden)]
+pub mod __bench {
+    use crate::signer::{BearerClaims, NoClaims, sign_file_descriptor};
+    use crate::{ContractDetails, FileDescriptor, Result, UserAccessToken};
+
+    /// Signs one Bearer JWT as a push does.
+    pub fn sign_bearer(
+        client_id: &str,
+        contract: &ContractDetails,
+        token: &UserAccessToken,
+    ) -> Result<String> {
+        BearerClaims::sign(
+            contract.key(),
+            client_id,
+            Some(token.access_token().value()),
+            &NoClaims {},
+        )
+    }
+
+    /// Signs one FileDescriptor JWT as a library push does.
+    pub fn sign_descriptor(contract: &ContractDetails, descriptor: &FileDescriptor) -> Result<String> {
+        sign_file_descriptor(contract.key(), descriptor)
+    }
+}
+
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
 pub(crate) use builder::DEFAULT_READ_TIMEOUT;
+pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
 
 use crate::auth::{ServerJwtVerifier, TokenState};
 use crate::contract::ContractDetails;

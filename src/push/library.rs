@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use reqwest::Method;
-use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::header::HeaderName;
 use tracing::Instrument;
 
 use super::data::{FileData, Progress};
@@ -15,8 +15,8 @@ use super::state::{
 };
 use crate::auth::user_call;
 use crate::descriptor::FileDescriptor;
-use crate::error::{Error, Result};
-use crate::signer::{NoClaims, sign_file_descriptor};
+use crate::error::Result;
+use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
 use crate::transport::{Body, Call};
 use crate::validate;
@@ -193,9 +193,7 @@ async fn send_library(
 ) -> Result<PushOutcome> {
     validate::identifier("file_name", &file_name)?;
     descriptor.validate()?;
-    let descriptor_jwt = sign_file_descriptor(ctx.contract.key(), &descriptor)?;
-    let descriptor_header = HeaderValue::try_from(descriptor_jwt)
-        .map_err(|e| Error::invalid_input("descriptor", e))?;
+    let descriptor_header = ctx.contract.descriptor_header(&descriptor)?;
     let call = Call {
         endpoint: "permission-access/import",
         method: Method::POST,

@@ -51,13 +51,17 @@ impl<'a, E: Serialize> BearerClaims<'a, E> {
 /// The `FileDescriptor` header: a JWT whose payload is `{"metadata": …}` and
 /// nothing else.
 pub(crate) fn sign_file_descriptor(key: &SigningKey, descriptor: &FileDescriptor) -> Result<String> {
+    key.sign_jwt(&descriptor_payload(descriptor)?)
+}
+
+/// The JSON payload of the `FileDescriptor` JWT.
+pub(crate) fn descriptor_payload(descriptor: &FileDescriptor) -> Result<Vec<u8>> {
     #[derive(Serialize)]
     struct Payload<'a> {
         metadata: &'a FileDescriptor,
     }
-    let json = serde_json::to_vec(&Payload {
+    serde_json::to_vec(&Payload {
         metadata: descriptor,
     })
-    .map_err(|e| Error::invalid_input("descriptor", format!("cannot be encoded ({e})")))?;
-    key.sign_jwt(&json)
+    .map_err(|e| Error::invalid_input("descriptor", format!("cannot be encoded ({e})")))
 }

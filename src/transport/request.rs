@@ -224,12 +224,7 @@ impl DigiMe {
         client_id: &str,
         watch: &Arc<Watch>,
     ) -> Result<reqwest::RequestBuilder> {
-        let jwt = BearerClaims::sign(
-            call.contract.key(),
-            client_id,
-            access_token,
-            call.claims,
-        )?;
+        let jwt = BearerClaims::sign(call.contract.key(), client_id, access_token, call.claims)?;
         let mut bearer = HeaderValue::try_from(format!("Bearer {jwt}"))
             .map_err(|e| Error::invalid_input("authorization", e))?;
         bearer.set_sensitive(true);

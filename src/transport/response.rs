@@ -93,7 +93,11 @@ struct ErrorFields {
 /// `{"error":{…}}` when it parses, else from the `X-Error-*` headers, else
 /// just the status. Never fails, whatever the body holds.
 pub(crate) fn server_error(reply: &Reply) -> Error {
-    Error::from_server(parse_server_error(reply.status.as_u16(), &reply.headers, &reply.body))
+    Error::from_server(parse_server_error(
+        reply.status.as_u16(),
+        &reply.headers,
+        &reply.body,
+    ))
 }
 
 pub(crate) fn parse_server_error(status: u16, headers: &HeaderMap, body: &[u8]) -> ServerError {
@@ -104,7 +108,9 @@ pub(crate) fn parse_server_error(status: u16, headers: &HeaderMap, body: &[u8]) 
             .map(str::to_owned)
             .filter(|s| !s.is_empty())
     };
-    let from_body = serde_json::from_slice::<ErrorBody>(body).ok().map(|b| b.error);
+    let from_body = serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .map(|b| b.error);
     let (code, message, reference) = match from_body {
         Some(f) => (f.code, f.message, f.reference),
         None => (None, None, None),

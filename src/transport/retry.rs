@@ -190,14 +190,20 @@ mod tests {
     fn transient_statuses_are_retried_for_every_call() {
         for code in [429, 502, 503, 504] {
             for policy in [PUSH, READ, TOKEN] {
-                assert!(retries(decide(&status(code, None), FIRST, policy)), "{code}");
+                assert!(
+                    retries(decide(&status(code, None), FIRST, policy)),
+                    "{code}"
+                );
             }
         }
     }
 
     #[test]
     fn a_500_is_ambiguous_for_a_push_and_retried_for_a_read() {
-        assert_eq!(decide(&status(500, None), FIRST, PUSH), Decision::ReturnAmbiguous);
+        assert_eq!(
+            decide(&status(500, None), FIRST, PUSH),
+            Decision::ReturnAmbiguous
+        );
         assert!(retries(decide(&status(500, None), FIRST, READ)));
         assert_eq!(decide(&status(500, None), FIRST, TOKEN), Decision::Return);
         let opted_in = Policy {
@@ -241,7 +247,10 @@ mod tests {
                 ambiguous: false
             }
         );
-        assert_eq!(decide(&status(503, Some(31)), FIRST, PUSH), Decision::Return);
+        assert_eq!(
+            decide(&status(503, Some(31)), FIRST, PUSH),
+            Decision::Return
+        );
     }
 
     #[test]
