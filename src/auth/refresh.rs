@@ -185,10 +185,10 @@ impl TokenState {
                 refreshed,
                 on_change,
             } => {
-                if let Some(fresh) = session.refresh_from(seen).await? {
-                    if let Some(hook) = on_change.as_mut() {
-                        hook(&fresh);
-                    }
+                if let Some(fresh) = session.refresh_from(seen).await?
+                    && let Some(hook) = on_change.as_mut()
+                {
+                    hook(&fresh);
                 }
                 *refreshed = true;
             }

@@ -192,18 +192,18 @@ impl UserSession {
                     current.token = Arc::new(fresh.clone());
                     current.generation += 1;
                 }
-                if let Ok(mut hook) = self.inner.on_change.lock() {
-                    if let Some(hook) = hook.as_mut() {
-                        hook(&fresh);
-                    }
+                if let Ok(mut hook) = self.inner.on_change.lock()
+                    && let Some(hook) = hook.as_mut()
+                {
+                    hook(&fresh);
                 }
                 Ok(Some(fresh))
             }
             Err(err) => {
-                if let (true, Some(server)) = (err.is_reauthorization_required(), err.server()) {
-                    if let Ok(mut current) = self.inner.current.write() {
-                        current.dead = Some(server.clone());
-                    }
+                if let (true, Some(server)) = (err.is_reauthorization_required(), err.server())
+                    && let Ok(mut current) = self.inner.current.write()
+                {
+                    current.dead = Some(server.clone());
                 }
                 Err(err)
             }
