@@ -426,15 +426,15 @@ impl Error {
             .as_deref()
             .map(|s| s as &dyn std::error::Error);
         while let Some(err) = source {
-            if let Some(req) = err.downcast_ref::<reqwest::Error>() {
-                if req.is_timeout() {
-                    return true;
-                }
+            if let Some(req) = err.downcast_ref::<reqwest::Error>()
+                && req.is_timeout()
+            {
+                return true;
             }
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::TimedOut {
-                    return true;
-                }
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::TimedOut
+            {
+                return true;
             }
             source = err.source();
         }

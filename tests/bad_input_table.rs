@@ -97,8 +97,16 @@ async fn every_malformed_input_is_a_clear_error_naming_the_field() {
 
     let cases: Vec<Case<'_>> = vec![
         // ---- keys ----
-        case("key: not PEM", "private_key", ready(ContractDetails::new("c", "not a pem"))),
-        case("key: empty", "private_key", ready(ContractDetails::new("c", ""))),
+        case(
+            "key: not PEM",
+            "private_key",
+            ready(ContractDetails::new("c", "not a pem")),
+        ),
+        case(
+            "key: empty",
+            "private_key",
+            ready(ContractDetails::new("c", "")),
+        ),
         case(
             "key: PEM with a garbage body",
             "private_key",
@@ -107,10 +115,26 @@ async fn every_malformed_input_is_a_clear_error_naming_the_field() {
                 "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
             )),
         ),
-        case("key: truncated PEM", "private_key", ready(ContractDetails::new("c", truncated_pem))),
-        case("key: EC, not RSA", "private_key", ready(ContractDetails::new("c", EC_PEM))),
-        case("key: RSA-1024, too short", "private_key", ready(ContractDetails::new("c", RSA_1024_PEM))),
-        case("key: a public key", "private_key", ready(ContractDetails::new("c", &public_pem))),
+        case(
+            "key: truncated PEM",
+            "private_key",
+            ready(ContractDetails::new("c", truncated_pem)),
+        ),
+        case(
+            "key: EC, not RSA",
+            "private_key",
+            ready(ContractDetails::new("c", EC_PEM)),
+        ),
+        case(
+            "key: RSA-1024, too short",
+            "private_key",
+            ready(ContractDetails::new("c", RSA_1024_PEM)),
+        ),
+        case(
+            "key: a public key",
+            "private_key",
+            ready(ContractDetails::new("c", &public_pem)),
+        ),
         case(
             "key: a certificate",
             "private_key",
@@ -120,90 +144,288 @@ async fn every_malformed_input_is_a_clear_error_naming_the_field() {
             )),
         ),
         // ---- ids ----
-        case("contract id: empty", "contract_id", ready(ContractDetails::new("", good_pem))),
-        case("contract id: CR LF", "contract_id", ready(ContractDetails::new("c\r\n", good_pem))),
-        case("application id: missing", "application_id", ready(DigiMe::builder().build())),
-        case("application id: blank", "application_id", ready(DigiMe::builder().application_id("  ").build())),
-        case("application id: LF", "application_id", ready(DigiMe::builder().application_id("a\nb").build())),
+        case(
+            "contract id: empty",
+            "contract_id",
+            ready(ContractDetails::new("", good_pem)),
+        ),
+        case(
+            "contract id: CR LF",
+            "contract_id",
+            ready(ContractDetails::new("c\r\n", good_pem)),
+        ),
+        case(
+            "application id: missing",
+            "application_id",
+            ready(DigiMe::builder().build()),
+        ),
+        case(
+            "application id: blank",
+            "application_id",
+            ready(DigiMe::builder().application_id("  ").build()),
+        ),
+        case(
+            "application id: LF",
+            "application_id",
+            ready(DigiMe::builder().application_id("a\nb").build()),
+        ),
         // ---- URLs ----
-        case("base url: not a URL", "base_url", ready(builder().base_url("not a url").build())),
-        case("base url: ftp", "base_url", ready(builder().base_url("ftp://host/v1.7/").build())),
-        case("base url: no host", "base_url", ready(builder().base_url("http://").build())),
-        case("base url: a query", "base_url", ready(builder().base_url("http://h/v1.7/?x=1").build())),
-        case("base url: credentials", "base_url", ready(builder().base_url("http://u:p@h/v1.7/").build())),
-        case("base url: CR LF", "base_url", ready(builder().base_url("http://h/\r\nX: 1").build())),
-        case("onboard url: not a URL", "onboard_url", ready(builder().onboard_url("::").build())),
-        case("callback: not a URL", "callback", authorize("not a url", "s")),
-        case("callback: ftp", "callback", authorize("ftp://127.0.0.1/cb", "s")),
-        case("state: LF", "state", authorize("http://127.0.0.1/cb", "s\nt")),
-        case("callback url: not a URL", "callback_url", ready(AuthorizeCallback::from_url("::nope"))),
-        case("callback query: empty", "callback_query", ready(AuthorizeCallback::from_query(""))),
+        case(
+            "base url: not a URL",
+            "base_url",
+            ready(builder().base_url("not a url").build()),
+        ),
+        case(
+            "base url: ftp",
+            "base_url",
+            ready(builder().base_url("ftp://host/v1.7/").build()),
+        ),
+        case(
+            "base url: no host",
+            "base_url",
+            ready(builder().base_url("http://").build()),
+        ),
+        case(
+            "base url: a query",
+            "base_url",
+            ready(builder().base_url("http://h/v1.7/?x=1").build()),
+        ),
+        case(
+            "base url: credentials",
+            "base_url",
+            ready(builder().base_url("http://u:p@h/v1.7/").build()),
+        ),
+        case(
+            "base url: CR LF",
+            "base_url",
+            ready(builder().base_url("http://h/\r\nX: 1").build()),
+        ),
+        case(
+            "onboard url: not a URL",
+            "onboard_url",
+            ready(builder().onboard_url("::").build()),
+        ),
+        case(
+            "callback: not a URL",
+            "callback",
+            authorize("not a url", "s"),
+        ),
+        case(
+            "callback: ftp",
+            "callback",
+            authorize("ftp://127.0.0.1/cb", "s"),
+        ),
+        case(
+            "state: LF",
+            "state",
+            authorize("http://127.0.0.1/cb", "s\nt"),
+        ),
+        case(
+            "callback url: not a URL",
+            "callback_url",
+            ready(AuthorizeCallback::from_url("::nope")),
+        ),
+        case(
+            "callback query: empty",
+            "callback_query",
+            ready(AuthorizeCallback::from_query("")),
+        ),
         case(
             "callback query: success without code",
             "callback_query",
             ready(AuthorizeCallback::from_query("success=true&state=s")),
         ),
         // ---- settings ----
-        case("timeout: zero", "timeout", ready(builder().timeout(Duration::ZERO).build())),
-        case("read timeout: zero", "read_timeout", ready(builder().read_timeout(Duration::ZERO).build())),
+        case(
+            "timeout: zero",
+            "timeout",
+            ready(builder().timeout(Duration::ZERO).build()),
+        ),
+        case(
+            "read timeout: zero",
+            "read_timeout",
+            ready(builder().read_timeout(Duration::ZERO).build()),
+        ),
         // ---- descriptors ----
-        case("mime type: empty", "descriptor.mime_type", library(b"x", "f.txt", descriptor("", "acc-1"))),
-        case("mime type: CR LF", "descriptor.mime_type", library(b"x", "f.txt", descriptor("text/plain\r\n", "acc-1"))),
-        case("mime type: LF inside", "descriptor.mime_type", library(b"x", "f.txt", descriptor("text/\nplain", "acc-1"))),
-        case("mime type: non-ASCII", "descriptor.mime_type", library(b"x", "f.txt", descriptor("tëxt/plain", "acc-1"))),
-        case("mime type: no subtype", "descriptor.mime_type", library(b"x", "f.txt", descriptor("pdf", "acc-1"))),
-        case("mime type: spaces", "descriptor.mime_type", library(b"x", "f.txt", descriptor("text / plain", "acc-1"))),
+        case(
+            "mime type: empty",
+            "descriptor.mime_type",
+            library(b"x", "f.txt", descriptor("", "acc-1")),
+        ),
+        case(
+            "mime type: CR LF",
+            "descriptor.mime_type",
+            library(b"x", "f.txt", descriptor("text/plain\r\n", "acc-1")),
+        ),
+        case(
+            "mime type: LF inside",
+            "descriptor.mime_type",
+            library(b"x", "f.txt", descriptor("text/\nplain", "acc-1")),
+        ),
+        case(
+            "mime type: non-ASCII",
+            "descriptor.mime_type",
+            library(b"x", "f.txt", descriptor("tëxt/plain", "acc-1")),
+        ),
+        case(
+            "mime type: no subtype",
+            "descriptor.mime_type",
+            library(b"x", "f.txt", descriptor("pdf", "acc-1")),
+        ),
+        case(
+            "mime type: spaces",
+            "descriptor.mime_type",
+            library(b"x", "f.txt", descriptor("text / plain", "acc-1")),
+        ),
         case(
             "accounts: none",
             "descriptor.accounts",
             library(
                 b"x",
                 "f.txt",
-                FileDescriptor::builder().mime_type("text/plain").accounts(vec![]).build(),
+                FileDescriptor::builder()
+                    .mime_type("text/plain")
+                    .accounts(vec![])
+                    .build(),
             ),
         ),
-        case("account id: empty", "descriptor.accounts.accountId", library(b"x", "f.txt", descriptor("text/plain", ""))),
-        case("account id: CR LF", "descriptor.accounts.accountId", library(b"x", "f.txt", descriptor("text/plain", "acc\r\nX-Evil: 1"))),
-        case("account id: LF", "descriptor.accounts.accountId", library(b"x", "f.txt", descriptor("text/plain", "acc\n"))),
-        case("account id: CR", "descriptor.accounts.accountId", library(b"x", "f.txt", descriptor("text/plain", "acc\r"))),
+        case(
+            "account id: empty",
+            "descriptor.accounts.accountId",
+            library(b"x", "f.txt", descriptor("text/plain", "")),
+        ),
+        case(
+            "account id: CR LF",
+            "descriptor.accounts.accountId",
+            library(b"x", "f.txt", descriptor("text/plain", "acc\r\nX-Evil: 1")),
+        ),
+        case(
+            "account id: LF",
+            "descriptor.accounts.accountId",
+            library(b"x", "f.txt", descriptor("text/plain", "acc\n")),
+        ),
+        case(
+            "account id: CR",
+            "descriptor.accounts.accountId",
+            library(b"x", "f.txt", descriptor("text/plain", "acc\r")),
+        ),
         case(
             "tags: a huge list",
             "descriptor.tags",
-            library(b"x", "f.txt", with_tags((0..10_000).map(|i| format!("t{i}")).collect())),
+            library(
+                b"x",
+                "f.txt",
+                with_tags((0..10_000).map(|i| format!("t{i}")).collect()),
+            ),
         ),
-        case("tags: a huge tag", "descriptor.tags", library(b"x", "f.txt", with_tags(vec!["t".repeat(100_000)]))),
-        case("tags: a control character", "descriptor.tags", library(b"x", "f.txt", with_tags(vec!["a\u{7}".into()]))),
+        case(
+            "tags: a huge tag",
+            "descriptor.tags",
+            library(b"x", "f.txt", with_tags(vec!["t".repeat(100_000)])),
+        ),
+        case(
+            "tags: a control character",
+            "descriptor.tags",
+            library(b"x", "f.txt", with_tags(vec!["a\u{7}".into()])),
+        ),
         case(
             "reference: a huge list",
             "descriptor.reference",
-            library(b"x", "f.txt", with_reference((0..5_000).map(|i| format!("r{i}")).collect())),
+            library(
+                b"x",
+                "f.txt",
+                with_reference((0..5_000).map(|i| format!("r{i}")).collect()),
+            ),
         ),
         case(
             "descriptor: too big for its header",
             "descriptor",
-            library(b"x", "f.txt", with_tags((0..100).map(|i| format!("{i:0>200}")).collect())),
+            library(
+                b"x",
+                "f.txt",
+                with_tags((0..100).map(|i| format!("{i:0>200}")).collect()),
+            ),
         ),
         // ---- file names ----
-        case("file name: empty", "file_name", library(b"x", "", descriptor("text/plain", "acc-1"))),
-        case("file name: CR", "file_name", library(b"x", "a\rb.pdf", descriptor("text/plain", "acc-1"))),
-        case("file name: LF", "file_name", library(b"x", "a\nb.pdf", descriptor("text/plain", "acc-1"))),
-        case("file name: NUL", "file_name", library(b"x", "report\0.pdf", descriptor("text/plain", "acc-1"))),
+        case(
+            "file name: empty",
+            "file_name",
+            library(b"x", "", descriptor("text/plain", "acc-1")),
+        ),
+        case(
+            "file name: CR",
+            "file_name",
+            library(b"x", "a\rb.pdf", descriptor("text/plain", "acc-1")),
+        ),
+        case(
+            "file name: LF",
+            "file_name",
+            library(b"x", "a\nb.pdf", descriptor("text/plain", "acc-1")),
+        ),
+        case(
+            "file name: NUL",
+            "file_name",
+            library(b"x", "report\0.pdf", descriptor("text/plain", "acc-1")),
+        ),
         // ---- provider pushes ----
-        case("provider data: an array", "data", provider("acc-1", json!([1, 2]))),
-        case("provider data: a string", "data", provider("acc-1", json!("Bundle"))),
-        case("provider data: null", "data", provider("acc-1", Value::Null)),
-        case("provider data: a number", "data", provider("acc-1", json!(42))),
-        case("provider data: a bool", "data", provider("acc-1", json!(true))),
-        case("provider account id: empty", "account_id", provider("", json!({}))),
-        case("provider account id: CR LF", "account_id", provider("a\r\nb", json!({}))),
-        case("provider account id: non-ASCII", "account_id", provider("açcount", json!({}))),
+        case(
+            "provider data: an array",
+            "data",
+            provider("acc-1", json!([1, 2])),
+        ),
+        case(
+            "provider data: a string",
+            "data",
+            provider("acc-1", json!("Bundle")),
+        ),
+        case(
+            "provider data: null",
+            "data",
+            provider("acc-1", Value::Null),
+        ),
+        case(
+            "provider data: a number",
+            "data",
+            provider("acc-1", json!(42)),
+        ),
+        case(
+            "provider data: a bool",
+            "data",
+            provider("acc-1", json!(true)),
+        ),
+        case(
+            "provider account id: empty",
+            "account_id",
+            provider("", json!({})),
+        ),
+        case(
+            "provider account id: CR LF",
+            "account_id",
+            provider("a\r\nb", json!({})),
+        ),
+        case(
+            "provider account id: non-ASCII",
+            "account_id",
+            provider("açcount", json!({})),
+        ),
         // ---- the code exchange ----
-        case("code: empty", "code", env.sdk.exchange_code_for_token(&env.contract, "", &verifier)),
-        case("code: LF", "code", env.sdk.exchange_code_for_token(&env.contract, "a\nb", &verifier)),
+        case(
+            "code: empty",
+            "code",
+            env.sdk
+                .exchange_code_for_token(&env.contract, "", &verifier),
+        ),
+        case(
+            "code: LF",
+            "code",
+            env.sdk
+                .exchange_code_for_token(&env.contract, "a\nb", &verifier),
+        ),
         case(
             "code verifier: empty",
             "code_verifier",
-            env.sdk.exchange_code_for_token(&env.contract, "code", &empty_verifier),
+            env.sdk
+                .exchange_code_for_token(&env.contract, "code", &empty_verifier),
         ),
     ];
     assert!(cases.len() >= 30, "{} cases", cases.len());
@@ -219,15 +441,27 @@ async fn every_malformed_input_is_a_clear_error_naming_the_field() {
                 if err.kind() != ErrorKind::InvalidInput {
                     failures.push(format!("{name}: kind {:?}: {err}", err.kind()));
                 } else if err.field() != Some(field) {
-                    failures.push(format!("{name}: field {:?}, wanted {field}: {err}", err.field()));
+                    failures.push(format!(
+                        "{name}: field {:?}, wanted {field}: {err}",
+                        err.field()
+                    ));
                 } else if !err.to_string().contains(field) {
                     failures.push(format!("{name}: the message does not name {field}: {err}"));
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {total} rows failed:\n{}", failures.len(), failures.join("\n"));
-    assert_eq!(env.request_count(), before, "bad input never reaches the server");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(
+        env.request_count(),
+        before,
+        "bad input never reaches the server"
+    );
     assert!(env.sandbox.library(USER).is_empty());
     assert!(env.sandbox.provider_pushes(USER).is_empty());
 }
@@ -265,6 +499,12 @@ async fn legitimate_edge_inputs_are_accepted_and_stored() {
     .expect("100 tags and a 256-byte reference are within the limits");
     let library = env.sandbox.library(USER);
     assert_eq!(library.len(), 3);
-    assert_eq!(library[1].descriptor["accounts"][0]["accountId"], "compte-é");
-    assert_eq!(library[2].descriptor["tags"].as_array().map(Vec::len), Some(100));
+    assert_eq!(
+        library[1].descriptor["accounts"][0]["accountId"],
+        "compte-é"
+    );
+    assert_eq!(
+        library[2].descriptor["tags"].as_array().map(Vec::len),
+        Some(100)
+    );
 }

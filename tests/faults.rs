@@ -66,7 +66,10 @@ fn assert_library(env: &Env, expected: &[&[u8]]) {
     let mut wanted: Vec<String> = expected.iter().map(|b| sha256_hex(b)).collect();
     stored.sort();
     wanted.sort();
-    assert_eq!(stored, wanted, "the library holds each acknowledged file exactly once");
+    assert_eq!(
+        stored, wanted,
+        "the library holds each acknowledged file exactly once"
+    );
 }
 
 /// The attempts the sandbox verified carried distinct nonces. (A fault
@@ -103,8 +106,14 @@ async fn every_retry_signs_a_fresh_jwt() {
         .await
         .expect("retried with a new JWT");
     let records = requests_to(&env, ACCOUNTS_PATH);
-    assert_eq!(records.iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 200]);
-    let nonces: HashSet<_> = records.iter().map(|r| r.nonce.clone().expect("nonce")).collect();
+    assert_eq!(
+        records.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![503, 200]
+    );
+    let nonces: HashSet<_> = records
+        .iter()
+        .map(|r| r.nonce.clone().expect("nonce"))
+        .collect();
     assert_eq!(nonces.len(), 2);
     let stamps: Vec<i64> = records
         .iter()
@@ -117,7 +126,9 @@ async fn every_retry_signs_a_fresh_jwt() {
 async fn a_503_once_is_retried_with_a_fresh_jwt_and_stored_once() {
     let env = Env::new().await;
     env.sandbox.inject_fault(Fault::with_status(IMPORT, 503));
-    let outcome = push(&env.sdk, &env, b"{\"n\":1}").await.expect("retried to success");
+    let outcome = push(&env.sdk, &env, b"{\"n\":1}")
+        .await
+        .expect("retried to success");
     assert_eq!(outcome.status(), 200);
     assert_eq!(statuses(&env, IMPORT), vec![503, 200]);
     assert_fresh_jwts(&requests_to(&env, IMPORT));
@@ -127,12 +138,17 @@ async fn a_503_once_is_retried_with_a_fresh_jwt_and_stored_once() {
 #[tokio::test]
 async fn a_503_on_every_attempt_fails_after_max_retries_and_stores_nothing() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 503).times(3));
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 503).times(3));
     let err = push(&env.sdk, &env, b"x").await.unwrap_err();
     assert_eq!((err.kind(), err.status()), (ErrorKind::Server, Some(503)));
     assert_eq!(err.code(), Some("ServiceUnavailable"));
     assert_not_stored_error(&err);
-    assert_eq!(statuses(&env, IMPORT), vec![503, 503, 503], "1 + max_retries (2) attempts");
+    assert_eq!(
+        statuses(&env, IMPORT),
+        vec![503, 503, 503],
+        "1 + max_retries (2) attempts"
+    );
     assert_library(&env, &[]);
 
     // max_retries(0): one attempt only.
@@ -148,12 +164,22 @@ async fn a_503_on_every_attempt_fails_after_max_retries_and_stores_nothing() {
 #[tokio::test]
 async fn a_503_with_retry_after_waits_as_asked_then_stores_once() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(1));
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(1));
     let started = Instant::now();
-    push(&env.sdk, &env, b"after").await.expect("retried after 1 s");
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    push(&env.sdk, &env, b"after")
+        .await
+        .expect("retried after 1 s");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     let records = requests_to(&env, IMPORT);
-    assert_eq!(records.iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 200]);
+    assert_eq!(
+        records.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![503, 200]
+    );
     let gap = records[1].received_at_ms - records[0].received_at_ms;
     assert!(gap >= 1000, "the retry came {gap} ms after the 503");
     assert_library(&env, &[b"after"]);
@@ -162,7 +188,8 @@ async fn a_503_with_retry_after_waits_as_asked_then_stores_once() {
 #[tokio::test]
 async fn a_retry_after_beyond_the_cap_is_returned_not_waited() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(120));
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(120));
     let started = Instant::now();
     let err = push(&env.sdk, &env, b"later").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -182,8 +209,11 @@ async fn a_retry_after_beyond_the_cap_is_returned_not_waited() {
 #[tokio::test]
 async fn a_429_is_retried_and_stored_once() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 429).times(2));
-    push(&env.sdk, &env, b"busy").await.expect("retried past two 429s");
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 429).times(2));
+    push(&env.sdk, &env, b"busy")
+        .await
+        .expect("retried past two 429s");
     assert_eq!(statuses(&env, IMPORT), vec![429, 429, 200]);
     assert_fresh_jwts(&requests_to(&env, IMPORT));
     assert_library(&env, &[b"busy"]);
@@ -192,9 +222,13 @@ async fn a_429_is_retried_and_stored_once() {
 #[tokio::test]
 async fn a_429_on_the_token_endpoint_is_retried_too() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
-    env.sandbox.inject_fault(Fault::with_status(TOKEN, 429).with_retry_after(0));
-    let outcome = push(&env.sdk, &env, b"t").await.expect("refresh retried, push resent");
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+    env.sandbox
+        .inject_fault(Fault::with_status(TOKEN, 429).with_retry_after(0));
+    let outcome = push(&env.sdk, &env, b"t")
+        .await
+        .expect("refresh retried, push resent");
     assert!(outcome.token_refreshed());
     assert_eq!(statuses(&env, TOKEN), vec![429, 200]);
     assert_eq!(env.sandbox.refresh_count(), 1);
@@ -242,7 +276,8 @@ async fn a_500_is_retried_when_the_caller_opts_in() {
     assert_library(&env, &[b"opt in", b"twice", b"twice"]);
 
     // And when every attempt fails, the error still says so.
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 500).times(3));
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 500).times(3));
     let err = push(&sdk, &env, b"never").await.unwrap_err();
     assert_may_have_been_stored(&err);
 }
@@ -250,7 +285,8 @@ async fn a_500_is_retried_when_the_caller_opts_in() {
 #[tokio::test]
 async fn a_500_on_a_read_is_retried() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(ACCOUNTS_PATH, 500));
+    env.sandbox
+        .inject_fault(Fault::with_status(ACCOUNTS_PATH, 500));
     let accounts = env
         .sdk
         .read_accounts(&env.contract, &env.token)
@@ -279,7 +315,9 @@ async fn a_connection_dropped_after_storing_leaves_exactly_one_copy() {
     let env = Env::new().await;
     env.sandbox
         .inject_fault(Fault::dropping_connection(IMPORT).after_handling());
-    let err = push(&env.sdk, &env, b"stored, never heard").await.unwrap_err();
+    let err = push(&env.sdk, &env, b"stored, never heard")
+        .await
+        .unwrap_err();
     assert_may_have_been_stored(&err);
     assert_eq!(requests_to(&env, IMPORT).len(), 1);
     assert_library(&env, &[b"stored, never heard"]);
@@ -288,7 +326,8 @@ async fn a_connection_dropped_after_storing_leaves_exactly_one_copy() {
 #[tokio::test]
 async fn a_dropped_connection_is_retried_for_a_read_and_for_an_opted_in_push() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::dropping_connection(ACCOUNTS_PATH));
+    env.sandbox
+        .inject_fault(Fault::dropping_connection(ACCOUNTS_PATH));
     env.sdk
         .read_accounts(&env.contract, &env.token)
         .await
@@ -305,7 +344,8 @@ async fn a_dropped_connection_is_retried_for_a_read_and_for_an_opted_in_push() {
 #[tokio::test]
 async fn a_dropped_connection_on_the_token_endpoint_is_retried() {
     let env = Env::new().await;
-    env.sandbox.inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
     env.sandbox.inject_fault(Fault::dropping_connection(TOKEN));
     push(&env.sdk, &env, b"r").await.expect("refresh retried");
     assert_eq!(statuses(&env, TOKEN), vec![0, 200]);
@@ -322,7 +362,11 @@ async fn a_delay_beyond_the_timeout_fails_a_push_without_hanging_or_resending() 
         .inject_fault(Fault::with_delay(IMPORT, Duration::from_millis(1500)));
     let started = Instant::now();
     let err = push(&sdk, &env, b"slow").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Transport);
     assert_may_have_been_stored(&err);
@@ -338,12 +382,18 @@ async fn a_delay_beyond_the_timeout_fails_a_push_without_hanging_or_resending() 
 #[tokio::test]
 async fn the_idle_timeout_catches_a_stalled_server() {
     let env = Env::new().await;
-    let sdk = sdk_with(&env, |b| b.read_timeout(Duration::from_millis(300)).max_retries(0));
+    let sdk = sdk_with(&env, |b| {
+        b.read_timeout(Duration::from_millis(300)).max_retries(0)
+    });
     env.sandbox
         .inject_fault(Fault::with_delay(IMPORT, Duration::from_secs(30)));
     let started = Instant::now();
     let err = push(&sdk, &env, b"stalled").await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.is_timeout(), "{err:?}");
     assert_may_have_been_stored(&err);
 }
@@ -352,15 +402,25 @@ async fn the_idle_timeout_catches_a_stalled_server() {
 async fn a_delay_beyond_the_timeout_on_a_read_is_retried() {
     let env = Env::new().await;
     let sdk = sdk_with(&env, |b| b.timeout(Duration::from_millis(400)));
-    env.sandbox
-        .inject_fault(Fault::with_delay(ACCOUNTS_PATH, Duration::from_millis(1500)));
+    env.sandbox.inject_fault(Fault::with_delay(
+        ACCOUNTS_PATH,
+        Duration::from_millis(1500),
+    ));
     let started = Instant::now();
     sdk.read_accounts(&env.contract, &env.token)
         .await
         .expect("the second attempt is not delayed");
     // Well under the 1.5 s delay: the second attempt went through at once.
-    assert!(started.elapsed() < Duration::from_millis(1400), "{:?}", started.elapsed());
-    assert_eq!(statuses(&env, ACCOUNTS_PATH), vec![200], "the abandoned attempt is never answered");
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        statuses(&env, ACCOUNTS_PATH),
+        vec![200],
+        "the abandoned attempt is never answered"
+    );
 }
 
 #[tokio::test]
@@ -369,7 +429,9 @@ async fn a_delay_within_the_timeout_is_just_slow() {
     let sdk = sdk_with(&env, |b| b.timeout(Duration::from_secs(5)));
     env.sandbox
         .inject_fault(Fault::with_delay(IMPORT, Duration::from_millis(300)));
-    push(&sdk, &env, b"patient").await.expect("within the timeout");
+    push(&sdk, &env, b"patient")
+        .await
+        .expect("within the timeout");
     assert_eq!(statuses(&env, IMPORT), vec![200]);
     assert_library(&env, &[b"patient"]);
 }
@@ -381,10 +443,14 @@ async fn a_401_invalid_token_refreshes_once_and_resends() {
     let env = Env::new().await;
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
-    let outcome = push(&env.sdk, &env, b"refreshed").await.expect("refreshed and resent");
+    let outcome = push(&env.sdk, &env, b"refreshed")
+        .await
+        .expect("refreshed and resent");
     assert!(outcome.token_refreshed());
     assert_ne!(
-        digime::secrecy::ExposeSecret::expose_secret(outcome.user_access_token().access_token().value()),
+        digime::secrecy::ExposeSecret::expose_secret(
+            outcome.user_access_token().access_token().value()
+        ),
         digime::secrecy::ExposeSecret::expose_secret(env.token.access_token().value()),
     );
     assert_eq!(env.sandbox.refresh_count(), 1);
@@ -398,7 +464,9 @@ async fn a_bare_empty_401_is_treated_as_invalid_token() {
     let env = Env::new().await;
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 401).with_body(FaultBody::Empty));
-    push(&env.sdk, &env, b"bare").await.expect("refreshed and resent");
+    push(&env.sdk, &env, b"bare")
+        .await
+        .expect("refreshed and resent");
     assert_eq!(env.sandbox.refresh_count(), 1);
     assert_library(&env, &[b"bare"]);
 }
@@ -415,9 +483,16 @@ async fn a_rejected_refresh_asks_for_reauthorization_and_stores_nothing() {
     let err = push(&env.sdk, &env, b"nope").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired, "{err:?}");
     assert!(err.is_reauthorization_required());
-    assert_eq!((err.status(), err.code()), (Some(401), Some("InvalidToken")));
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(401), Some("InvalidToken"))
+    );
     assert_not_stored_error(&err);
-    assert_eq!(statuses(&env, TOKEN), vec![401], "a rejected refresh is not retried");
+    assert_eq!(
+        statuses(&env, TOKEN),
+        vec![401],
+        "a rejected refresh is not retried"
+    );
     assert_eq!(requests_to(&env, IMPORT).len(), 1, "the push is not resent");
     assert_eq!(env.sandbox.refresh_count(), 0);
     assert_library(&env, &[]);
@@ -441,7 +516,11 @@ async fn a_malformed_json_error_body_keeps_the_status_and_is_not_retried() {
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 400).with_body(FaultBody::Malformed));
     let err = push(&env.sdk, &env, b"m").await.unwrap_err();
-    assert_eq!((err.kind(), err.status()), (ErrorKind::Server, Some(400)), "{err:?}");
+    assert_eq!(
+        (err.kind(), err.status()),
+        (ErrorKind::Server, Some(400)),
+        "{err:?}"
+    );
     assert_eq!(err.code(), None, "nothing readable in a broken body");
     assert!(err.to_string().contains("400"), "{err}");
     assert_not_stored_error(&err);
@@ -465,8 +544,14 @@ async fn error_details_from_headers_only_are_kept() {
             .with_body(FaultBody::Headers),
     );
     let err = push(&env.sdk, &env, b"h").await.unwrap_err();
-    assert_eq!((err.status(), err.code()), (Some(403), Some("InsufficientScope")));
-    assert_eq!(err.server().and_then(|s| s.message()), Some("read contract"));
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(403), Some("InsufficientScope"))
+    );
+    assert_eq!(
+        err.server().and_then(|s| s.message()),
+        Some("read contract")
+    );
     assert!(err.server().and_then(|s| s.reference()).is_some());
     assert_library(&env, &[]);
 }
@@ -478,7 +563,9 @@ async fn an_html_502_is_retried_and_stored_once() {
     let env = Env::new().await;
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 502).with_body(FaultBody::Html));
-    push(&env.sdk, &env, b"html").await.expect("retried past the proxy page");
+    push(&env.sdk, &env, b"html")
+        .await
+        .expect("retried past the proxy page");
     assert_eq!(statuses(&env, IMPORT), vec![502, 200]);
     assert_library(&env, &[b"html"]);
 }
@@ -489,8 +576,14 @@ async fn an_html_4xx_is_a_server_error_with_its_status() {
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 403).with_body(FaultBody::Html));
     let err = push(&env.sdk, &env, b"html403").await.unwrap_err();
-    assert_eq!((err.kind(), err.status(), err.code()), (ErrorKind::Server, Some(403), None));
-    assert!(!err.to_string().contains("<html"), "no HTML in the message: {err}");
+    assert_eq!(
+        (err.kind(), err.status(), err.code()),
+        (ErrorKind::Server, Some(403), None)
+    );
+    assert!(
+        !err.to_string().contains("<html"),
+        "no HTML in the message: {err}"
+    );
     assert_not_stored_error(&err);
     assert_eq!(requests_to(&env, IMPORT).len(), 1);
     assert_library(&env, &[]);
@@ -505,7 +598,10 @@ async fn an_empty_4xx_is_a_server_error_with_its_status() {
         env.sandbox
             .inject_fault(Fault::with_status(IMPORT, status).with_body(FaultBody::Empty));
         let err = push(&env.sdk, &env, b"empty").await.unwrap_err();
-        assert_eq!((err.kind(), err.status(), err.code()), (ErrorKind::Server, Some(status), None));
+        assert_eq!(
+            (err.kind(), err.status(), err.code()),
+            (ErrorKind::Server, Some(status), None)
+        );
         assert!(err.to_string().contains(&status.to_string()), "{err}");
         assert_not_stored_error(&err);
     }
@@ -547,5 +643,8 @@ async fn contract_details_retry_on_5xx() {
         .contract_details(&env.contract)
         .await
         .expect("GET retried twice");
-    assert_eq!(statuses(&env, "permission-access/contract"), vec![500, 500, 200]);
+    assert_eq!(
+        statuses(&env, "permission-access/contract"),
+        vec![500, 500, 200]
+    );
 }

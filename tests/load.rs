@@ -79,7 +79,12 @@ async fn two_thousand_pushes_at_concurrency_64_with_the_token_expiring_mid_run()
         .iter()
         .filter_map(|(i, r)| r.as_ref().err().map(|e| format!("#{i}: {e}")))
         .collect();
-    assert!(errors.is_empty(), "{} errors, first: {:?}", errors.len(), errors.first());
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        errors.first()
+    );
     assert_eq!(results.len(), PUSHES);
 
     // Each file stored exactly once.
@@ -90,11 +95,19 @@ async fn two_thousand_pushes_at_concurrency_64_with_the_token_expiring_mid_run()
         *stored.entry(entry.sha256.clone()).or_default() += 1;
     }
     for i in 0..PUSHES {
-        assert_eq!(stored.get(&sha256_hex(&body(i))), Some(&1), "push #{i} stored exactly once");
+        assert_eq!(
+            stored.get(&sha256_hex(&body(i))),
+            Some(&1),
+            "push #{i} stored exactly once"
+        );
     }
 
     // One refresh per expiry, seen by the server, the session and its hook.
-    assert_eq!(env.sandbox.refresh_count(), EXPIRE_AT.len(), "one refresh per expiry");
+    assert_eq!(
+        env.sandbox.refresh_count(),
+        EXPIRE_AT.len(),
+        "one refresh per expiry"
+    );
     assert_eq!(session.refresh_count(), EXPIRE_AT.len() as u64);
     assert_eq!(hook_calls.load(Ordering::SeqCst), EXPIRE_AT.len());
     let token_calls = env
@@ -103,7 +116,11 @@ async fn two_thousand_pushes_at_concurrency_64_with_the_token_expiring_mid_run()
         .iter()
         .filter(|r| r.path == "oauth/token")
         .count();
-    assert_eq!(token_calls, EXPIRE_AT.len(), "no refresh call beyond one per expiry");
+    assert_eq!(
+        token_calls,
+        EXPIRE_AT.len(),
+        "no refresh call beyond one per expiry"
+    );
     // The expiries really hit pushes in flight.
     let rejected = env
         .sandbox
@@ -111,7 +128,10 @@ async fn two_thousand_pushes_at_concurrency_64_with_the_token_expiring_mid_run()
         .iter()
         .filter(|r| r.path == "permission-access/import" && r.status == 401)
         .count();
-    assert!(rejected >= EXPIRE_AT.len(), "{rejected} pushes met an expired token");
+    assert!(
+        rejected >= EXPIRE_AT.len(),
+        "{rejected} pushes met an expired token"
+    );
     // The session ends with a working token.
     assert!(
         session.read_accounts().await.is_ok(),

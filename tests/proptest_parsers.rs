@@ -41,10 +41,14 @@ impl Stub {
         let served = routes.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut conn, _)) = listener.accept().await else { continue };
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    continue;
+                };
                 let routes = served.clone();
                 tokio::spawn(async move {
-                    let Some(path) = read_request(&mut conn).await else { return };
+                    let Some(path) = read_request(&mut conn).await else {
+                        return;
+                    };
                     let rel = path.strip_prefix("/v1.7/").unwrap_or(&path).to_string();
                     let answer = routes.lock().unwrap().get(&rel).cloned();
                     let answer = answer.unwrap_or_else(|| raw(404, &[], b""));
@@ -64,12 +68,22 @@ impl Stub {
             public_pem,
         };
         let keys = serde_json::json!({"keys": [{"kid": "stub-key", "pem": stub.public_pem}]});
-        stub.route("jwks/oauth", raw(200, &[("content-type", "application/json")], keys.to_string().as_bytes()));
+        stub.route(
+            "jwks/oauth",
+            raw(
+                200,
+                &[("content-type", "application/json")],
+                keys.to_string().as_bytes(),
+            ),
+        );
         stub
     }
 
     fn route(&self, path: &str, response: Vec<u8>) {
-        self.routes.lock().unwrap().insert(path.to_string(), response);
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), response);
     }
 
     /// A PS512 JWT in the server's shape, with `payload` as its payload bytes.
@@ -115,7 +129,8 @@ async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<String> {
         .lines()
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
         })
         .unwrap_or(0);
     while buf.len() < head_end + length {
@@ -129,7 +144,10 @@ async fn read_request(conn: &mut tokio::net::TcpStream) -> Option<String> {
 }
 
 fn raw(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -169,7 +187,8 @@ fn world() -> &'static World {
             .max_retries(0)
             .build()
             .unwrap();
-        let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+        let contract =
+            ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
         let far = 4_102_444_800; // 2100-01-01
         let token = UserAccessToken::new(
             Token::new("access-value", far),
@@ -177,7 +196,13 @@ fn world() -> &'static World {
             Some("user-1".into()),
             None,
         );
-        World { rt, stub, sdk, contract, token }
+        World {
+            rt,
+            stub,
+            sdk,
+            contract,
+            token,
+        }
     })
 }
 
@@ -219,7 +244,10 @@ proptest! {
 fn check_callback(result: digime::Result<AuthorizeCallback>) {
     if let Err(err) = result {
         assert!(
-            matches!(err.kind(), ErrorKind::InvalidInput | ErrorKind::AuthorizationFailed),
+            matches!(
+                err.kind(),
+                ErrorKind::InvalidInput | ErrorKind::AuthorizationFailed
+            ),
             "{err:?}"
         );
         if err.kind() == ErrorKind::InvalidInput {
@@ -238,7 +266,9 @@ fn error_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..512),
         (any::<String>(), any::<String>(), any::<Option<String>>()).prop_map(|(c, m, r)| {
-            serde_json::json!({"error": {"code": c, "message": m, "reference": r}}).to_string().into_bytes()
+            serde_json::json!({"error": {"code": c, "message": m, "reference": r}})
+                .to_string()
+                .into_bytes()
         }),
         any::<String>().prop_map(|s| format!("{{\"error\": {s}}}").into_bytes()),
         Just(b"<html><body>502 Bad Gateway</body></html>".to_vec()),
@@ -311,7 +341,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 /// Payloads close to the real one, with any part replaced or missing.
 fn token_payload() -> impl Strategy<Value = Vec<u8>> {
     let part = prop_oneof![
-        (any::<String>(), any::<u32>()).prop_map(|(v, e)| serde_json::json!({"value": v, "expires_on": e})),
+        (any::<String>(), any::<u32>())
+            .prop_map(|(v, e)| serde_json::json!({"value": v, "expires_on": e})),
         json_value(),
     ];
     prop_oneof![
@@ -392,7 +423,9 @@ fn a_well_formed_signed_payload_is_accepted() {
     let jwt = w.stub.server_jwt(payload.to_string().as_bytes());
     let reply = serde_json::json!({"token": jwt}).to_string();
     w.stub.route("oauth/token", raw(200, &[], reply.as_bytes()));
-    let token = w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token)).expect("accepted");
+    let token =
+        w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token))
+            .expect("accepted");
     assert_eq!(token.access_token().value().expose_secret(), "a-2");
     assert_eq!(token.refresh_token().expiry(), 4_102_444_900);
     // A payload signed by another key is refused.
@@ -401,6 +434,8 @@ fn a_well_formed_signed_payload_is_accepted() {
     forged.push_str("AAAA");
     let reply = serde_json::json!({"token": forged}).to_string();
     w.stub.route("oauth/token", raw(200, &[], reply.as_bytes()));
-    let err = w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token)).unwrap_err();
+    let err =
+        w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token))
+            .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err:?}");
 }

@@ -54,7 +54,8 @@ struct Seen {
 
 impl Seen {
     fn debug(&mut self, what: &str, value: &impl std::fmt::Debug) {
-        self.formatted.push(format!("{what}: {value:?} / {value:#?}"));
+        self.formatted
+            .push(format!("{what}: {value:?} / {value:#?}"));
     }
     fn display(&mut self, what: &str, value: &impl std::fmt::Display) {
         self.formatted.push(format!("{what}: {value}"));
@@ -68,8 +69,14 @@ impl Seen {
         self.secrets.push((what.to_string(), value.to_string()));
     }
     fn token(&mut self, what: &str, token: &digime::UserAccessToken) {
-        self.secret(&format!("{what} access token"), token.access_token().value().expose_secret());
-        self.secret(&format!("{what} refresh token"), token.refresh_token().value().expose_secret());
+        self.secret(
+            &format!("{what} access token"),
+            token.access_token().value().expose_secret(),
+        );
+        self.secret(
+            &format!("{what} refresh token"),
+            token.refresh_token().value().expose_secret(),
+        );
         self.debug(what, token);
         self.both(&format!("{what}.access_token"), token.access_token());
         self.both(&format!("{what}.refresh_token"), token.refresh_token());
@@ -90,7 +97,10 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     // The contract, from a PEM we hold, so that its text can be searched for.
     let sandbox = Sandbox::start().await.unwrap();
     let pem = digime::sandbox::generate_private_key_pem().unwrap();
-    for line in pem.lines().filter(|l| !l.starts_with("-----") && l.len() >= 16) {
+    for line in pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+    {
         seen.secret("private key PEM line", line);
     }
     let contract = ContractDetails::new(CONTRACT, &pem).unwrap();
@@ -117,7 +127,10 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         .sample_data(SampleDataOptions::default());
     seen.debug("AuthorizeBuilder", &authorize);
     let authorization = authorize.send().await.unwrap();
-    seen.secret("code verifier", authorization.code_verifier().expose_secret());
+    seen.secret(
+        "code verifier",
+        authorization.code_verifier().expose_secret(),
+    );
     seen.debug("Authorization", &authorization);
     seen.debug("Session", authorization.session());
     seen.debug("SourceType", &SourceType::Push);
@@ -156,7 +169,10 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     seen.debug("FileData", &data);
     let push = sdk.push(&contract, &token);
     seen.debug("PushBuilder", &push);
-    let library = push.library().file(data, "report.pdf").descriptor(descriptor.clone());
+    let library = push
+        .library()
+        .file(data, "report.pdf")
+        .descriptor(descriptor.clone());
     seen.debug("LibraryPush", &library);
     let outcome = library.send().await.unwrap();
     seen.debug("PushOutcome", &outcome);
@@ -226,7 +242,10 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     let err = session
         .push()
         .library()
-        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 8]), 8), "r.bin")
+        .file(
+            FileData::from_reader(std::io::Cursor::new(vec![1u8; 8]), 8),
+            "r.bin",
+        )
         .descriptor(descriptor.clone())
         .send()
         .await
@@ -253,7 +272,11 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     // Everything that was written.
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     let formatted = seen.formatted.join("\n");
-    assert!(logs.len() > 10_000, "TRACE output was captured ({} bytes)", logs.len());
+    assert!(
+        logs.len() > 10_000,
+        "TRACE output was captured ({} bytes)",
+        logs.len()
+    );
     let mut leaks = Vec::new();
     for (what, secret) in &seen.secrets {
         if logs.contains(secret.as_str()) {

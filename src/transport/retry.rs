@@ -129,10 +129,10 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 fn is_connect_error(err: &Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
     while let Some(e) = source {
-        if let Some(req) = e.downcast_ref::<reqwest::Error>() {
-            if req.is_connect() {
-                return true;
-            }
+        if let Some(req) = e.downcast_ref::<reqwest::Error>()
+            && req.is_connect()
+        {
+            return true;
         }
         source = e.source();
     }
