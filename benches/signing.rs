@@ -31,9 +31,12 @@ fn signing(c: &mut Criterion) {
     c.bench_function("sign FileDescriptor JWT (PS512, RSA-2048)", |b| {
         b.iter(|| digime::__bench::sign_descriptor(&contract, &descriptor).unwrap())
     });
-    c.bench_function("parse the contract key (once per ContractDetails::new)", |b| {
-        b.iter(|| ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap())
-    });
+    c.bench_function(
+        "parse the contract key (once per ContractDetails::new)",
+        |b| {
+            b.iter(|| ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap())
+        },
+    );
 }
 
 criterion_group!(benches, signing);

@@ -75,10 +75,19 @@ async fn target(args: &Args) -> Result<Target, Box<dyn std::error::Error>> {
         let app_id = args.app_id.as_deref().unwrap_or_default();
         let pem = std::fs::read_to_string(args.key.as_ref().ok_or("--key")?)?;
         let contract = ContractDetails::new(args.contract_id.as_deref().unwrap_or_default(), pem)?;
-        let token: UserAccessToken =
-            serde_json::from_str(&std::fs::read_to_string(args.token.as_ref().ok_or("--token")?)?)?;
-        let sdk = DigiMe::builder().application_id(app_id).base_url(base_url).build()?;
-        return Ok(Target { sdk, contract, token, _sandbox: None });
+        let token: UserAccessToken = serde_json::from_str(&std::fs::read_to_string(
+            args.token.as_ref().ok_or("--token")?,
+        )?)?;
+        let sdk = DigiMe::builder()
+            .application_id(app_id)
+            .base_url(base_url)
+            .build()?;
+        return Ok(Target {
+            sdk,
+            contract,
+            token,
+            _sandbox: None,
+        });
     }
     // The sandbox keeps no bytes: it streams each body into SHA-256.
     let sandbox = Sandbox::builder().keep_bytes_up_to(0).start().await?;
@@ -92,7 +101,12 @@ async fn target(args: &Args) -> Result<Target, Box<dyn std::error::Error>> {
         .application_id("bench-app")
         .base_url(&sandbox.base_url())
         .build()?;
-    Ok(Target { sdk, contract, token, _sandbox: Some(sandbox) })
+    Ok(Target {
+        sdk,
+        contract,
+        token,
+        _sandbox: Some(sandbox),
+    })
 }
 
 /// The token as a client that stored it long ago sees it: expired.
@@ -128,16 +142,18 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let target = target(&args).await?;
-    let token = if args.expired_token { expired(&target.token)? } else { target.token.clone() };
+    let token = if args.expired_token {
+        expired(&target.token)?
+    } else {
+        target.token.clone()
+    };
     let session = target.sdk.session(&target.contract, token);
 
     let file_len = match &args.file {
         Some(path) => std::fs::metadata(path)?.len(),
         None => args.size,
     };
-    let payload = bytes::Bytes::from(
-        (0..args.size).map(|i| (i % 251) as u8).collect::<Vec<u8>>(),
-    );
+    let payload = bytes::Bytes::from((0..args.size).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
     let descriptor = FileDescriptor::builder()
         .mime_type("application/octet-stream")
         .accounts(vec![Account::new("bench-account")])

@@ -55,7 +55,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .exchange_code_for_token(&contract, callback.code(), auth.code_verifier())
         .await?;
     let user_id = token.user_id().unwrap_or_default().to_string();
-    println!("   consent given; token for user {user_id} (expires {})", token.access_token().expiry());
+    println!(
+        "   consent given; token for user {user_id} (expires {})",
+        token.access_token().expiry()
+    );
 
     let accounts = sdk.read_accounts(&contract, &token).await?;
     let reference = callback.account_reference().unwrap_or_default();
@@ -63,7 +66,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .find_by_reference(reference)
         .ok_or("the onboarded account is not in read accounts")?
         .clone();
-    println!("   onboarded account {} (reference {})", account.id, account.reference);
+    println!(
+        "   onboarded account {} (reference {})",
+        account.id, account.reference
+    );
 
     // 3. A file into the library.
     let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n".to_vec();
@@ -80,7 +86,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
         .send()
         .await?;
-    println!("3. pushed lab-report.pdf to the library (HTTP {})", outcome.status());
+    println!(
+        "3. pushed lab-report.pdf to the library (HTTP {})",
+        outcome.status()
+    );
 
     // 4. A FHIR bundle to the provider account.
     let bundle = serde_json::json!({
@@ -98,7 +107,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .data(bundle)
         .send()
         .await?;
-    println!("4. pushed a FHIR bundle to account {} (HTTP {})", account.id, outcome.status());
+    println!(
+        "4. pushed a FHIR bundle to account {} (HTTP {})",
+        account.id,
+        outcome.status()
+    );
 
     // 5. The access token expires; the SDK refreshes it and retries.
     sandbox.expire_access_token(&user_id);
@@ -113,17 +126,35 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .accounts(vec![Account::new("patient-42")])
                 .build(),
         )
-        .on_access_token_change(|_new| println!("   the SDK refreshed the token: store the new one"))
+        .on_access_token_change(|_new| {
+            println!("   the SDK refreshed the token: store the new one")
+        })
         .send()
         .await?;
-    println!("   pushed visits.csv; token refreshed: {}", outcome.token_refreshed());
+    println!(
+        "   pushed visits.csv; token refreshed: {}",
+        outcome.token_refreshed()
+    );
 
     // 6. What the user's library now holds.
     println!("6. the user's library:");
-    println!("   {:<18} {:>6}  {:<16} tags", "mime type", "bytes", "sha256");
+    println!(
+        "   {:<18} {:>6}  {:<16} tags",
+        "mime type", "bytes", "sha256"
+    );
     for entry in sandbox.library(&user_id) {
-        let tags = entry.descriptor.get("tags").map(|t| t.to_string()).unwrap_or_default();
-        println!("   {:<18} {:>6}  {:<16} {}", entry.mime_type, entry.size, &entry.sha256[..16], tags);
+        let tags = entry
+            .descriptor
+            .get("tags")
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        println!(
+            "   {:<18} {:>6}  {:<16} {}",
+            entry.mime_type,
+            entry.size,
+            &entry.sha256[..16],
+            tags
+        );
     }
     sandbox.shutdown().await;
     Ok(())

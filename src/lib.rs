@@ -92,8 +92,8 @@ pub mod models;
 pub mod push;
 mod signer;
 mod token;
-mod typestate;
 mod transport;
+mod typestate;
 mod validate;
 
 #[cfg(feature = "sandbox")]
@@ -104,8 +104,8 @@ pub use auth::{AuthorizeCallback, SourceType, UserSession};
 pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder};
 pub use contract::ContractDetails;
 pub use descriptor::{Account, FileDescriptor};
-pub use models::{ContractInfo, ServiceAccount};
 pub use error::{Error, ErrorKind, Result, ServerError};
+pub use models::{ContractInfo, ServiceAccount};
 pub use push::{FhirVersion, PushOutcome, Standard};
 pub use token::{Token, UserAccessToken};
 
@@ -134,7 +134,10 @@ pub mod __bench {
     }
 
     /// Signs one FileDescriptor JWT as a library push does.
-    pub fn sign_descriptor(contract: &ContractDetails, descriptor: &FileDescriptor) -> Result<String> {
+    pub fn sign_descriptor(
+        contract: &ContractDetails,
+        descriptor: &FileDescriptor,
+    ) -> Result<String> {
         sign_file_descriptor(contract.key(), descriptor)
     }
 }

@@ -219,7 +219,8 @@ mod tests {
 
     #[test]
     fn optional_parts_may_be_missing() {
-        let s = r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2}}"#;
+        let s =
+            r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2}}"#;
         let token: UserAccessToken = serde_json::from_str(s).unwrap();
         assert_eq!(token.user_id(), None);
         assert_eq!(serde_json::to_string(&token).unwrap(), s);

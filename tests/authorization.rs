@@ -36,18 +36,28 @@ async fn authorize_consent_exchange_read_accounts_then_push() {
     assert!(url.contains("sourceType=push"), "{url}");
 
     let location = consent(&url).await;
-    assert!(location.starts_with("http://127.0.0.1:9/callback?"), "{location}");
+    assert!(
+        location.starts_with("http://127.0.0.1:9/callback?"),
+        "{location}"
+    );
     let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
     callback.verify_state("state-123").expect("state matches");
     assert!(callback.verify_state("state-999").is_err());
-    let reference = callback.account_reference().expect("accountReference").to_string();
+    let reference = callback
+        .account_reference()
+        .expect("accountReference")
+        .to_string();
 
     let token = env
         .sdk
         .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
         .await
         .expect("exchange");
-    let accounts = env.sdk.read_accounts(&env.contract, &token).await.expect("accounts");
+    let accounts = env
+        .sdk
+        .read_accounts(&env.contract, &token)
+        .await
+        .expect("accounts");
     assert!(!accounts.token_refreshed());
     let account = accounts
         .find_by_reference(&reference)
@@ -89,7 +99,7 @@ async fn a_wrong_code_verifier_fails_pkce() {
         .send()
         .await
         .unwrap();
-    let callback = AuthorizeCallback::from_url(&consent(&auth.url().to_string()).await).unwrap();
+    let callback = AuthorizeCallback::from_url(&consent(auth.url().as_str()).await).unwrap();
     let wrong = digime::secrecy::SecretString::from("not-the-verifier".to_string());
     let err = env
         .sdk
@@ -97,7 +107,10 @@ async fn a_wrong_code_verifier_fails_pkce() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Server);
-    assert!(err.status().is_some_and(|s| (400..500).contains(&s)), "{err:?}");
+    assert!(
+        err.status().is_some_and(|s| (400..500).contains(&s)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +125,7 @@ async fn an_existing_token_links_the_same_user() {
         .send()
         .await
         .unwrap();
-    let callback = AuthorizeCallback::from_url(&consent(&auth.url().to_string()).await).unwrap();
+    let callback = AuthorizeCallback::from_url(&consent(auth.url().as_str()).await).unwrap();
     let token = env
         .sdk
         .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
@@ -124,7 +137,8 @@ async fn an_existing_token_links_the_same_user() {
 #[tokio::test]
 async fn a_declined_consent_is_an_error_with_its_code() {
     let env = Env::new().await;
-    env.sandbox.set_consent_failure(Some("ConsentDeclined".into()));
+    env.sandbox
+        .set_consent_failure(Some("ConsentDeclined".into()));
     let auth = env
         .sdk
         .authorize(&env.contract)
@@ -133,7 +147,7 @@ async fn a_declined_consent_is_an_error_with_its_code() {
         .send()
         .await
         .unwrap();
-    let location = consent(&auth.url().to_string()).await;
+    let location = consent(auth.url().as_str()).await;
     let err = AuthorizeCallback::from_url(&location).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AuthorizationFailed);
     assert_eq!(err.code(), Some("ConsentDeclined"));
@@ -142,7 +156,11 @@ async fn a_declined_consent_is_an_error_with_its_code() {
 #[tokio::test]
 async fn contract_details_tell_write_from_read() {
     let env = Env::new().await;
-    let info = env.sdk.contract_details(&env.contract).await.expect("details");
+    let info = env
+        .sdk
+        .contract_details(&env.contract)
+        .await
+        .expect("details");
     assert_eq!(info.id, CONTRACT);
     assert!(info.can_write());
     let key = digime::sandbox::generate_private_key_pem().unwrap();
@@ -171,15 +189,28 @@ async fn delete_user_empties_the_library_and_ends_the_tokens() {
         .await
         .unwrap();
     assert_eq!(env.sandbox.library(USER).len(), 1);
-    env.sdk.delete_user(&env.contract, &env.token).await.expect("delete");
+    env.sdk
+        .delete_user(&env.contract, &env.token)
+        .await
+        .expect("delete");
     assert!(env.sandbox.library(USER).is_empty());
-    let err = env.sdk.read_accounts(&env.contract, &env.token).await.unwrap_err();
+    let err = env
+        .sdk
+        .read_accounts(&env.contract, &env.token)
+        .await
+        .unwrap_err();
     assert!(err.is_reauthorization_required(), "{err:?}");
 }
 
 #[test]
 fn callback_parser_rejects_malformed_queries() {
-    for bad in ["", "success=maybe&code=c", "success=true", "success=true&code=", "success=true&code=a&code=b"] {
+    for bad in [
+        "",
+        "success=maybe&code=c",
+        "success=true",
+        "success=true&code=",
+        "success=true&code=a&code=b",
+    ] {
         let err = AuthorizeCallback::from_query(bad).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
         assert_eq!(err.field(), Some("callback_query"), "{bad}");

@@ -10,19 +10,49 @@ fn assert_field(result: Result<impl std::fmt::Debug, digime::Error>, field: &str
     let err = result.expect_err("bad input must be refused");
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
     assert_eq!(err.field(), Some(field), "{err}");
-    assert!(err.to_string().contains(field), "the message names the field: {err}");
+    assert!(
+        err.to_string().contains(field),
+        "the message names the field: {err}"
+    );
 }
 
 #[test]
 fn sdk_configuration() {
     assert_field(DigiMe::builder().build(), "application_id");
-    assert_field(DigiMe::builder().application_id("").build(), "application_id");
-    assert_field(DigiMe::builder().application_id("a\nb").build(), "application_id");
-    assert_field(DigiMe::builder().application_id("app").base_url("not a url").build(), "base_url");
-    assert_field(DigiMe::builder().application_id("app").base_url("ftp://host/v1.7/").build(), "base_url");
-    assert_field(DigiMe::builder().application_id("app").base_url("http://").build(), "base_url");
     assert_field(
-        DigiMe::builder().application_id("app").onboard_url("::").build(),
+        DigiMe::builder().application_id("").build(),
+        "application_id",
+    );
+    assert_field(
+        DigiMe::builder().application_id("a\nb").build(),
+        "application_id",
+    );
+    assert_field(
+        DigiMe::builder()
+            .application_id("app")
+            .base_url("not a url")
+            .build(),
+        "base_url",
+    );
+    assert_field(
+        DigiMe::builder()
+            .application_id("app")
+            .base_url("ftp://host/v1.7/")
+            .build(),
+        "base_url",
+    );
+    assert_field(
+        DigiMe::builder()
+            .application_id("app")
+            .base_url("http://")
+            .build(),
+        "base_url",
+    );
+    assert_field(
+        DigiMe::builder()
+            .application_id("app")
+            .onboard_url("::")
+            .build(),
         "onboard_url",
     );
 }
@@ -35,7 +65,10 @@ fn contract_keys_and_ids() {
     assert_field(ContractDetails::new("c", "not a pem"), "private_key");
     assert_field(ContractDetails::new("c", ""), "private_key");
     assert_field(
-        ContractDetails::new("c", "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"),
+        ContractDetails::new(
+            "c",
+            "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+        ),
         "private_key",
     );
     let non_rsa = ContractDetails::new("c", EC_PEM).unwrap_err();
@@ -48,7 +81,8 @@ fn contract_keys_and_ids() {
     let pkcs8 = digime::sandbox::generate_private_key_pem().unwrap();
     assert!(pkcs8.contains("BEGIN PRIVATE KEY"));
     ContractDetails::new("c", &pkcs8).expect("PKCS#8 is accepted");
-    ContractDetails::new("c", good.to_string()).expect("PKCS#1 is accepted");
+    let owned: String = good.into();
+    ContractDetails::new("c", owned).expect("PKCS#1 is accepted, as a String too");
 }
 
 #[tokio::test]
@@ -64,30 +98,60 @@ async fn push_inputs_are_checked_before_sending() {
     };
 
     assert_field(
-        push().library().file(b"x".to_vec(), "a\nb.pdf").descriptor(descriptor("application/pdf", "a")).send().await,
+        push()
+            .library()
+            .file(b"x".to_vec(), "a\nb.pdf")
+            .descriptor(descriptor("application/pdf", "a"))
+            .send()
+            .await,
         "file_name",
     );
     assert_field(
-        push().library().file(b"x".to_vec(), "").descriptor(descriptor("application/pdf", "a")).send().await,
+        push()
+            .library()
+            .file(b"x".to_vec(), "")
+            .descriptor(descriptor("application/pdf", "a"))
+            .send()
+            .await,
         "file_name",
     );
     assert_field(
-        push().library().file(b"x".to_vec(), "f").descriptor(descriptor("application/pdf", "acc\r\nX-Evil: 1")).send().await,
+        push()
+            .library()
+            .file(b"x".to_vec(), "f")
+            .descriptor(descriptor("application/pdf", "acc\r\nX-Evil: 1"))
+            .send()
+            .await,
         "descriptor.accounts.accountId",
     );
     assert_field(
-        push().library().file(b"x".to_vec(), "f").descriptor(descriptor("", "a")).send().await,
-        "descriptor.mime_type",
-    );
-    assert_field(
-        push().library().file(b"x".to_vec(), "f").descriptor(descriptor("text/plain\r\n", "a")).send().await,
+        push()
+            .library()
+            .file(b"x".to_vec(), "f")
+            .descriptor(descriptor("", "a"))
+            .send()
+            .await,
         "descriptor.mime_type",
     );
     assert_field(
         push()
             .library()
             .file(b"x".to_vec(), "f")
-            .descriptor(FileDescriptor::builder().mime_type("text/plain").accounts(vec![]).build())
+            .descriptor(descriptor("text/plain\r\n", "a"))
+            .send()
+            .await,
+        "descriptor.mime_type",
+    );
+    assert_field(
+        push()
+            .library()
+            .file(b"x".to_vec(), "f")
+            .descriptor(
+                FileDescriptor::builder()
+                    .mime_type("text/plain")
+                    .accounts(vec![])
+                    .build(),
+            )
             .send()
             .await,
         "descriptor.accounts",
@@ -105,8 +169,14 @@ async fn push_inputs_are_checked_before_sending() {
     assert_field(provider("a", serde_json::json!("Bundle")).await, "data");
     assert_field(provider("a", serde_json::Value::Null).await, "data");
     assert_field(provider("", serde_json::json!({})).await, "account_id");
-    assert_field(provider("a\r\nb", serde_json::json!({})).await, "account_id");
-    assert_field(provider("açcount", serde_json::json!({})).await, "account_id");
+    assert_field(
+        provider("a\r\nb", serde_json::json!({})).await,
+        "account_id",
+    );
+    assert_field(
+        provider("açcount", serde_json::json!({})).await,
+        "account_id",
+    );
 
     assert_eq!(env.request_count(), before, "nothing reached the server");
     assert!(env.sandbox.library(support::USER).is_empty());

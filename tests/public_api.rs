@@ -2,16 +2,26 @@
 
 mod support;
 
-use digime::{Account, ContractDetails, DigiMe, FhirVersion, FileDescriptor, Standard, UserAccessToken};
+use digime::{
+    Account, ContractDetails, DigiMe, FhirVersion, FileDescriptor, Standard, UserAccessToken,
+};
 
 #[tokio::test]
 async fn the_documented_usage_compiles_and_works() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = digime::sandbox::Sandbox::start().await?;
     let pem = digime::sandbox::generate_private_key_pem()?;
     let registered = ContractDetails::new("my-contract-id", pem.clone())?;
-    sandbox.register_contract("my-application-id", "my-contract-id", &registered.public_key_pem())?;
+    sandbox.register_contract(
+        "my-application-id",
+        "my-contract-id",
+        &registered.public_key_pem(),
+    )?;
     sandbox.create_user("user-id", &["account-id-from-read-accounts"])?;
-    let stored_json = serde_json::to_string(&sandbox.mint_token("my-application-id", "my-contract-id", "user-id")?)?;
+    let stored_json = serde_json::to_string(&sandbox.mint_token(
+        "my-application-id",
+        "my-contract-id",
+        "user-id",
+    )?)?;
     let bytes: Vec<u8> = b"%PDF-1.7 report".to_vec();
 
     let sdk = DigiMe::builder()

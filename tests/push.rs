@@ -72,7 +72,10 @@ async fn the_wire_carries_the_documented_claims_and_headers() {
             .await
             .expect("push succeeds");
     }
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let imports: Vec<_> = env
         .sandbox
         .requests()
@@ -97,7 +100,10 @@ async fn the_wire_carries_the_documented_claims_and_headers() {
         assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert!(nonces.insert(nonce), "nonces are unique");
         let headers: Vec<String> = r.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
-        assert!(headers.contains(&"filedescriptor".to_string()), "{headers:?}");
+        assert!(
+            headers.contains(&"filedescriptor".to_string()),
+            "{headers:?}"
+        );
         assert!(headers.contains(&"authorization".to_string()));
     }
 }
@@ -129,14 +135,24 @@ async fn provider_push_reaches_the_account_with_its_version() {
     let pushes = env.sandbox.provider_pushes(USER);
     assert_eq!(pushes.len(), 2);
     assert_eq!(
-        (pushes[0].account_id.as_str(), pushes[0].standard.as_str(), pushes[0].version.as_str()),
+        (
+            pushes[0].account_id.as_str(),
+            pushes[0].standard.as_str(),
+            pushes[0].version.as_str()
+        ),
         (ACCOUNTS[1], "fhir", "stu3")
     );
     assert_eq!(pushes[1].version, "3.0.2");
     assert_eq!(pushes[0].body, bundle);
-    assert_eq!(pushes[0].sha256, sha256_hex(&serde_json::to_vec(&bundle).unwrap()));
+    assert_eq!(
+        pushes[0].sha256,
+        sha256_hex(&serde_json::to_vec(&bundle).unwrap())
+    );
     let paths: Vec<String> = env.sandbox.requests().into_iter().map(|r| r.path).collect();
-    assert!(paths.contains(&"permission-access/import/h:accountId/fhir/stu3".to_string()), "{paths:?}");
+    assert!(
+        paths.contains(&"permission-access/import/h:accountId/fhir/stu3".to_string()),
+        "{paths:?}"
+    );
     assert!(paths.contains(&"permission-access/import/h:accountId/fhir/3.0.2".to_string()));
 }
 
@@ -167,7 +183,7 @@ async fn an_expired_access_token_is_refreshed_once_and_the_push_retried() {
         env.token.refresh_token().value().expose_secret()
     );
     assert_eq!(new.user_id(), Some(USER));
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1, "the hook fires once");
     assert_eq!(
         seen[0].access_token().value().expose_secret(),
@@ -229,12 +245,20 @@ async fn a_spent_refresh_token_means_the_user_must_authorize_again() {
 #[tokio::test]
 async fn the_refresh_grant_rotates_and_an_old_refresh_token_is_refused() {
     let env = Env::new().await;
-    let fresh = env.sdk.refresh_token(&env.contract, &env.token).await.expect("refresh");
+    let fresh = env
+        .sdk
+        .refresh_token(&env.contract, &env.token)
+        .await
+        .expect("refresh");
     assert_ne!(
         fresh.refresh_token().value().expose_secret(),
         env.token.refresh_token().value().expose_secret()
     );
-    let err = env.sdk.refresh_token(&env.contract, &env.token).await.unwrap_err();
+    let err = env
+        .sdk
+        .refresh_token(&env.contract, &env.token)
+        .await
+        .unwrap_err();
     assert!(err.is_reauthorization_required(), "{err:?}");
 }
 
@@ -317,7 +341,10 @@ async fn errors_sent_only_in_headers_are_kept() {
         .await
         .unwrap_err();
     let s = err.server().expect("server error");
-    assert_eq!((s.status(), s.code(), s.message(), s.reference()), (409, Some("Conflict"), Some("header only"), Some("ref-h")));
+    assert_eq!(
+        (s.status(), s.code(), s.message(), s.reference()),
+        (409, Some("Conflict"), Some("header only"), Some("ref-h"))
+    );
 }
 
 #[test]
@@ -327,8 +354,12 @@ fn sdk_and_futures_are_send_and_sync() {
     send_sync_clone::<digime::DigiMe>();
     send_sync_clone::<digime::ContractDetails>();
     send_sync_clone::<digime::UserAccessToken>();
-    let sdk = digime::DigiMe::builder().application_id("a").build().unwrap();
-    let contract = digime::ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+    let sdk = digime::DigiMe::builder()
+        .application_id("a")
+        .build()
+        .unwrap();
+    let contract =
+        digime::ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
     let token = digime::UserAccessToken::new(
         digime::Token::new("a", u64::MAX),
         digime::Token::new("r", u64::MAX),
@@ -352,5 +383,10 @@ fn sdk_and_futures_are_send_and_sync() {
         .send();
     send(&provider);
     send(&sdk.read_accounts(&contract, &token));
-    send(&sdk.authorize(&contract).callback("http://x/").state("s").send());
+    send(
+        &sdk.authorize(&contract)
+            .callback("http://x/")
+            .state("s")
+            .send(),
+    );
 }

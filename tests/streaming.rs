@@ -47,8 +47,15 @@ async fn a_file_is_streamed_from_disk_with_a_content_length_and_progress() {
         .send()
         .await
         .expect("streamed push");
-    assert_eq!(last.load(Ordering::SeqCst), bytes.len() as u64, "progress reaches the total");
-    assert!(calls.load(Ordering::SeqCst) > 1, "progress is reported as the upload goes");
+    assert_eq!(
+        last.load(Ordering::SeqCst),
+        bytes.len() as u64,
+        "progress reaches the total"
+    );
+    assert!(
+        calls.load(Ordering::SeqCst) > 1,
+        "progress is reported as the upload goes"
+    );
     let entry = &env.sandbox.library(USER)[0];
     assert_eq!(entry.size, bytes.len() as u64);
     assert_eq!(entry.sha256, sha256_hex(&bytes));
@@ -58,9 +65,19 @@ async fn a_file_is_streamed_from_disk_with_a_content_length_and_progress() {
         .into_iter()
         .find(|r| r.path == "permission-access/import")
         .unwrap();
-    let headers: Vec<String> = import.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
-    assert!(headers.contains(&"content-length".to_string()), "{headers:?}");
-    assert!(!headers.contains(&"transfer-encoding".to_string()), "{headers:?}");
+    let headers: Vec<String> = import
+        .headers
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    assert!(
+        headers.contains(&"content-length".to_string()),
+        "{headers:?}"
+    );
+    assert!(
+        !headers.contains(&"transfer-encoding".to_string()),
+        "{headers:?}"
+    );
 }
 
 #[tokio::test]
@@ -94,7 +111,10 @@ async fn a_reader_that_cannot_be_replayed_returns_the_new_token_and_stores_nothi
         .sdk
         .push(&env.contract, &env.token)
         .library()
-        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 1000]), 1000), "once.bin")
+        .file(
+            FileData::from_reader(std::io::Cursor::new(vec![1u8; 1000]), 1000),
+            "once.bin",
+        )
         .descriptor(descriptor())
         .on_access_token_change(move |_| {
             h.fetch_add(1, Ordering::SeqCst);
@@ -109,12 +129,18 @@ async fn a_reader_that_cannot_be_replayed_returns_the_new_token_and_stores_nothi
         env.token.access_token().value().expose_secret()
     );
     assert_eq!(hook_calls.load(Ordering::SeqCst), 1);
-    assert!(env.sandbox.library(USER).is_empty(), "no success that did not happen");
+    assert!(
+        env.sandbox.library(USER).is_empty(),
+        "no success that did not happen"
+    );
     // The new token works.
     env.sdk
         .push(&env.contract, token)
         .library()
-        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 1000]), 1000), "once.bin")
+        .file(
+            FileData::from_reader(std::io::Cursor::new(vec![1u8; 1000]), 1000),
+            "once.bin",
+        )
         .descriptor(descriptor())
         .send()
         .await
@@ -129,7 +155,10 @@ async fn a_reader_shorter_than_its_length_fails_and_stores_nothing() {
         .sdk
         .push(&env.contract, &env.token)
         .library()
-        .file(FileData::from_reader(std::io::Cursor::new(vec![1u8; 10]), 100), "short.bin")
+        .file(
+            FileData::from_reader(std::io::Cursor::new(vec![1u8; 10]), 100),
+            "short.bin",
+        )
         .descriptor(descriptor())
         .send()
         .await
@@ -148,7 +177,10 @@ async fn an_expired_token_known_in_advance_is_refreshed_before_sending() {
         .sdk
         .push(&env.contract, &stale)
         .library()
-        .file(FileData::from_reader(std::io::Cursor::new(vec![5u8; 64]), 64), "r.bin")
+        .file(
+            FileData::from_reader(std::io::Cursor::new(vec![5u8; 64]), 64),
+            "r.bin",
+        )
         .descriptor(descriptor())
         .send()
         .await
@@ -197,7 +229,10 @@ async fn many_concurrent_pushes_through_a_session_share_one_refresh() {
     assert_eq!(distinct.len(), 200, "each exactly once");
     assert_eq!(
         session.token().access_token().value().expose_secret(),
-        changes.lock().unwrap()[0].access_token().value().expose_secret()
+        changes.lock().unwrap()[0]
+            .access_token()
+            .value()
+            .expose_secret()
     );
 }
 

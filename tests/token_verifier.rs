@@ -25,7 +25,9 @@ struct Hostile {
 async fn hostile() -> Hostile {
     let key_pem = digime::sandbox::generate_private_key_pem().unwrap();
     let other_key_pem = digime::sandbox::generate_private_key_pem().unwrap();
-    let public_pem = ContractDetails::new("k", &key_pem).unwrap().public_key_pem();
+    let public_pem = ContractDetails::new("k", &key_pem)
+        .unwrap()
+        .public_key_pem();
     let token = Arc::new(std::sync::Mutex::new(String::new()));
     let jwks_fetches = Arc::new(AtomicUsize::new(0));
     let (t, f, p) = (token.clone(), jwks_fetches.clone(), public_pem.clone());
@@ -69,7 +71,13 @@ fn payload() -> serde_json::Value {
     })
 }
 
-fn sign(alg: Algorithm, key: &EncodingKey, jku: &str, kid: &str, claims: &serde_json::Value) -> String {
+fn sign(
+    alg: Algorithm,
+    key: &EncodingKey,
+    jku: &str,
+    kid: &str,
+    claims: &serde_json::Value,
+) -> String {
     let mut header = Header::new(alg);
     header.jku = Some(jku.to_string());
     header.kid = Some(kid.to_string());
@@ -78,7 +86,12 @@ fn sign(alg: Algorithm, key: &EncodingKey, jku: &str, kid: &str, claims: &serde_
 
 async fn refresh_with(h: &Hostile, token: String) -> digime::Result<UserAccessToken> {
     *h.token.lock().unwrap() = token;
-    let sdk = DigiMe::builder().application_id("app").base_url(&h.base).max_retries(0).build().unwrap();
+    let sdk = DigiMe::builder()
+        .application_id("app")
+        .base_url(&h.base)
+        .max_retries(0)
+        .build()
+        .unwrap();
     let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
     let old = UserAccessToken::new(Token::new("old", 1), Token::new("old-r", 2), None, None);
     sdk.refresh_token(&contract, &old).await
@@ -96,7 +109,11 @@ async fn a_good_token_verifies_and_one_fetch_serves_many() {
     let jku = format!("{}jwks/oauth", h.base);
     let good = sign(Algorithm::PS512, &key, &jku, "k1", &payload());
     *h.token.lock().unwrap() = good;
-    let sdk = DigiMe::builder().application_id("app").base_url(&h.base).build().unwrap();
+    let sdk = DigiMe::builder()
+        .application_id("app")
+        .base_url(&h.base)
+        .build()
+        .unwrap();
     let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
     let old = UserAccessToken::new(Token::new("old", 1), Token::new("old-r", 2), None, None);
     for _ in 0..5 {
@@ -105,7 +122,11 @@ async fn a_good_token_verifies_and_one_fetch_serves_many() {
         assert_eq!(t.consent_id(), Some("consent-1"));
         assert_eq!(t.access_token().expiry(), 4_000_000_000);
     }
-    assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 1, "keys are cached by kid");
+    assert_eq!(
+        h.jwks_fetches.load(Ordering::SeqCst),
+        1,
+        "keys are cached by kid"
+    );
 }
 
 #[tokio::test]
@@ -113,7 +134,10 @@ async fn hs256_signed_with_the_public_key_is_refused() {
     let h = hostile().await;
     let key = EncodingKey::from_secret(h.public_pem.as_bytes());
     let jku = format!("{}jwks/oauth", h.base);
-    assert_rejected(refresh_with(&h, sign(Algorithm::HS256, &key, &jku, "k1", &payload())).await, "alg confusion");
+    assert_rejected(
+        refresh_with(&h, sign(Algorithm::HS256, &key, &jku, "k1", &payload())).await,
+        "alg confusion",
+    );
 }
 
 #[tokio::test]
@@ -123,7 +147,10 @@ async fn alg_none_is_refused() {
         serde_json::to_vec(&serde_json::json!({"alg":"none","typ":"JWT","jku": format!("{}jwks/oauth", h.base),"kid":"k1"})).unwrap(),
     );
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload()).unwrap());
-    assert_rejected(refresh_with(&h, format!("{header}.{body}.")).await, "alg none");
+    assert_rejected(
+        refresh_with(&h, format!("{header}.{body}.")).await,
+        "alg none",
+    );
 }
 
 #[tokio::test]
@@ -136,7 +163,13 @@ async fn a_foreign_jku_is_never_fetched() {
     let err = refresh_with(&h, token).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification);
     assert!(err.to_string().contains("origin"), "{err}");
-    let token = sign(Algorithm::PS512, &key, "https://evil.example/jwks", "k1", &payload());
+    let token = sign(
+        Algorithm::PS512,
+        &key,
+        "https://evil.example/jwks",
+        "k1",
+        &payload(),
+    );
     assert_rejected(refresh_with(&h, token).await, "foreign host");
     assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 0);
 }
@@ -146,7 +179,12 @@ async fn an_unknown_kid_is_refused() {
     let h = hostile().await;
     let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
     let jku = format!("{}jwks/oauth", h.base);
-    let err = refresh_with(&h, sign(Algorithm::PS512, &key, &jku, "k-unknown", &payload())).await.unwrap_err();
+    let err = refresh_with(
+        &h,
+        sign(Algorithm::PS512, &key, &jku, "k-unknown", &payload()),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification);
     assert!(err.to_string().contains("k-unknown"), "{err}");
 }
@@ -169,5 +207,8 @@ async fn a_token_signed_by_another_key_is_refused() {
     let h = hostile().await;
     let other = EncodingKey::from_rsa_pem(h.other_key_pem.as_bytes()).unwrap();
     let jku = format!("{}jwks/oauth", h.base);
-    assert_rejected(refresh_with(&h, sign(Algorithm::PS512, &other, &jku, "k1", &payload())).await, "other key");
+    assert_rejected(
+        refresh_with(&h, sign(Algorithm::PS512, &other, &jku, "k1", &payload())).await,
+        "other key",
+    );
 }

@@ -452,7 +452,10 @@ async fn send(
     let callback_url = Url::parse(&callback)
         .map_err(|e| Error::invalid_input("callback", format!("not a URL ({e})")))?;
     if !matches!(callback_url.scheme(), "http" | "https") {
-        return Err(Error::invalid_input("callback", "must be an http or https URL"));
+        return Err(Error::invalid_input(
+            "callback",
+            "must be an http or https URL",
+        ));
     }
     validate::no_control_chars("state", &state)?;
     let verifier = pkce::code_verifier()?;

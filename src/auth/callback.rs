@@ -94,7 +94,10 @@ impl AuthorizeCallback {
                 ));
             }
             None => {
-                return Err(Error::invalid_input("callback_query", "`success` is missing"));
+                return Err(Error::invalid_input(
+                    "callback_query",
+                    "`success` is missing",
+                ));
             }
         }
         let code = code
@@ -150,11 +153,9 @@ impl AuthorizeCallback {
     /// ```
     pub fn verify_state(&self, expected: &str) -> Result<()> {
         let got = self.state.as_deref().unwrap_or("");
-        let same = aws_lc_rs::constant_time::verify_slices_are_equal(
-            got.as_bytes(),
-            expected.as_bytes(),
-        )
-        .is_ok();
+        let same =
+            aws_lc_rs::constant_time::verify_slices_are_equal(got.as_bytes(), expected.as_bytes())
+                .is_ok();
         if same && self.state.is_some() {
             Ok(())
         } else {

@@ -52,7 +52,10 @@ pub(crate) async fn token_from_reply(sdk: &DigiMe, reply: &Reply) -> Result<User
         .await?;
     Ok(UserAccessToken::new(
         Token::new(payload.access_token.value, payload.access_token.expires_on),
-        Token::new(payload.refresh_token.value, payload.refresh_token.expires_on),
+        Token::new(
+            payload.refresh_token.value,
+            payload.refresh_token.expires_on,
+        ),
         payload.sub,
         payload.consentid,
     ))
@@ -87,16 +90,20 @@ pub(crate) async fn refresh(
     let reply = match sdk.execute(&call, None).await {
         Ok(reply) => reply,
         Err(err) if is_invalid_token(&err) => {
-            let server = err.server().cloned().unwrap_or_else(|| {
-                crate::error::ServerError::new(401, None, None, None)
-            });
+            let server = err
+                .server()
+                .cloned()
+                .unwrap_or_else(|| crate::error::ServerError::new(401, None, None, None));
             return Err(Error::reauthorization_required(server));
         }
         Err(err) => return Err(err),
     };
     let mut fresh = token_from_reply(sdk, &reply).await?;
     fresh.inherit_identity(token);
-    tracing::info!(user = fresh.user_id().unwrap_or("-"), "access token refreshed");
+    tracing::info!(
+        user = fresh.user_id().unwrap_or("-"),
+        "access token refreshed"
+    );
     Ok(fresh)
 }
 
@@ -227,14 +234,20 @@ pub(crate) async fn user_call<E: Serialize>(
     if token.access_token().expires_within(sdk.inner.refresh_skew)
         && !token.refresh_token().expires_within(Duration::ZERO)
     {
-        tracing::debug!(endpoint = call.endpoint, "access token expires soon: refreshing first");
+        tracing::debug!(
+            endpoint = call.endpoint,
+            "access token expires soon: refreshing first"
+        );
         state.refresh(sdk, contract, generation).await?;
         refreshed_here = true;
     }
     let (token, generation) = state.current();
     match sdk.execute(call, Some(token.access_token().value())).await {
         Err(err) if is_invalid_token(&err) && !refreshed_here => {
-            tracing::debug!(endpoint = call.endpoint, "access token rejected: refreshing");
+            tracing::debug!(
+                endpoint = call.endpoint,
+                "access token rejected: refreshing"
+            );
             state.refresh(sdk, contract, generation).await?;
             let (token, _) = state.current();
             if !call.body.can_send() {

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -30,6 +31,8 @@ struct KeySetEntry {
 /// Verifies server JWTs. One per [`DigiMe`](crate::DigiMe).
 pub(crate) struct ServerJwtVerifier {
     origin: Origin,
+    /// The longest a key-set fetch may take.
+    fetch_timeout: Duration,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     /// Serialises key-set fetches, so a burst of tokens with a new `kid`
     /// makes one fetch.
@@ -37,9 +40,10 @@ pub(crate) struct ServerJwtVerifier {
 }
 
 impl ServerJwtVerifier {
-    pub(crate) fn new(base_url: &Url) -> Self {
+    pub(crate) fn new(base_url: &Url, fetch_timeout: Duration) -> Self {
         Self {
             origin: base_url.origin(),
+            fetch_timeout,
             keys: RwLock::new(HashMap::new()),
             fetch: tokio::sync::Mutex::new(()),
         }
@@ -101,6 +105,7 @@ impl ServerJwtVerifier {
         tracing::debug!(jku = %jku, kid, "fetching the server's key set");
         let resp = http
             .get(jku.clone())
+            .timeout(self.fetch_timeout)
             .send()
             .await
             .map_err(|e| Error::transport("fetching the key set", e))?;
@@ -115,7 +120,9 @@ impl ServerJwtVerifier {
                 Ok(key) => {
                     fresh.insert(entry.kid, Arc::new(key));
                 }
-                Err(e) => tracing::warn!(kid = %entry.kid, error = %e, "skipping an unreadable key in the key set"),
+                Err(e) => {
+                    tracing::warn!(kid = %entry.kid, error = %e, "skipping an unreadable key in the key set")
+                }
             }
         }
         if let Ok(mut keys) = self.keys.write() {

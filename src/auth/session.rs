@@ -94,7 +94,9 @@ impl UserSession {
     /// The newest token: store it.
     ///
     /// ```no_run
-    /// # fn f(session: digime::UserSession) { let json = serde_json::to_string(&session.token()).unwrap(); # let _ = json; }
+    /// # fn f(session: digime::UserSession) {
+    /// let json = serde_json::to_string(&session.token()).unwrap();
+    /// # let _ = json; }
     /// ```
     pub fn token(&self) -> UserAccessToken {
         Arc::unwrap_or_clone(self.current().0)
@@ -127,7 +129,9 @@ impl UserSession {
     /// Reads the user's accounts with the session's token.
     ///
     /// ```no_run
-    /// # async fn f(session: digime::UserSession) -> digime::Result<()> { let a = session.read_accounts().await?; # let _ = a; Ok(()) }
+    /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
+    /// let accounts = session.read_accounts().await?;
+    /// # let _ = accounts; Ok(()) }
     /// ```
     pub async fn read_accounts(&self) -> Result<AccountsOutcome> {
         self.inner
@@ -140,7 +144,9 @@ impl UserSession {
     /// new token.
     ///
     /// ```no_run
-    /// # async fn f(session: digime::UserSession) -> digime::Result<()> { let t = session.refresh().await?; # let _ = t; Ok(()) }
+    /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
+    /// let token = session.refresh().await?;
+    /// # let _ = token; Ok(()) }
     /// ```
     pub async fn refresh(&self) -> Result<UserAccessToken> {
         let (_, generation) = self.current();

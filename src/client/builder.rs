@@ -207,33 +207,27 @@ impl DigiMeBuilder {
         }
         let connect_timeout = self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         let read_timeout = self.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT);
-        let client = |read_timeout: Option<Duration>| {
-            let mut http = reqwest::Client::builder()
-                .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(connect_timeout)
-                .pool_idle_timeout(Duration::from_secs(60));
-            if let Some(read_timeout) = read_timeout {
-                http = http.read_timeout(read_timeout);
-            }
-            if let Some(timeout) = self.timeout {
-                http = http.timeout(timeout);
-            }
-            http.build()
-                .map_err(|e| Error::transport("building the HTTP client", e))
-        };
-        // The calls (`transport/request.rs`) run their own idle timeout:
-        // reqwest's `read_timeout` also counts the upload, and so would cut
-        // off a long one. Direct requests (the key set) use reqwest's.
-        let http = client(Some(read_timeout))?;
-        let transport_http = client(None)?;
-        let verifier = ServerJwtVerifier::new(&base_url);
+        // One client, one connection pool. No reqwest `read_timeout`: it
+        // also counts the upload, and so would cut off a long one. The calls
+        // (`transport/request.rs`) run their own idle timeout instead, and
+        // the key-set fetch a per-request one.
+        let mut http = reqwest::Client::builder()
+            .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(timeout) = self.timeout {
+            http = http.timeout(timeout);
+        }
+        let http = http
+            .build()
+            .map_err(|e| Error::transport("building the HTTP client", e))?;
+        let verifier = ServerJwtVerifier::new(&base_url, read_timeout);
         Ok(DigiMe {
             inner: Arc::new(Inner {
                 application_id,
                 base_url,
                 onboard_url,
                 http,
-                transport_http,
                 verifier,
                 max_retries: self.max_retries.unwrap_or(2),
                 refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),

@@ -51,11 +51,9 @@ pub(crate) struct Inner {
     pub(crate) application_id: String,
     pub(crate) base_url: Url,
     pub(crate) onboard_url: Url,
-    /// For direct requests (the key set): reqwest's read timeout applies.
+    /// The one HTTP client (one connection pool). Its calls run their own
+    /// idle timeout: reqwest's would also count the upload.
     pub(crate) http: reqwest::Client,
-    /// For `DigiMe::execute`, which runs its own idle timeout (reqwest's
-    /// would also count the upload, and so cut off a long one).
-    pub(crate) transport_http: reqwest::Client,
     pub(crate) verifier: ServerJwtVerifier,
     pub(crate) max_retries: u32,
     pub(crate) refresh_skew: Duration,

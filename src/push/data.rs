@@ -44,8 +44,14 @@ pub struct FileData {
 
 enum Source {
     Bytes(Bytes),
-    Path { path: PathBuf, len: u64 },
-    Reader { reader: Mutex<Option<BoxReader>>, len: u64 },
+    Path {
+        path: PathBuf,
+        len: u64,
+    },
+    Reader {
+        reader: Mutex<Option<BoxReader>>,
+        len: u64,
+    },
 }
 
 impl FileData {
@@ -149,7 +155,11 @@ impl FileData {
                     let stream = futures_util::stream::iter(
                         chunks.into_iter().map(Ok::<Bytes, std::io::Error>),
                     );
-                    Ok(reqwest::Body::wrap_stream(counted(stream, total, progress.clone())))
+                    Ok(reqwest::Body::wrap_stream(counted(
+                        stream,
+                        total,
+                        progress.clone(),
+                    )))
                 }
             },
             Source::Path { path, .. } => {
@@ -223,7 +233,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for ExactLength<R> {
             if read == 0 && self.remaining > 0 {
                 return std::task::Poll::Ready(Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
-                    format!("the data ended {} bytes short of its length", self.remaining),
+                    format!(
+                        "the data ended {} bytes short of its length",
+                        self.remaining
+                    ),
                 )));
             }
             self.remaining -= read.min(self.remaining);

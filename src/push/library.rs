@@ -8,11 +8,11 @@ use reqwest::header::HeaderName;
 use tracing::Instrument;
 
 use super::data::{FileData, Progress};
-use super::{PushContext, PushFuture};
 use super::outcome::PushOutcome;
 use super::state::{
     DescriptorMissing, DescriptorSet, FileMissing, FileSet, HasDescriptor, HasFile,
 };
+use super::{PushContext, PushFuture};
 use crate::auth::user_call;
 use crate::descriptor::FileDescriptor;
 use crate::error::Result;
@@ -180,7 +180,9 @@ impl<F, D> LibraryPush<F, D> {
             file_name = %file_name.escape_debug(),
             size = data.len(),
         );
-        Box::pin(send_library(self.ctx, data, file_name, descriptor, self.progress).instrument(span))
+        Box::pin(
+            send_library(self.ctx, data, file_name, descriptor, self.progress).instrument(span),
+        )
     }
 }
 

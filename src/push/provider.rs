@@ -7,12 +7,12 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::{PushContext, PushFuture};
 use super::outcome::PushOutcome;
 use super::state::{
     AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
     HasVersion, StandardMissing, StandardSet, VersionMissing, VersionSet,
 };
+use super::{PushContext, PushFuture};
 use crate::auth::user_call;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;

@@ -340,7 +340,10 @@ pub(crate) async fn post_fault(State(shared): State<Arc<Shared>>, body: Bytes) -
     if fault.status.is_some() && fault.drop_connection {
         return Err(bad("`status` and `drop_connection` exclude each other"));
     }
-    if fault.status.is_some_and(|status| !(100..=599).contains(&status)) {
+    if fault
+        .status
+        .is_some_and(|status| !(100..=599).contains(&status))
+    {
         return Err(bad("`status` must be an HTTP status (100-599)"));
     }
     shared.inject_fault(fault);

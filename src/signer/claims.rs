@@ -50,7 +50,10 @@ impl<'a, E: Serialize> BearerClaims<'a, E> {
 
 /// The `FileDescriptor` header: a JWT whose payload is `{"metadata": …}` and
 /// nothing else.
-pub(crate) fn sign_file_descriptor(key: &SigningKey, descriptor: &FileDescriptor) -> Result<String> {
+pub(crate) fn sign_file_descriptor(
+    key: &SigningKey,
+    descriptor: &FileDescriptor,
+) -> Result<String> {
     key.sign_jwt(&descriptor_payload(descriptor)?)
 }
 

@@ -27,9 +27,18 @@ pub(crate) struct DescriptorCache {
 
 impl DescriptorCache {
     /// The `FileDescriptor` header for `descriptor`, signed now or earlier.
-    pub(crate) fn header(&self, key: &SigningKey, descriptor: &FileDescriptor) -> Result<HeaderValue> {
+    pub(crate) fn header(
+        &self,
+        key: &SigningKey,
+        descriptor: &FileDescriptor,
+    ) -> Result<HeaderValue> {
         let payload = descriptor_payload(descriptor)?;
-        if let Some(hit) = self.entries.lock().ok().and_then(|e| e.get(&payload).cloned()) {
+        if let Some(hit) = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|e| e.get(&payload).cloned())
+        {
             return Ok(hit);
         }
         let jwt = key.sign_jwt(&payload)?;
@@ -54,10 +63,20 @@ mod tests {
     fn the_same_descriptor_is_signed_once_and_another_gets_its_own() {
         let key = SigningKey::from_pem(crate::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
         let cache = DescriptorCache::default();
-        let a = FileDescriptor::builder().mime_type("a/b").accounts(vec![Account::new("1")]).build();
-        let b = FileDescriptor::builder().mime_type("a/c").accounts(vec![Account::new("1")]).build();
+        let a = FileDescriptor::builder()
+            .mime_type("a/b")
+            .accounts(vec![Account::new("1")])
+            .build();
+        let b = FileDescriptor::builder()
+            .mime_type("a/c")
+            .accounts(vec![Account::new("1")])
+            .build();
         let first = cache.header(&key, &a).unwrap();
         assert_eq!(cache.header(&key, &a).unwrap(), first, "reused");
-        assert_ne!(cache.header(&key, &b).unwrap(), first, "a different payload");
+        assert_ne!(
+            cache.header(&key, &b).unwrap(),
+            first,
+            "a different payload"
+        );
     }
 }

@@ -29,9 +29,8 @@ impl SigningKey {
     /// KEY`) PEM. Errors name the field `private_key`.
     pub(crate) fn from_pem(pem_text: &str) -> Result<Self> {
         const FIELD: &str = "private_key";
-        let block = pem::parse(pem_text.trim()).map_err(|e| {
-            Error::invalid_input(FIELD, format!("not a PEM private key ({e})"))
-        })?;
+        let block = pem::parse(pem_text.trim())
+            .map_err(|e| Error::invalid_input(FIELD, format!("not a PEM private key ({e})")))?;
         let der = block.contents();
         let parsed = match block.tag() {
             "RSA PRIVATE KEY" => RsaKeyPair::from_der(der),
@@ -103,8 +102,7 @@ impl SigningKey {
         let sig_len = self.pair.public_modulus_len();
         let payload_len = base64::encoded_len(payload_json.len(), false).unwrap_or(0);
         let sig_b64_len = base64::encoded_len(sig_len, false).unwrap_or(0);
-        let mut jwt =
-            String::with_capacity(PS512_HEADER_B64.len() + 2 + payload_len + sig_b64_len);
+        let mut jwt = String::with_capacity(PS512_HEADER_B64.len() + 2 + payload_len + sig_b64_len);
         jwt.push_str(PS512_HEADER_B64);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(payload_json, &mut jwt);

@@ -16,7 +16,10 @@ pub(crate) fn nonce() -> Result<String> {
     let mut buf = [0u8; 48];
     while out.len() < NONCE_LEN {
         aws_lc_rs::rand::fill(&mut buf).map_err(|_| {
-            Error::transport("drawing a nonce from the system CSPRNG", "CSPRNG unavailable")
+            Error::transport(
+                "drawing a nonce from the system CSPRNG",
+                "CSPRNG unavailable",
+            )
         })?;
         for &b in &buf {
             // 248 = 4 * 62: bytes at or above it would bias the draw.

@@ -230,7 +230,7 @@ impl DigiMe {
         bearer.set_sensitive(true);
         let mut request = self
             .inner
-            .transport_http
+            .http
             .request(call.method.clone(), url.clone())
             .header(AUTHORIZATION, bearer);
         for (name, value) in &call.headers {

@@ -24,7 +24,9 @@ impl Env {
         let contract = sandbox
             .generate_contract(APP, CONTRACT)
             .expect("contract registers");
-        sandbox.create_user(USER, ACCOUNTS).expect("user is created");
+        sandbox
+            .create_user(USER, ACCOUNTS)
+            .expect("user is created");
         let token = sandbox
             .mint_token(APP, CONTRACT, USER)
             .expect("token is minted");
