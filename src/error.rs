@@ -238,14 +238,22 @@ impl Error {
         err
     }
 
-    /// For [`ErrorKind::DataNotReplayable`], the refreshed token: store it,
-    /// then send the data again.
+    /// Attaches the token the SDK refreshed before this error happened.
+    pub(crate) fn with_refreshed_token(mut self, token: crate::token::UserAccessToken) -> Self {
+        self.inner.token = Some(Box::new(token));
+        self
+    }
+
+    /// The new token, when the SDK refreshed the user's token before the
+    /// call failed. The old refresh token is spent then: **store this one**,
+    /// whatever the error. Always set for
+    /// [`ErrorKind::DataNotReplayable`].
     ///
     /// ```
     /// # fn f(err: digime::Error) {
     /// if let Some(token) = err.refreshed_token() {
     ///     let json = serde_json::to_string(token).unwrap();
-    ///     // persist `json`, then push again with a fresh reader
+    ///     // persist `json` before handling the error
     /// #   let _ = json;
     /// }
     /// # }
@@ -464,6 +472,9 @@ impl fmt::Debug for Error {
         }
         if self.inner.may_have_been_stored {
             d.field("may_have_been_stored", &true);
+        }
+        if let Some(token) = &self.inner.token {
+            d.field("refreshed_token", token);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

@@ -390,3 +390,23 @@ fn sdk_and_futures_are_send_and_sync() {
             .send(),
     );
 }
+
+#[tokio::test]
+async fn huge_timeouts_mean_no_timeout_rather_than_a_panic() {
+    let env = Env::new().await;
+    let sdk = digime::DigiMe::builder()
+        .application_id(APP)
+        .base_url(&env.sandbox.base_url())
+        .read_timeout(std::time::Duration::MAX)
+        .timeout(std::time::Duration::MAX)
+        .connect_timeout(std::time::Duration::MAX)
+        .build()
+        .expect("builds");
+    sdk.push(&env.contract, &env.token)
+        .library()
+        .file(b"x".to_vec(), "x.txt")
+        .descriptor(pdf_descriptor())
+        .send()
+        .await
+        .expect("push succeeds");
+}

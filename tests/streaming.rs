@@ -254,3 +254,65 @@ async fn a_session_whose_refresh_token_is_spent_fails_every_call_the_same_way() 
         .count();
     assert_eq!(refresh_calls, 1, "a dead refresh token is not tried again");
 }
+
+#[tokio::test]
+async fn a_failure_after_a_refresh_still_hands_back_the_new_token() {
+    let env = Env::new().await;
+    let mut json = serde_json::to_value(&env.token).unwrap();
+    json["accessToken"]["expiry"] = 1.into(); // known expired: refreshed first
+    let stale: digime::UserAccessToken = serde_json::from_value(json).unwrap();
+    env.sandbox.inject_fault(digime::sandbox::Fault {
+        path: "permission-access/import".into(),
+        count: 10,
+        status: Some(503),
+        ..Default::default()
+    });
+    let err = env
+        .sdk
+        .push(&env.contract, &stale)
+        .library()
+        .file(b"x".to_vec(), "x.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("503 on every attempt");
+    assert_eq!(err.status(), Some(503));
+    let fresh = err
+        .refreshed_token()
+        .expect("the refreshed token travels with the error");
+    env.sandbox.clear_faults();
+    // The old refresh token is spent; the one in the error works.
+    assert!(
+        env.sdk
+            .refresh_token(&env.contract, &env.token)
+            .await
+            .unwrap_err()
+            .is_reauthorization_required()
+    );
+    env.sdk
+        .read_accounts(&env.contract, fresh)
+        .await
+        .expect("the new token works");
+}
+
+#[tokio::test]
+async fn a_large_file_is_sent_again_after_a_401_the_server_sent_early() {
+    let env = Env::new().await;
+    // Big enough that the server answers 401 before it has read the body.
+    let bytes = vec![7u8; 24 << 20];
+    let path = temp_file("early-401.bin", &bytes);
+    env.sandbox.expire_access_token(USER);
+    let outcome = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(FileData::from_path(&path).await.unwrap(), "early-401.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("refreshed, reopened and sent again");
+    assert!(outcome.token_refreshed());
+    let library = env.sandbox.library(USER);
+    assert_eq!(library.len(), 1);
+    assert_eq!(library[0].size, bytes.len() as u64);
+}

@@ -31,12 +31,22 @@ async fn hostile() -> Hostile {
     let token = Arc::new(std::sync::Mutex::new(String::new()));
     let jwks_fetches = Arc::new(AtomicUsize::new(0));
     let (t, f, p) = (token.clone(), jwks_fetches.clone(), public_pem.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port();
     let app = axum::Router::new()
         .route(
             "/v1.7/oauth/token",
             post(move || {
                 let t = t.lock().unwrap().clone();
                 async move { Json(serde_json::json!({ "token": t })) }
+            }),
+        )
+        .route(
+            "/v1.7/jwks/redirect",
+            get(move || {
+                let to = format!("http://localhost:{port}/v1.7/jwks/oauth");
+                async move { axum::response::Redirect::temporary(&to) }
             }),
         )
         .route(
@@ -47,8 +57,7 @@ async fn hostile() -> Hostile {
                 async move { Json(serde_json::json!({ "keys": [{ "kid": "k1", "pem": p }] })) }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Hostile {
         base: format!("http://{addr}/v1.7/"),
@@ -210,5 +219,22 @@ async fn a_token_signed_by_another_key_is_refused() {
     assert_rejected(
         refresh_with(&h, sign(Algorithm::PS512, &other, &jku, "k1", &payload())).await,
         "other key",
+    );
+}
+
+#[tokio::test]
+async fn a_key_set_redirect_off_the_origin_is_not_followed() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    // On the API origin, but it redirects to another origin.
+    let jku = format!("{}jwks/redirect", h.base);
+    let err = refresh_with(&h, sign(Algorithm::PS512, &key, &jku, "k1", &payload()))
+        .await
+        .expect_err("a redirected key set is refused");
+    assert_ne!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+    assert_eq!(
+        h.jwks_fetches.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
     );
 }

@@ -203,6 +203,15 @@ impl TokenState {
         Ok(())
     }
 
+    /// Whether this call refreshed the token.
+    pub(crate) fn refreshed(&self) -> bool {
+        match self {
+            TokenState::Owned { refreshed, .. } | TokenState::Shared { refreshed, .. } => {
+                *refreshed
+            }
+        }
+    }
+
     /// The token to hand back to the caller, and whether it changed.
     pub(crate) fn finish(self) -> (UserAccessToken, bool) {
         match self {
@@ -229,6 +238,24 @@ pub(crate) async fn user_call<E: Serialize>(
     call: &Call<'_, E>,
     state: &mut TokenState,
 ) -> Result<Reply> {
+    let result = run_user_call(sdk, contract, call, state).await;
+    // The old refresh token is spent once a refresh happened: a failure
+    // after it must still hand the new token back, or the user is lost.
+    result.map_err(|err| {
+        if state.refreshed() && err.refreshed_token().is_none() {
+            err.with_refreshed_token(Arc::unwrap_or_clone(state.current().0))
+        } else {
+            err
+        }
+    })
+}
+
+async fn run_user_call<E: Serialize>(
+    sdk: &DigiMe,
+    contract: &ContractDetails,
+    call: &Call<'_, E>,
+    state: &mut TokenState,
+) -> Result<Reply> {
     let mut refreshed_here = false;
     let (token, generation) = state.current();
     if token.access_token().expires_within(sdk.inner.refresh_skew)
@@ -238,8 +265,17 @@ pub(crate) async fn user_call<E: Serialize>(
             endpoint = call.endpoint,
             "access token expires soon: refreshing first"
         );
-        state.refresh(sdk, contract, generation).await?;
-        refreshed_here = true;
+        match state.refresh(sdk, contract, generation).await {
+            Ok(()) => refreshed_here = true,
+            // A passing failure while the token still works: use it.
+            Err(err)
+                if !err.is_reauthorization_required()
+                    && !token.access_token().expires_within(Duration::ZERO) =>
+            {
+                tracing::debug!(error = %err, "early refresh failed; the token still works");
+            }
+            Err(err) => return Err(err),
+        }
     }
     let (token, generation) = state.current();
     match sdk.execute(call, Some(token.access_token().value())).await {

@@ -214,6 +214,10 @@ impl DigiMeBuilder {
         let mut http = reqwest::Client::builder()
             .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(connect_timeout)
+            // Never follow a redirect: it would carry a push's body and
+            // headers to another host, and lead the key-set fetch off the
+            // API origin.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(60));
         if let Some(timeout) = self.timeout {
             http = http.timeout(timeout);

@@ -326,7 +326,13 @@ impl Watch {
     async fn stalled(&self, idle: Duration) {
         loop {
             let last = Duration::from_millis(self.last_ms.load(Ordering::SeqCst));
-            let deadline = self.started + last + idle;
+            // An idle timeout too large for the clock never fires.
+            let Some(deadline) = last
+                .checked_add(idle)
+                .and_then(|d| self.started.checked_add(d))
+            else {
+                return std::future::pending().await;
+            };
             tokio::time::sleep_until(deadline.into()).await;
             if self.last_ms.load(Ordering::SeqCst) == last.as_millis() as u64 {
                 return;
