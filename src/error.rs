@@ -98,7 +98,13 @@ pub enum ErrorKind {
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "HTTP {status}{}{}{}",
+    part(" ", .code, ""),
+    part(": ", .message, ""),
+    part(" (reference ", .reference, ")")
+)]
 pub struct ServerError {
     status: u16,
     code: Option<String>,
@@ -159,20 +165,19 @@ impl ServerError {
     }
 }
 
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HTTP {}", self.status)?;
-        if let Some(code) = &self.code {
-            write!(f, " {code}")?;
+/// `prefix` then the value, or nothing: the optional parts of a
+/// [`ServerError`]'s message.
+fn part<'a>(prefix: &'a str, value: &'a Option<String>, suffix: &'a str) -> impl fmt::Display + 'a {
+    struct Part<'a>(&'a str, &'a Option<String>, &'a str);
+    impl fmt::Display for Part<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match self.1 {
+                Some(v) => write!(f, "{}{v}{}", self.0, self.2),
+                None => Ok(()),
+            }
         }
-        if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
-        }
-        if let Some(reference) = &self.reference {
-            write!(f, " (reference {reference})")?;
-        }
-        Ok(())
     }
+    Part(prefix, value, suffix)
 }
 
 impl Error {

@@ -72,10 +72,13 @@
 //!
 //! ## Secrets
 //!
-//! The contract's private key and the token values are kept in
-//! [`secrecy`] types. `Debug` on every public type redacts them, and no error
-//! or log line contains them. `Serialize` on [`UserAccessToken`] writes the
-//! real values, because that is the storage format.
+//! Token values and the PKCE code verifier are kept in [`secrecy`] types.
+//! The contract's private key is parsed once into aws-lc's key object, which
+//! has no `Debug`, is never printed, and is wiped by aws-lc when dropped; the
+//! PEM text is not kept. `Debug` on every public type redacts secrets, and no
+//! error or log line contains them (a test captures every trace line of a
+//! full flow to check). `Serialize` on [`UserAccessToken`] writes the real
+//! values, because that is the storage format.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

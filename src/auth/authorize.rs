@@ -478,7 +478,7 @@ async fn send(
         code_challenge_method: "S256",
     };
     let body = serde_json::json!({
-        "agent": { "sdk": { "name": "rust", "version": env!("CARGO_PKG_VERSION"), "meta": { "node": null, "rust": "stable" } } },
+        "agent": { "sdk": { "name": "rust", "version": env!("CARGO_PKG_VERSION"), "meta": {} } },
         "actions": match &options.pull { Some(pull) => serde_json::json!({ "pull": pull }), None => serde_json::json!({}) },
     });
     let body = serde_json::to_vec(&body).map_err(|e| Error::invalid_input("pull_session", e))?;

@@ -55,8 +55,9 @@ impl ServerJwtVerifier {
         http: &reqwest::Client,
         token: &str,
     ) -> Result<T> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Error::token_verification(format!("the header is unreadable ({e})")))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| {
+            Error::token_verification(format!("the header is unreadable ({})", describe(&e)))
+        })?;
         if header.alg != Algorithm::PS512 {
             return Err(Error::token_verification(format!(
                 "algorithm {:?} is not accepted; only PS512 is",
@@ -86,7 +87,7 @@ impl ServerJwtVerifier {
         validation.validate_aud = false;
         validation.leeway = 60;
         let data = jsonwebtoken::decode::<T>(token, &key, &validation)
-            .map_err(|e| Error::token_verification(format!("{e}")))?;
+            .map_err(|e| Error::token_verification(describe(&e)))?;
         Ok(data.claims)
     }
 
@@ -131,5 +132,25 @@ impl ServerJwtVerifier {
         self.cached(kid).ok_or_else(|| {
             Error::token_verification(format!("the key set at {jku} has no key with kid `{kid}`"))
         })
+    }
+}
+
+/// A verification failure in words that never quote the token: serde's
+/// messages can repeat a value they did not expect, and a value here may be
+/// a token.
+fn describe(err: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match err.kind() {
+        K::Json(e) => format!(
+            "the payload is not the expected JSON ({:?} error at line {}, column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+        K::Utf8(_) => "the token is not UTF-8".to_owned(),
+        K::Base64(_) => "the token is not base64url".to_owned(),
+        K::InvalidSignature => "the signature does not verify".to_owned(),
+        K::ExpiredSignature => "the token has expired".to_owned(),
+        other => format!("{other:?}"),
     }
 }

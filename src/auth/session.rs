@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::refresh::{OnTokenChange, TokenState, refresh};
 use crate::DigiMe;
@@ -102,7 +102,9 @@ impl UserSession {
         Arc::unwrap_or_clone(self.current().0)
     }
 
-    /// Sets the hook called once per refresh, with the new token.
+    /// Sets the hook called once per refresh, with the new token. It runs
+    /// while the session holds its refresh lock, so it sees refreshes in
+    /// order; it must not call `on_access_token_change` itself.
     ///
     /// ```no_run
     /// # fn f(session: digime::UserSession) { session.on_access_token_change(|t| { let _ = t; }); }
@@ -164,13 +166,12 @@ impl UserSession {
     }
 
     pub(crate) fn current(&self) -> (Arc<UserAccessToken>, u64) {
-        match self.inner.current.read() {
-            Ok(c) => (c.token.clone(), c.generation),
-            Err(poisoned) => {
-                let c = poisoned.into_inner();
-                (c.token.clone(), c.generation)
-            }
-        }
+        let c = self
+            .inner
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        (c.token.clone(), c.generation)
     }
 
     /// Refreshes unless someone already did since generation `seen`.
@@ -182,7 +183,7 @@ impl UserSession {
                 .inner
                 .current
                 .read()
-                .map_err(|_| Error::invalid_response("the session's lock was poisoned"))?;
+                .unwrap_or_else(PoisonError::into_inner);
             if current.generation != seen {
                 return Ok(None);
             }
@@ -194,7 +195,14 @@ impl UserSession {
         match refresh(&self.inner.sdk, &self.inner.contract, &old).await {
             Ok(fresh) => {
                 self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
-                if let Ok(mut current) = self.inner.current.write() {
+                {
+                    // A poisoned lock still holds a usable token: never drop
+                    // the new one (the old refresh token is spent).
+                    let mut current = self
+                        .inner
+                        .current
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner);
                     current.token = Arc::new(fresh.clone());
                     current.generation += 1;
                 }
@@ -206,9 +214,12 @@ impl UserSession {
                 Ok(Some(fresh))
             }
             Err(err) => {
-                if let (true, Some(server)) = (err.is_reauthorization_required(), err.server())
-                    && let Ok(mut current) = self.inner.current.write()
-                {
+                if let (true, Some(server)) = (err.is_reauthorization_required(), err.server()) {
+                    let mut current = self
+                        .inner
+                        .current
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner);
                     current.dead = Some(server.clone());
                 }
                 Err(err)

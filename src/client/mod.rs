@@ -112,6 +112,11 @@ impl DigiMe {
     /// The contract and the token are cloned (both are cheap), so the
     /// builder and its future borrow nothing.
     ///
+    /// For many pushes at once for the same user, use a
+    /// [`session`](DigiMe::session) instead: its calls share one refresh.
+    /// Separate pushes from the same stored token each refresh on their own,
+    /// and since a refresh token works once, all but the first would fail.
+    ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
     /// use digime::{FhirVersion, Standard};

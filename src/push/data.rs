@@ -162,10 +162,20 @@ impl FileData {
                     )))
                 }
             },
-            Source::Path { path, .. } => {
+            Source::Path { path, len } => {
                 let file = tokio::fs::File::open(path).await.map_err(|e| {
                     Error::invalid_input("file", format!("cannot open {} ({e})", path.display()))
                 })?;
+                let now = file.metadata().await.map(|m| m.len()).unwrap_or(*len);
+                if now != *len {
+                    return Err(Error::invalid_input(
+                        "file",
+                        format!(
+                            "{} changed size since it was given ({len} bytes, now {now})",
+                            path.display()
+                        ),
+                    ));
+                }
                 Ok(stream_body(Box::new(file), total, progress))
             }
             Source::Reader { reader, .. } => {

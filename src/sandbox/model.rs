@@ -217,6 +217,7 @@ impl Fault {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum FaultBody {
     /// The documented error shape `{"error":{"code","message","reference"}}`
     /// plus the `X-Error-*` headers.

@@ -27,8 +27,14 @@ impl Reply {
     pub(crate) fn json<T: DeserializeOwned>(&self, endpoint: &str) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
             Error::invalid_response(format!(
-                "{endpoint} answered {} with a body that is not the expected JSON: {e}",
-                self.status.as_u16()
+                // The category and place only: serde's message can quote a
+                // value, and a value here may be a token.
+                "{endpoint} answered {} with a body that is not the expected JSON \
+                 ({:?} error at line {}, column {})",
+                self.status.as_u16(),
+                e.classify(),
+                e.line(),
+                e.column()
             ))
         })
     }
