@@ -176,7 +176,7 @@ impl FileData {
                         ),
                     ));
                 }
-                Ok(stream_body(Box::new(file), total, progress))
+                Ok(file_body(file.into_std().await, total, progress))
             }
             Source::Reader { reader, .. } => {
                 let taken = reader.lock().ok().and_then(|mut r| r.take());
@@ -199,6 +199,50 @@ fn stream_body(reader: BoxReader, len: u64, progress: Option<&Progress>) -> reqw
         remaining: len,
     };
     let stream = ReaderStream::with_capacity(limited, CHUNK);
+    match progress {
+        None => reqwest::Body::wrap_stream(stream),
+        Some(p) => reqwest::Body::wrap_stream(counted(stream, len, p.clone())),
+    }
+}
+
+/// How many chunks a file reader may run ahead of the socket.
+const READ_AHEAD: usize = 4;
+
+/// A file as a body of exactly `len` bytes. One blocking thread reads the
+/// whole file, a chunk at a time, at most [`READ_AHEAD`] chunks ahead of the
+/// socket: memory stays at a few copy buffers, and the file costs one thread
+/// hand-off in all rather than one per chunk.
+fn file_body(mut file: std::fs::File, len: u64, progress: Option<&Progress>) -> reqwest::Body {
+    use std::io::Read;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut remaining = len;
+        while remaining > 0 {
+            let want = remaining.min(CHUNK as u64) as usize;
+            let mut buf = bytes::BytesMut::zeroed(want);
+            let chunk = match file.read(&mut buf) {
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the file ended {remaining} bytes short of its length"),
+                )),
+                Ok(n) => {
+                    buf.truncate(n);
+                    remaining -= n as u64;
+                    Ok(buf.freeze())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = chunk.is_err();
+            // The receiver is gone when the request was dropped: stop reading.
+            if tx.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
     match progress {
         None => reqwest::Body::wrap_stream(stream),
         Some(p) => reqwest::Body::wrap_stream(counted(stream, len, p.clone())),
