@@ -1,15 +1,13 @@
 //! The authorization-code grant: the callback's code for a user access token.
 
-use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use super::refresh::token_from_reply;
+use super::refresh::{token_call, token_from_reply};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
 
 impl DigiMe {
     /// Exchanges the callback's code for the user's access token, proving
@@ -50,17 +48,7 @@ impl DigiMe {
             code_verifier: code_verifier.expose_secret(),
             grant_type: "authorization_code",
         };
-        let call = Call {
-            endpoint: "oauth/token",
-            method: Method::POST,
-            path: "oauth/token",
-            contract,
-            claims: &claims,
-            headers: Vec::new(),
-            body: Body::Empty,
-            side_effect: false,
-        };
-        let reply = self.execute(&call, None).await?;
+        let reply = self.execute(&token_call(contract, &claims), None).await?;
         token_from_reply(self, &reply).await
     }
 

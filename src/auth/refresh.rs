@@ -41,6 +41,23 @@ struct TokenPart {
     expires_on: u64,
 }
 
+/// A call to `oauth/token` with a grant's claims.
+pub(crate) fn token_call<'a, E: Serialize>(
+    contract: &'a ContractDetails,
+    claims: &'a E,
+) -> Call<'a, E> {
+    Call {
+        endpoint: "oauth/token",
+        method: Method::POST,
+        path: "oauth/token",
+        contract,
+        claims,
+        headers: Vec::new(),
+        body: Body::Empty,
+        side_effect: false,
+    }
+}
+
 /// Verifies the token JWT in an `oauth/token` reply and maps it to the
 /// stored shape (`expires_on` → `expiry`, `sub` → `user.id`).
 pub(crate) async fn token_from_reply(sdk: &DigiMe, reply: &Reply) -> Result<UserAccessToken> {
@@ -77,17 +94,7 @@ pub(crate) async fn refresh(
         grant_type: "refresh_token",
         refresh_token: token.refresh_token().value().expose_secret(),
     };
-    let call = Call {
-        endpoint: "oauth/token",
-        method: Method::POST,
-        path: "oauth/token",
-        contract,
-        claims: &claims,
-        headers: Vec::new(),
-        body: Body::Empty,
-        side_effect: false,
-    };
-    let reply = match sdk.execute(&call, None).await {
+    let reply = match sdk.execute(&token_call(contract, &claims), None).await {
         Ok(reply) => reply,
         Err(err) if is_invalid_token(&err) => {
             let server = err

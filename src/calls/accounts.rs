@@ -37,12 +37,16 @@ impl AccountsOutcome {
         &self.accounts
     }
 
-    /// The account whose `reference` is the callback's `accountReference`.
+    /// The account whose `reference` is the callback's `accountReference`
+    /// (`None` for an empty reference).
     ///
     /// ```no_run
     /// # fn f(o: digime::calls::AccountsOutcome) { let _id = o.find_by_reference("ref-1").map(|a| a.id.clone()); }
     /// ```
     pub fn find_by_reference(&self, account_reference: &str) -> Option<&ServiceAccount> {
+        if account_reference.is_empty() {
+            return None;
+        }
         self.accounts
             .iter()
             .find(|a| a.reference == account_reference)

@@ -8,12 +8,11 @@ use reqwest::header::HeaderName;
 use tracing::Instrument;
 
 use super::data::{FileData, Progress};
-use super::outcome::PushOutcome;
+use super::outcome::{PushOutcome, run_push};
 use super::state::{
     DescriptorMissing, DescriptorSet, FileMissing, FileSet, HasDescriptor, HasFile,
 };
 use super::{PushContext, PushFuture};
-use crate::auth::user_call;
 use crate::descriptor::FileDescriptor;
 use crate::error::Result;
 use crate::signer::NoClaims;
@@ -210,13 +209,5 @@ async fn send_library(
         },
         side_effect: true,
     };
-    let mut tokens = ctx.tokens;
-    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut tokens).await?;
-    let (token, refreshed) = tokens.finish();
-    Ok(PushOutcome {
-        status: reply.status.as_u16(),
-        response: serde_json::from_slice(&reply.body).ok(),
-        token,
-        refreshed,
-    })
+    run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }

@@ -1,6 +1,13 @@
 //! What a successful push returns.
 
+use serde::Serialize;
+
+use crate::DigiMe;
+use crate::auth::{TokenState, user_call};
+use crate::contract::ContractDetails;
+use crate::error::Result;
 use crate::token::UserAccessToken;
+use crate::transport::Call;
 
 /// A push that digi.me acknowledged.
 ///
@@ -70,4 +77,21 @@ impl PushOutcome {
     pub fn response(&self) -> Option<&serde_json::Value> {
         self.response.as_ref()
     }
+}
+
+/// Runs a push's call for the user and turns the reply into an outcome.
+pub(crate) async fn run_push<E: Serialize>(
+    sdk: &DigiMe,
+    contract: &ContractDetails,
+    mut tokens: TokenState,
+    call: &Call<'_, E>,
+) -> Result<PushOutcome> {
+    let reply = user_call(sdk, contract, call, &mut tokens).await?;
+    let (token, refreshed) = tokens.finish();
+    Ok(PushOutcome {
+        status: reply.status.as_u16(),
+        response: serde_json::from_slice(&reply.body).ok(),
+        token,
+        refreshed,
+    })
 }

@@ -7,13 +7,12 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 use tracing::Instrument;
 
-use super::outcome::PushOutcome;
+use super::outcome::{PushOutcome, run_push};
 use super::state::{
     AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
     HasVersion, StandardMissing, StandardSet, VersionMissing, VersionSet,
 };
 use super::{PushContext, PushFuture};
-use crate::auth::user_call;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
@@ -290,15 +289,7 @@ async fn send_provider(
         },
         side_effect: true,
     };
-    let mut tokens = ctx.tokens;
-    let reply = user_call(&ctx.sdk, &ctx.contract, &call, &mut tokens).await?;
-    let (token, refreshed) = tokens.finish();
-    Ok(PushOutcome {
-        status: reply.status.as_u16(),
-        response: serde_json::from_slice(&reply.body).ok(),
-        token,
-        refreshed,
-    })
+    run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }
 
 fn json_kind(v: &Value) -> &'static str {

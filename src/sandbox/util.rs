@@ -2,8 +2,6 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -12,24 +10,12 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or_default()
 }
 
-/// `n` random characters from `[A-Za-z0-9]` (CSPRNG, no modulo bias).
+/// `n` random characters from `[A-Za-z0-9]` (CSPRNG, no modulo bias), as
+/// the SDK draws its nonces.
 pub(crate) fn random_alnum(n: usize) -> String {
-    let mut out = String::with_capacity(n);
-    let mut buf = [0u8; 64];
-    while out.len() < n {
-        if aws_lc_rs::rand::fill(&mut buf).is_err() {
-            // The system CSPRNG is gone: fall back to something unique.
-            out.push_str(&format!("{:x}", now_ms()));
-            continue;
-        }
-        for &b in &buf {
-            if b < 248 && out.len() < n {
-                out.push(ALPHABET[(b % 62) as usize] as char);
-            }
-        }
-    }
-    out.truncate(n);
-    out
+    // aws-lc aborts rather than fail to draw; should it ever fail, the
+    // sandbox still needs unique ids.
+    crate::signer::nonce::random_alnum(n).unwrap_or_else(|_| format!("{:0>n$x}", now_ms()))
 }
 
 /// Lowercase hex.

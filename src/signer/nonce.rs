@@ -12,9 +12,15 @@ pub(crate) const NONCE_LEN: usize = 32;
 /// 32 characters from `[A-Za-z0-9]`, drawn from the operating system's
 /// CSPRNG by rejection sampling (no modulo bias).
 pub(crate) fn nonce() -> Result<String> {
-    let mut out = String::with_capacity(NONCE_LEN);
+    random_alnum(NONCE_LEN)
+}
+
+/// `len` characters from `[A-Za-z0-9]`, drawn from the CSPRNG by rejection
+/// sampling (no modulo bias).
+pub(crate) fn random_alnum(len: usize) -> Result<String> {
+    let mut out = String::with_capacity(len);
     let mut buf = [0u8; 48];
-    while out.len() < NONCE_LEN {
+    while out.len() < len {
         aws_lc_rs::rand::fill(&mut buf).map_err(|_| {
             Error::transport(
                 "drawing a nonce from the system CSPRNG",
@@ -23,7 +29,7 @@ pub(crate) fn nonce() -> Result<String> {
         })?;
         for &b in &buf {
             // 248 = 4 * 62: bytes at or above it would bias the draw.
-            if b < 248 && out.len() < NONCE_LEN {
+            if b < 248 && out.len() < len {
                 out.push(ALPHABET[(b % 62) as usize] as char);
             }
         }
