@@ -467,22 +467,13 @@ pub(crate) async fn import(
     let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     let mut size: u64 = 0;
     let mut kept: Option<Vec<u8>> = Some(Vec::new());
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                format!("the body could not be read ({e})"),
-            )
-        })?;
-        if let Ok(data) = frame.into_data() {
-            digest.update(&data);
-            size = size.saturating_add(data.len() as u64);
-            if size > cap {
-                kept = None;
-            } else if let Some(buf) = kept.as_mut() {
-                buf.extend_from_slice(&data);
-            }
+    while let Some(data) = next_data(&mut body).await? {
+        digest.update(&data);
+        size = size.saturating_add(data.len() as u64);
+        if size > cap {
+            kept = None;
+        } else if let Some(buf) = kept.as_mut() {
+            buf.extend_from_slice(&data);
         }
     }
     let sha256 = hex(digest.finish().as_ref());
@@ -512,10 +503,9 @@ pub(crate) async fn import(
     Ok(Json(json!({"status": "delivered", "expires": expires})).into_response())
 }
 
-/// Reads a whole body, up to `limit` bytes.
-async fn read_body(body: Body, limit: u64, slot: &RecordSlot) -> ApiResult<Vec<u8>> {
-    let mut body = body;
-    let mut buf = Vec::new();
+/// The next chunk of a request body's data (trailers are skipped), frame
+/// by frame: a body is never collected whole here.
+async fn next_data(body: &mut Body) -> ApiResult<Option<bytes::Bytes>> {
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             ApiError::new(
@@ -525,15 +515,25 @@ async fn read_body(body: Body, limit: u64, slot: &RecordSlot) -> ApiResult<Vec<u
             )
         })?;
         if let Ok(data) = frame.into_data() {
-            if buf.len() as u64 + data.len() as u64 > limit {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "ValidationErrors",
-                    format!("the body is larger than {limit} bytes"),
-                ));
-            }
-            buf.extend_from_slice(&data);
+            return Ok(Some(data));
         }
+    }
+    Ok(None)
+}
+
+/// Reads a whole body, up to `limit` bytes.
+async fn read_body(body: Body, limit: u64, slot: &RecordSlot) -> ApiResult<Vec<u8>> {
+    let mut body = body;
+    let mut buf = Vec::new();
+    while let Some(data) = next_data(&mut body).await? {
+        if buf.len() as u64 + data.len() as u64 > limit {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ValidationErrors",
+                format!("the body is larger than {limit} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&data);
     }
     let sha = super::util::sha256_hex(&buf);
     slot.with(|r| {
