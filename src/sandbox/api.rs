@@ -142,14 +142,7 @@ pub(crate) fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::validation("the Authorization header is not `Bearer <JWT>`"))?;
-    let jwt_header = jsonwebtoken::decode_header(jwt)
-        .map_err(|e| ApiError::validation(format!("the Bearer JWT is malformed ({e})")))?;
-    if jwt_header.alg != Algorithm::PS512 {
-        return Err(ApiError::validation(format!(
-            "the Bearer JWT must be signed with PS512, not {:?}",
-            jwt_header.alg
-        )));
-    }
+    require_ps512(jwt, "the Bearer JWT is malformed", "the Bearer JWT must be")?;
     let claims = read_payload(jwt)
         .ok_or_else(|| ApiError::validation("the Bearer JWT payload is not a JSON object"))?;
     slot.with(|r| {
@@ -357,18 +350,25 @@ fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
+/// Checks that `jwt` has a readable header naming PS512. `malformed` and
+/// `must_be` start the error messages, so that they name the JWT.
+fn require_ps512(jwt: &str, malformed: &str, must_be: &str) -> ApiResult<()> {
+    let header = jsonwebtoken::decode_header(jwt)
+        .map_err(|e| ApiError::validation(format!("{malformed} ({e})")))?;
+    if header.alg != Algorithm::PS512 {
+        return Err(ApiError::validation(format!(
+            "{must_be} signed with PS512, not {:?}",
+            header.alg
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the `FileDescriptor` JWT and returns its `metadata`.
 fn check_descriptor(headers: &HeaderMap, key: &DecodingKey) -> ApiResult<Value> {
     let jwt = header_str(headers, "filedescriptor")
         .ok_or_else(|| ApiError::validation("the FileDescriptor header is missing"))?;
-    let h = jsonwebtoken::decode_header(jwt)
-        .map_err(|e| ApiError::validation(format!("FileDescriptor: not a JWT ({e})")))?;
-    if h.alg != Algorithm::PS512 {
-        return Err(ApiError::validation(format!(
-            "FileDescriptor: must be signed with PS512, not {:?}",
-            h.alg
-        )));
-    }
+    require_ps512(jwt, "FileDescriptor: not a JWT", "FileDescriptor: must be")?;
     let payload = verify_jwt(jwt, key).map_err(|e| {
         ApiError::validation(format!(
             "FileDescriptor: the JWT does not verify with the contract's key ({e})"
