@@ -3,18 +3,28 @@
 //! docs/performance.md compares the end-to-end figures with.
 //!
 //! ```text
-//! cargo bench --bench signing
+//! cargo bench --features __bench --bench signing
 //! ```
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use std::time::{Duration, SystemTime};
+
 use digime::{Account, ContractDetails, FileDescriptor, Token, UserAccessToken};
 
+/// A throwaway 2048-bit RSA key, the tests' fixture.
+const TEST_KEY_PEM: &str = include_str!("../tests/support/keys/rsa2048.pem");
+
 fn signing(c: &mut Criterion) {
-    let contract =
-        ContractDetails::new("bench-contract", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+    let contract = ContractDetails::new("bench-contract", TEST_KEY_PEM).unwrap();
     let token = UserAccessToken::new(
-        Token::new("a".repeat(64), u64::MAX),
-        Token::new("r".repeat(64), u64::MAX),
+        Token::new(
+            "a".repeat(64),
+            SystemTime::now() + Duration::from_secs(3600),
+        ),
+        Token::new(
+            "r".repeat(64),
+            SystemTime::now() + Duration::from_secs(3600),
+        ),
         Some("user-1".into()),
         None,
     );
@@ -33,9 +43,7 @@ fn signing(c: &mut Criterion) {
     });
     c.bench_function(
         "parse the contract key (once per ContractDetails::new)",
-        |b| {
-            b.iter(|| ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap())
-        },
+        |b| b.iter(|| ContractDetails::new("c", TEST_KEY_PEM).unwrap()),
     );
 }
 

@@ -56,8 +56,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .await?;
     let user_id = token.user_id().unwrap_or_default().to_string();
     println!(
-        "   consent given; token for user {user_id} (expires {})",
-        token.access_token().expiry()
+        "   consent given; token for user {user_id} (expires in {} s)",
+        token
+            .access_token()
+            .expires_at()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .as_secs()
     );
 
     let accounts = sdk.read_accounts(&contract, &token).await?;
@@ -67,8 +72,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .ok_or("the onboarded account is not in read accounts")?
         .clone();
     println!(
-        "   onboarded account {} (reference {})",
-        account.id, account.reference
+        "   onboarded account {} (reference {reference})",
+        account.id
     );
 
     // 3. A file into the library.

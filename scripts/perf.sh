@@ -7,13 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/digime-perf}
 mkdir -p "$WORK"
-cargo build -q --release --features sandbox --example bench_push --example curl_headers --bin digime-sandbox
+cargo build -q --release --features sandbox,__bench --example bench_push --example curl_headers --bin digime-sandbox
 BENCH=target/release/examples/bench_push
 SANDBOX=target/release/digime-sandbox
 
 if [ "${1:-}" != "large" ]; then
 echo "== signing (criterion)"
-cargo bench -q --bench signing 2>/dev/null | grep -E "^(sign|parse)|time:"
+cargo bench -q --features __bench --bench signing 2>/dev/null | grep -E "^(sign|parse)|time:"
 
 echo "== small pushes: 1 KiB, concurrency 8, in-process sandbox"
 for run in 1 2 3; do $BENCH --count 10000 --size 1024 --concurrency 8 | tail -1; done

@@ -81,7 +81,7 @@ pub enum ErrorKind {
     AuthorizationFailed,
     /// The data of a push could not be sent again after the access token was
     /// refreshed (a one-shot reader). The new token is in the error:
-    /// [`Error::refreshed_token`].
+    /// [`Error::user_access_token`].
     DataNotReplayable,
 }
 
@@ -236,7 +236,7 @@ impl Error {
         let mut err = Self::new(
             ErrorKind::DataNotReplayable,
             "the access token was refreshed after the data was read, and a reader cannot be \
-             read twice: the push was not stored; store the new token (`refreshed_token()`) \
+             read twice: the push was not stored; store the new token (`user_access_token()`) \
              and send the data again",
         );
         err.inner.token = Some(Box::new(token));
@@ -244,27 +244,40 @@ impl Error {
     }
 
     /// Attaches the token the SDK refreshed before this error happened.
-    pub(crate) fn with_refreshed_token(mut self, token: crate::token::UserAccessToken) -> Self {
+    pub(crate) fn with_user_access_token(mut self, token: crate::token::UserAccessToken) -> Self {
         self.inner.token = Some(Box::new(token));
         self
     }
 
-    /// The new token, when the SDK refreshed the user's token before the
-    /// call failed. The old refresh token is spent then: **store this one**,
-    /// whatever the error. Always set for
-    /// [`ErrorKind::DataNotReplayable`].
+    /// The user access token to store after this error: `Some` when the SDK
+    /// refreshed the user's token before the call failed. The old refresh
+    /// token is spent then: **store this one**, whatever the error. Always
+    /// set for [`ErrorKind::DataNotReplayable`].
     ///
     /// ```
     /// # fn f(err: digime::Error) {
-    /// if let Some(token) = err.refreshed_token() {
+    /// if let Some(token) = err.user_access_token() {
     ///     let json = serde_json::to_string(token).unwrap();
     ///     // persist `json` before handling the error
     /// #   let _ = json;
     /// }
     /// # }
     /// ```
-    pub fn refreshed_token(&self) -> Option<&crate::token::UserAccessToken> {
+    pub fn user_access_token(&self) -> Option<&crate::token::UserAccessToken> {
         self.inner.token.as_deref()
+    }
+
+    /// True when the SDK refreshed the user's token before the call failed:
+    /// [`user_access_token`](Self::user_access_token) then holds the token
+    /// to store.
+    ///
+    /// ```
+    /// # fn f(err: digime::Error) {
+    /// if err.token_refreshed() { /* store err.user_access_token() */ }
+    /// # }
+    /// ```
+    pub fn token_refreshed(&self) -> bool {
+        self.inner.token.is_some()
     }
 
     pub(crate) fn transport(what: impl fmt::Display, source: impl Into<BoxError>) -> Self {
@@ -479,7 +492,7 @@ impl fmt::Debug for Error {
             d.field("may_have_been_stored", &true);
         }
         if let Some(token) = &self.inner.token {
-            d.field("refreshed_token", token);
+            d.field("user_access_token", token);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

@@ -2,7 +2,7 @@
 //!
 //! A Rust SDK for the digi.me write path: push files and FHIR records into a
 //! user's digi.me library, with everything around it (authorization with
-//! PKCE, token exchange and refresh, read accounts, contract details, delete
+//! PKCE, token exchange and refresh, read accounts, contract info, delete
 //! user), and a faithful local sandbox of the API for tests.
 //!
 //! ## A push
@@ -38,10 +38,10 @@
 //! | --- | --- |
 //! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] |
 //! | a push, and its compile-time rules | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::state`] |
-//! | the consent flow | [`auth`]: [`auth::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`] |
-//! | accounts, contract details, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_details`], [`DigiMe::delete_user`], [`models`] |
+//! | the consent flow | [`auth`]: [`auth::AuthorizeBuilder`], [`auth::state`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`] |
+//! | accounts, contract info, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] |
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] |
-//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] |
+//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) |
 //! | a local digi.me for tests (feature `sandbox`) | `sandbox` |
 //!
 //! ## Type states
@@ -49,7 +49,7 @@
 //! A push that forgets a required field does not compile, and the compiler
 //! says what is missing:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! # async fn run(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
 //! // error[E0277]: the file descriptor is missing: call `.descriptor(..)` before `.send()`
 //! sdk.push(&c, &t).library().file(b"x".to_vec(), "x.txt").send().await;
@@ -88,8 +88,6 @@ pub mod calls;
 mod client;
 mod contract;
 mod descriptor;
-#[doc(hidden)]
-pub mod doc_support;
 pub mod error;
 pub mod models;
 pub mod push;
@@ -106,7 +104,7 @@ pub mod sandbox;
 pub use auth::{AuthorizeCallback, SourceType, UserSession};
 pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder};
 pub use contract::ContractDetails;
-pub use descriptor::{Account, FileDescriptor};
+pub use descriptor::{Account, FileDescriptor, FileDescriptorBuilder};
 pub use error::{Error, ErrorKind, Result, ServerError};
 pub use models::{ContractInfo, ServiceAccount};
 pub use push::{FhirVersion, PushOutcome, Standard};
@@ -116,7 +114,9 @@ pub use token::{Token, UserAccessToken};
 /// [`ExposeSecret`](secrecy::ExposeSecret) without another dependency.
 pub use secrecy;
 
-/// Hooks for `benches/signing.rs`: not part of the API, no stability promise.
+/// Hooks for `benches/signing.rs` and the perf tooling in `examples/curl_headers.rs`,
+/// behind the internal feature `__bench`: not part of the API, no stability promise.
+#[cfg(feature = "__bench")]
 #[doc(hidden)]
 pub mod __bench {
     use crate::signer::{BearerClaims, NoClaims, sign_file_descriptor};

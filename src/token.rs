@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize, Serializer};
 /// # fn main() -> Result<(), serde_json::Error> {
 /// let stored = r#"{"accessToken":{"value":"a-1","expiry":1767225600},"refreshToken":{"value":"r-1","expiry":1769817600},"user":{"id":"user-id"},"consentid":"consent-id"}"#;
 /// let token: digime::UserAccessToken = serde_json::from_str(stored)?;
-/// assert_eq!(token.access_token().expiry(), 1767225600);
+/// assert_eq!(
+///     token.access_token().expires_at(),
+///     std::time::UNIX_EPOCH + std::time::Duration::from_secs(1767225600),
+/// );
 /// assert_eq!(token.user_id(), Some("user-id"));
 /// // Serialize writes the real values: it is the storage format.
 /// assert_eq!(serde_json::to_string(&token)?, stored);
@@ -48,14 +51,16 @@ impl UserAccessToken {
     /// in the stored JSON.
     ///
     /// ```
+    /// use std::time::{Duration, SystemTime};
     /// use digime::{Token, UserAccessToken};
+    /// let now = SystemTime::now();
     /// let token = UserAccessToken::new(
-    ///     Token::new("access-value", 1767225600),
-    ///     Token::new("refresh-value", 1769817600),
+    ///     Token::new("access-value", now + Duration::from_secs(3600)),
+    ///     Token::new("refresh-value", now + Duration::from_secs(30 * 24 * 3600)),
     ///     Some("user-id".to_string()),
     ///     None,
     /// );
-    /// assert_eq!(token.refresh_token().expiry(), 1769817600);
+    /// assert!(token.refresh_token().expires_at() > token.access_token().expires_at());
     /// ```
     pub fn new(
         access_token: Token,
@@ -75,8 +80,9 @@ impl UserAccessToken {
     /// The access token, sent with every call made for the user.
     ///
     /// ```
-    /// # let token = digime::UserAccessToken::new(digime::Token::new("a", 1), digime::Token::new("r", 2), None, None);
-    /// assert_eq!(token.access_token().expiry(), 1);
+    /// # let token: digime::UserAccessToken = serde_json::from_str(r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2}}"#).unwrap();
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// assert_eq!(token.access_token().expires_at(), UNIX_EPOCH + Duration::from_secs(1));
     /// ```
     pub fn access_token(&self) -> &Token {
         &self.access_token
@@ -85,8 +91,9 @@ impl UserAccessToken {
     /// The refresh token, used once to get a new pair.
     ///
     /// ```
-    /// # let token = digime::UserAccessToken::new(digime::Token::new("a", 1), digime::Token::new("r", 2), None, None);
-    /// assert_eq!(token.refresh_token().expiry(), 2);
+    /// # let token: digime::UserAccessToken = serde_json::from_str(r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2}}"#).unwrap();
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// assert_eq!(token.refresh_token().expires_at(), UNIX_EPOCH + Duration::from_secs(2));
     /// ```
     pub fn refresh_token(&self) -> &Token {
         &self.refresh_token
@@ -95,7 +102,7 @@ impl UserAccessToken {
     /// The digi.me user id (`user.id`), when the token carries it.
     ///
     /// ```
-    /// # let token = digime::UserAccessToken::new(digime::Token::new("a", 1), digime::Token::new("r", 2), Some("u".into()), None);
+    /// # let token = digime::UserAccessToken::new(digime::Token::new("a", std::time::SystemTime::now()), digime::Token::new("r", std::time::SystemTime::now()), Some("u".into()), None);
     /// assert_eq!(token.user_id(), Some("u"));
     /// ```
     pub fn user_id(&self) -> Option<&str> {
@@ -119,7 +126,7 @@ impl UserAccessToken {
     /// The consent id (`consentid`), when the token carries it.
     ///
     /// ```
-    /// # let token = digime::UserAccessToken::new(digime::Token::new("a", 1), digime::Token::new("r", 2), None, Some("c".into()));
+    /// # let token = digime::UserAccessToken::new(digime::Token::new("a", std::time::SystemTime::now()), digime::Token::new("r", std::time::SystemTime::now()), None, Some("c".into()));
     /// assert_eq!(token.consent_id(), Some("c"));
     /// ```
     pub fn consent_id(&self) -> Option<&str> {
@@ -127,14 +134,17 @@ impl UserAccessToken {
     }
 }
 
-/// One token value and its expiry (Unix time, seconds).
+/// One token value and when it expires.
 ///
 /// The value is a [`SecretString`]: `Debug` prints `[REDACTED]`, and reading
-/// it takes an explicit [`ExposeSecret::expose_secret`].
+/// it takes an explicit [`ExposeSecret::expose_secret`]. The expiry is a
+/// [`SystemTime`]; the stored JSON keeps it as whole seconds since the Unix
+/// epoch (`"expiry"`), as the TypeScript SDK does.
 ///
 /// ```
+/// use std::time::{Duration, SystemTime};
 /// use digime::secrecy::ExposeSecret;
-/// let t = digime::Token::new("value", 1767225600);
+/// let t = digime::Token::new("value", SystemTime::now() + Duration::from_secs(3600));
 /// assert_eq!(t.value().expose_secret(), "value");
 /// assert!(!format!("{t:?}").contains("value\""));
 /// ```
@@ -142,6 +152,7 @@ impl UserAccessToken {
 pub struct Token {
     #[serde(serialize_with = "expose")]
     value: SecretString,
+    /// Seconds since the Unix epoch, as stored.
     expiry: u64,
 }
 
@@ -149,14 +160,31 @@ fn expose<S: Serializer>(value: &SecretString, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(value.expose_secret())
 }
 
+/// The latest expiry [`Token::expires_at`] reports: 9999-12-31T23:59:59Z,
+/// which every platform's `SystemTime` can hold (a stored `u64::MAX` cannot).
+const LATEST_EXPIRY_SECS: u64 = 253_402_300_799;
+
 impl Token {
-    /// A token value with its expiry in Unix seconds.
+    /// A token value and when it expires. The stored form keeps whole
+    /// seconds: a sub-second part is dropped, and a time before the Unix
+    /// epoch is stored as the epoch.
     ///
     /// ```
-    /// let t = digime::Token::new("value", 1767225600);
-    /// assert_eq!(t.expiry(), 1767225600);
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let at = UNIX_EPOCH + Duration::from_secs(1767225600);
+    /// let t = digime::Token::new("value", at);
+    /// assert_eq!(t.expires_at(), at);
     /// ```
-    pub fn new(value: impl Into<String>, expiry: u64) -> Self {
+    pub fn new(value: impl Into<String>, expires_at: SystemTime) -> Self {
+        let secs = expires_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Self::from_unix_secs(value, secs)
+    }
+
+    /// A token whose expiry is given as the wire gives it: Unix seconds.
+    pub(crate) fn from_unix_secs(value: impl Into<String>, expiry: u64) -> Self {
         Self {
             value: SecretString::from(value.into()),
             expiry,
@@ -167,27 +195,33 @@ impl Token {
     ///
     /// ```
     /// use digime::secrecy::ExposeSecret;
-    /// assert_eq!(digime::Token::new("v", 0).value().expose_secret(), "v");
+    /// let t = digime::Token::new("v", std::time::SystemTime::now());
+    /// assert_eq!(t.value().expose_secret(), "v");
     /// ```
     pub fn value(&self) -> &SecretString {
         &self.value
     }
 
-    /// When the token expires, in seconds since the Unix epoch.
+    /// When the token expires. A stored expiry past the year 9999 reads as
+    /// 9999-12-31T23:59:59Z.
     ///
     /// ```
-    /// assert_eq!(digime::Token::new("v", 10).expiry(), 10);
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let t: digime::Token = serde_json::from_str(r#"{"value":"v","expiry":10}"#).unwrap();
+    /// assert_eq!(t.expires_at(), UNIX_EPOCH + Duration::from_secs(10));
     /// ```
-    pub fn expiry(&self) -> u64 {
-        self.expiry
+    pub fn expires_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.expiry.min(LATEST_EXPIRY_SECS))
     }
 
     /// True when the token has expired, or will within `skew`.
     ///
     /// ```
-    /// use std::time::Duration;
-    /// assert!(digime::Token::new("v", 0).expires_within(Duration::ZERO));
-    /// assert!(!digime::Token::new("v", u64::MAX).expires_within(Duration::from_secs(60)));
+    /// use std::time::{Duration, SystemTime};
+    /// let now = SystemTime::now();
+    /// assert!(digime::Token::new("v", now).expires_within(Duration::ZERO));
+    /// let later = digime::Token::new("v", now + Duration::from_secs(3600));
+    /// assert!(!later.expires_within(Duration::from_secs(60)));
     /// ```
     pub fn expires_within(&self, skew: Duration) -> bool {
         let now = SystemTime::now()
@@ -201,7 +235,7 @@ impl Token {
 impl fmt::Display for Token {
     /// Shows the expiry only, never the value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "token (expires at {})", self.expiry)
+        write!(f, "token (expires at Unix time {})", self.expiry)
     }
 }
 
@@ -231,6 +265,26 @@ mod tests {
         let s = r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2},"extra":{"k":1}}"#;
         let token: UserAccessToken = serde_json::from_str(s).unwrap();
         assert_eq!(serde_json::to_string(&token).unwrap(), s);
+    }
+
+    #[test]
+    fn expiry_round_trips_as_unix_seconds() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+        let token = Token::new("v", at + Duration::from_millis(999));
+        assert_eq!(token.expires_at(), at);
+        assert_eq!(
+            serde_json::to_string(&token).unwrap(),
+            r#"{"value":"v","expiry":1767225600}"#
+        );
+    }
+
+    #[test]
+    fn an_unrepresentable_expiry_does_not_panic() {
+        let token: Token =
+            serde_json::from_str(&format!(r#"{{"value":"v","expiry":{}}}"#, u64::MAX)).unwrap();
+        assert!(token.expires_at() > SystemTime::now());
+        let before_epoch = Token::new("v", UNIX_EPOCH - Duration::from_secs(5));
+        assert_eq!(before_epoch.expires_at(), UNIX_EPOCH);
     }
 
     #[test]

@@ -1,15 +1,26 @@
 //! What every type-state builder in this crate shares: the sealing trait and
-//! the macro that declares a field's "missing" and "set" markers.
+//! the macro that declares one field's markers and the trait `send()`
+//! requires of it.
 
 pub(crate) mod sealed {
     /// Only this crate's markers implement it, so no other state can exist.
     pub trait Sealed {}
 }
 
-/// Declares `$missing` (a zero-sized marker) and `$set($inner)` (the marker
-/// that carries the field's value), both sealed.
+/// Declares one field's type states:
+///
+/// - `$missing`: a zero-sized marker, the field is not set;
+/// - `$set($inner)`: the marker that carries the field's value;
+/// - `$has`: the sealed trait that `send()` requires, implemented by `$set`
+///   only, with `$into` to take the value out. Its attributes carry the
+///   `#[diagnostic::on_unimplemented]` sentence the compiler shows when the
+///   field is missing.
 macro_rules! state_pair {
-    ($(#[$mdoc:meta])* $missing:ident, $(#[$sdoc:meta])* $set:ident($inner:ty)) => {
+    (
+        $(#[$mdoc:meta])* $missing:ident,
+        $(#[$sdoc:meta])* $set:ident($inner:ty),
+        $(#[$hattr:meta])* $has:ident::$into:ident $(,)?
+    ) => {
         $(#[$mdoc])*
         #[derive(Debug, Clone, Copy, Default)]
         #[non_exhaustive]
@@ -21,6 +32,18 @@ macro_rules! state_pair {
 
         impl $crate::typestate::sealed::Sealed for $missing {}
         impl $crate::typestate::sealed::Sealed for $set {}
+
+        $(#[$hattr])*
+        pub trait $has: $crate::typestate::sealed::Sealed {
+            #[doc(hidden)]
+            fn $into(self) -> $inner;
+        }
+
+        impl $has for $set {
+            fn $into(self) -> $inner {
+                self.0
+            }
+        }
     };
 }
 pub(crate) use state_pair;

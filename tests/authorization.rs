@@ -156,11 +156,7 @@ async fn a_declined_consent_is_an_error_with_its_code() {
 #[tokio::test]
 async fn contract_details_tell_write_from_read() {
     let env = Env::new().await;
-    let info = env
-        .sdk
-        .contract_details(&env.contract)
-        .await
-        .expect("details");
+    let info = env.sdk.contract_info(&env.contract).await.expect("details");
     assert_eq!(info.id, CONTRACT);
     assert!(info.can_write());
     let key = digime::sandbox::generate_private_key_pem().unwrap();
@@ -168,7 +164,7 @@ async fn contract_details_tell_write_from_read() {
     env.sandbox
         .register_read_contract(APP, "reader", &read.public_key_pem())
         .unwrap();
-    let info = env.sdk.contract_details(&read).await.unwrap();
+    let info = env.sdk.contract_info(&read).await.unwrap();
     assert!(!info.can_write());
 }
 

@@ -59,7 +59,7 @@ fn sdk_configuration() {
 
 #[test]
 fn contract_keys_and_ids() {
-    let good = digime::doc_support::TEST_PRIVATE_KEY_PEM;
+    let good = support::RSA_2048_PEM;
     assert_field(ContractDetails::new("", good), "contract_id");
     assert_field(ContractDetails::new("c\r\n", good), "contract_id");
     assert_field(ContractDetails::new("c", "not a pem"), "private_key");

@@ -47,7 +47,7 @@ fn descriptor(mime: &str, account: &str) -> FileDescriptor {
 #[tokio::test]
 async fn every_malformed_input_is_a_clear_error_naming_the_field() {
     let env = Env::new().await;
-    let good_pem = digime::doc_support::TEST_PRIVATE_KEY_PEM;
+    let good_pem = support::RSA_2048_PEM;
     let public_pem = env.contract.public_key_pem();
     let truncated_pem = &good_pem[..good_pem.len() / 2];
     let base = env.sandbox.base_url();

@@ -640,7 +640,7 @@ async fn contract_details_retry_on_5xx() {
     env.sandbox
         .inject_fault(Fault::with_status("permission-access/contract", 500).times(2));
     env.sdk
-        .contract_details(&env.contract)
+        .contract_info(&env.contract)
         .await
         .expect("GET retried twice");
     assert_eq!(

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -187,9 +188,8 @@ fn world() -> &'static World {
             .max_retries(0)
             .build()
             .unwrap();
-        let contract =
-            ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
-        let far = 4_102_444_800; // 2100-01-01
+        let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
+        let far = UNIX_EPOCH + Duration::from_secs(4_102_444_800); // 2100-01-01
         let token = UserAccessToken::new(
             Token::new("access-value", far),
             Token::new("refresh-value", far),
@@ -292,7 +292,7 @@ proptest! {
         if let Some(code) = &code { headers.push(("x-error-code", code)); }
         if let Some(retry) = &retry_after { headers.push(("retry-after", retry)); }
         w.stub.route("permission-access/contract", raw(status, &headers, &body));
-        let err = w.rt.block_on(w.sdk.contract_details(&w.contract)).expect_err("an error status is an error");
+        let err = w.rt.block_on(w.sdk.contract_info(&w.contract)).expect_err("an error status is an error");
         prop_assert_eq!(err.kind(), ErrorKind::Server, "{:?}", err);
         prop_assert_eq!(err.status(), Some(status));
         prop_assert!(err.to_string().contains(&status.to_string()));
@@ -312,7 +312,7 @@ proptest! {
         let _one_at_a_time = serial();
         let w = world();
         w.stub.route("permission-access/contract", raw(200, &[], &body));
-        let result = w.rt.block_on(w.sdk.contract_details(&w.contract));
+        let result = w.rt.block_on(w.sdk.contract_info(&w.contract));
         if let Err(err) = result {
             prop_assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{:?}", err);
         }
@@ -377,7 +377,9 @@ proptest! {
                     Some(token.access_token().value().expose_secret()),
                     v["access_token"]["value"].as_str()
                 );
-                prop_assert_eq!(Some(token.refresh_token().expiry()), v["refresh_token"]["expires_on"].as_u64());
+                // The stored form keeps the server's seconds exactly.
+                let stored = serde_json::to_value(token.refresh_token()).expect("serializes");
+                prop_assert_eq!(stored["expiry"].as_u64(), v["refresh_token"]["expires_on"].as_u64());
             }
             Err(err) => prop_assert!(
                 matches!(err.kind(), ErrorKind::TokenVerification | ErrorKind::InvalidResponse),
@@ -427,7 +429,10 @@ fn a_well_formed_signed_payload_is_accepted() {
         w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token))
             .expect("accepted");
     assert_eq!(token.access_token().value().expose_secret(), "a-2");
-    assert_eq!(token.refresh_token().expiry(), 4_102_444_900);
+    assert_eq!(
+        token.refresh_token().expires_at(),
+        UNIX_EPOCH + Duration::from_secs(4_102_444_900)
+    );
     // A payload signed by another key is refused.
     let mut forged = jwt.clone();
     forged.truncate(forged.len() - 4);

@@ -64,3 +64,81 @@ async fn the_documented_usage_compiles_and_works() -> Result<(), Box<dyn std::er
     assert_eq!(sandbox.provider_pushes("user-id").len(), 1);
     Ok(())
 }
+
+/// Every future the public API returns is `Send` (a server's handlers run on
+/// a multi-threaded runtime and spawn them), and the shared types are
+/// `Send + Sync + Clone`. A future that stops being `Send` fails to compile
+/// here. Nothing is awaited: the futures are built and dropped.
+#[test]
+fn every_public_future_is_send() {
+    fn send_sync_clone<T: Send + Sync + Clone>() {}
+    fn send<T: Send>(_: T) {}
+    send_sync_clone::<DigiMe>();
+    send_sync_clone::<ContractDetails>();
+    send_sync_clone::<UserAccessToken>();
+    send_sync_clone::<digime::UserSession>();
+
+    let sdk = DigiMe::builder().application_id("a").build().unwrap();
+    let contract = ContractDetails::new("c", support::RSA_2048_PEM).unwrap();
+    let in_an_hour = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let token = UserAccessToken::new(
+        digime::Token::new("a", in_an_hour),
+        digime::Token::new("r", in_an_hour),
+        None,
+        None,
+    );
+    let verifier = digime::secrecy::SecretString::from("v".repeat(43));
+    let descriptor = || {
+        FileDescriptor::builder()
+            .mime_type("text/plain")
+            .accounts(vec![Account::new("a")])
+            .build()
+    };
+
+    // Pushes, one-off and through a session.
+    send(
+        sdk.push(&contract, &token)
+            .library()
+            .file(b"x".to_vec(), "x")
+            .descriptor(descriptor())
+            .send(),
+    );
+    send(
+        sdk.push(&contract, &token)
+            .provider()
+            .standard(Standard::Fhir)
+            .version(FhirVersion::Stu3)
+            .account_id("a")
+            .data(serde_json::json!({}))
+            .send(),
+    );
+    let session = sdk.session(&contract, token.clone());
+    send(
+        session
+            .push()
+            .library()
+            .file(b"x".to_vec(), "x")
+            .descriptor(descriptor())
+            .send(),
+    );
+    send(session.read_accounts());
+    send(session.refresh());
+
+    // Authorization and tokens.
+    send(
+        sdk.authorize(&contract)
+            .callback("http://x/")
+            .state("s")
+            .send(),
+    );
+    send(sdk.exchange_code_for_token(&contract, "code", &verifier));
+    send(sdk.refresh_token(&contract, &token));
+
+    // The other calls.
+    send(sdk.read_accounts(&contract, &token));
+    send(sdk.contract_info(&contract));
+    send(sdk.delete_user(&contract, &token));
+
+    // File data streamed from disk.
+    send(digime::push::FileData::from_path("Cargo.toml"));
+}

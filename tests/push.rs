@@ -347,50 +347,6 @@ async fn errors_sent_only_in_headers_are_kept() {
     );
 }
 
-#[test]
-fn sdk_and_futures_are_send_and_sync() {
-    fn send_sync_clone<T: Send + Sync + Clone>() {}
-    fn send<T: Send>(_: &T) {}
-    send_sync_clone::<digime::DigiMe>();
-    send_sync_clone::<digime::ContractDetails>();
-    send_sync_clone::<digime::UserAccessToken>();
-    let sdk = digime::DigiMe::builder()
-        .application_id("a")
-        .build()
-        .unwrap();
-    let contract =
-        digime::ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
-    let token = digime::UserAccessToken::new(
-        digime::Token::new("a", u64::MAX),
-        digime::Token::new("r", u64::MAX),
-        None,
-        None,
-    );
-    let library = sdk
-        .push(&contract, &token)
-        .library()
-        .file(b"x".to_vec(), "x")
-        .descriptor(pdf_descriptor())
-        .send();
-    send(&library);
-    let provider = sdk
-        .push(&contract, &token)
-        .provider()
-        .standard(Standard::Fhir)
-        .version(FhirVersion::Stu3)
-        .account_id("a")
-        .data(serde_json::json!({}))
-        .send();
-    send(&provider);
-    send(&sdk.read_accounts(&contract, &token));
-    send(
-        &sdk.authorize(&contract)
-            .callback("http://x/")
-            .state("s")
-            .send(),
-    );
-}
-
 #[tokio::test]
 async fn huge_timeouts_mean_no_timeout_rather_than_a_panic() {
     let env = Env::new().await;

@@ -202,7 +202,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     for account in accounts.accounts() {
         seen.debug("ServiceAccount", account);
     }
-    let info = sdk.contract_details(&contract).await.unwrap();
+    let info = sdk.contract_info(&contract).await.unwrap();
     seen.debug("ContractInfo", &info);
 
     // A provider push, through a shared session after another expiry.
@@ -221,7 +221,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     seen.both("Standard", &Standard::Fhir);
     seen.both("FhirVersion", &FhirVersion::Stu3);
     provider.send().await.unwrap();
-    seen.token("session token", &session.token());
+    seen.token("session token", &session.user_access_token());
     seen.debug("UserSession (refreshed)", &session);
 
     // Errors: a server error, a reader that cannot be replayed after a
@@ -252,11 +252,11 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::DataNotReplayable, "{err:?}");
     seen.both("Error (not replayable)", &err);
-    seen.token("token in the error", err.refreshed_token().unwrap());
+    seen.token("token in the error", err.user_access_token().unwrap());
     sandbox.expire_refresh_token(&user);
     sandbox.expire_access_token(&user);
     let err = sdk
-        .read_accounts(&contract, &session.token())
+        .read_accounts(&contract, &session.user_access_token())
         .await
         .unwrap_err();
     assert!(err.is_reauthorization_required(), "{err:?}");

@@ -123,7 +123,7 @@ async fn a_reader_that_cannot_be_replayed_returns_the_new_token_and_stores_nothi
         .await
         .expect_err("a reader cannot be sent twice");
     assert_eq!(err.kind(), ErrorKind::DataNotReplayable);
-    let token = err.refreshed_token().expect("the new token is not lost");
+    let token = err.user_access_token().expect("the new token is not lost");
     assert_ne!(
         token.access_token().value().expose_secret(),
         env.token.access_token().value().expose_secret()
@@ -228,7 +228,11 @@ async fn many_concurrent_pushes_through_a_session_share_one_refresh() {
     let distinct: std::collections::HashSet<_> = library.iter().map(|e| e.sha256.clone()).collect();
     assert_eq!(distinct.len(), 200, "each exactly once");
     assert_eq!(
-        session.token().access_token().value().expose_secret(),
+        session
+            .user_access_token()
+            .access_token()
+            .value()
+            .expose_secret(),
         changes.lock().unwrap()[0]
             .access_token()
             .value()
@@ -278,7 +282,7 @@ async fn a_failure_after_a_refresh_still_hands_back_the_new_token() {
         .expect_err("503 on every attempt");
     assert_eq!(err.status(), Some(503));
     let fresh = err
-        .refreshed_token()
+        .user_access_token()
         .expect("the refreshed token travels with the error");
     env.sandbox.clear_faults();
     // The old refresh token is spent; the one in the error works.

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Json;
 use axum::routing::{get, post};
@@ -101,8 +102,13 @@ async fn refresh_with(h: &Hostile, token: String) -> digime::Result<UserAccessTo
         .max_retries(0)
         .build()
         .unwrap();
-    let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
-    let old = UserAccessToken::new(Token::new("old", 1), Token::new("old-r", 2), None, None);
+    let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
+    let old = UserAccessToken::new(
+        Token::new("old", UNIX_EPOCH + Duration::from_secs(1)),
+        Token::new("old-r", UNIX_EPOCH + Duration::from_secs(2)),
+        None,
+        None,
+    );
     sdk.refresh_token(&contract, &old).await
 }
 
@@ -123,13 +129,21 @@ async fn a_good_token_verifies_and_one_fetch_serves_many() {
         .base_url(&h.base)
         .build()
         .unwrap();
-    let contract = ContractDetails::new("c", digime::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
-    let old = UserAccessToken::new(Token::new("old", 1), Token::new("old-r", 2), None, None);
+    let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
+    let old = UserAccessToken::new(
+        Token::new("old", UNIX_EPOCH + Duration::from_secs(1)),
+        Token::new("old-r", UNIX_EPOCH + Duration::from_secs(2)),
+        None,
+        None,
+    );
     for _ in 0..5 {
         let t = sdk.refresh_token(&contract, &old).await.expect("verifies");
         assert_eq!(t.user_id(), Some("user-1"));
         assert_eq!(t.consent_id(), Some("consent-1"));
-        assert_eq!(t.access_token().expiry(), 4_000_000_000);
+        assert_eq!(
+            t.access_token().expires_at(),
+            UNIX_EPOCH + Duration::from_secs(4_000_000_000)
+        );
     }
     assert_eq!(
         h.jwks_fetches.load(Ordering::SeqCst),

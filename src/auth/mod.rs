@@ -1,6 +1,7 @@
 //! Authorization and tokens.
 //!
-//! - [`AuthorizeBuilder`] (`authorize.rs`): `oauth/authorize` and the onboard URL.
+//! - [`AuthorizeBuilder`] (`authorize/`): `oauth/authorize` and the onboard URL;
+//!   its type states are in [`state`].
 //! - [`AuthorizeCallback`] (`callback.rs`): the redirect after consent.
 //! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
 //! - `refresh.rs`: the token refresher, and the refresh-then-retry rule
@@ -23,8 +24,8 @@ mod server_jwt;
 mod session;
 
 pub use authorize::{
-    Authorization, AuthorizeBuilder, CallbackMissing, CallbackSet, HasCallback, HasState,
-    PullSessionOptions, SampleDataOptions, Session, SourceType, StateMissing, StateSet,
+    Authorization, AuthorizeBuilder, AuthorizeFuture, PullSessionOptions, SampleDataOptions,
+    Session, SourceType, generate_state, state,
 };
 pub use callback::AuthorizeCallback;
 pub use session::UserSession;

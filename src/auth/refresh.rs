@@ -68,8 +68,8 @@ pub(crate) async fn token_from_reply(sdk: &DigiMe, reply: &Reply) -> Result<User
         .verify(&sdk.inner.http, &response.token)
         .await?;
     Ok(UserAccessToken::new(
-        Token::new(payload.access_token.value, payload.access_token.expires_on),
-        Token::new(
+        Token::from_unix_secs(payload.access_token.value, payload.access_token.expires_on),
+        Token::from_unix_secs(
             payload.refresh_token.value,
             payload.refresh_token.expires_on,
         ),
@@ -249,8 +249,8 @@ pub(crate) async fn user_call<E: Serialize>(
     // The old refresh token is spent once a refresh happened: a failure
     // after it must still hand the new token back, or the user is lost.
     result.map_err(|err| {
-        if state.refreshed() && err.refreshed_token().is_none() {
-            err.with_refreshed_token(Arc::unwrap_or_clone(state.current().0))
+        if state.refreshed() && err.user_access_token().is_none() {
+            err.with_user_access_token(Arc::unwrap_or_clone(state.current().0))
         } else {
             err
         }

@@ -18,7 +18,8 @@ use crate::token::UserAccessToken;
 /// Concurrent calls through a session share one refresh: when the access
 /// token expires under 200 pushes in flight, digi.me sees one refresh call,
 /// and the session's hook fires once. The session always holds the newest
-/// token; [`token`](Self::token) hands it out for storage.
+/// token; [`user_access_token`](Self::user_access_token) hands it out for
+/// storage.
 ///
 /// It is `Clone + Send + Sync` (an `Arc` inside).
 ///
@@ -38,7 +39,7 @@ use crate::token::UserAccessToken;
 ///     }));
 /// }
 /// for task in tasks { task.await.expect("task")?; }
-/// let to_store = session.token();
+/// let to_store = session.user_access_token();
 /// # let _ = to_store; Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -95,10 +96,10 @@ impl UserSession {
     ///
     /// ```no_run
     /// # fn f(session: digime::UserSession) {
-    /// let json = serde_json::to_string(&session.token()).unwrap();
+    /// let json = serde_json::to_string(&session.user_access_token()).unwrap();
     /// # let _ = json; }
     /// ```
-    pub fn token(&self) -> UserAccessToken {
+    pub fn user_access_token(&self) -> UserAccessToken {
         Arc::unwrap_or_clone(self.current().0)
     }
 
@@ -153,7 +154,7 @@ impl UserSession {
     pub async fn refresh(&self) -> Result<UserAccessToken> {
         let (_, generation) = self.current();
         self.refresh_from(generation).await?;
-        Ok(self.token())
+        Ok(self.user_access_token())
     }
 
     /// How many refresh calls this session has made.

@@ -18,6 +18,9 @@ use crate::transport::{Body, Call};
 /// let outcome = sdk.read_accounts(&contract, &token).await?;
 /// let account = outcome.find_by_reference(reference).expect("the onboarded account");
 /// println!("push to {}", account.id);
+/// // Take the accounts and the token to store, both by value.
+/// let (accounts, token_to_store) = outcome.into_parts();
+/// # let _ = (accounts, token_to_store);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -31,7 +34,7 @@ impl AccountsOutcome {
     /// The accounts.
     ///
     /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { for a in o.accounts() { println!("{} {}", a.id, a.reference); } }
+    /// # fn f(o: digime::calls::AccountsOutcome) { for a in o.accounts() { println!("{} {:?}", a.id, a.reference); } }
     /// ```
     pub fn accounts(&self) -> &[ServiceAccount] {
         &self.accounts
@@ -49,7 +52,7 @@ impl AccountsOutcome {
         }
         self.accounts
             .iter()
-            .find(|a| a.reference == account_reference)
+            .find(|a| a.reference.as_deref() == Some(account_reference))
     }
 
     /// The user access token to store: refreshed, or the same.
@@ -70,13 +73,25 @@ impl AccountsOutcome {
         self.refreshed
     }
 
-    /// The accounts, by value.
+    /// The token, by value.
     ///
     /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { let _v: Vec<digime::ServiceAccount> = o.into_accounts(); }
+    /// # fn f(o: digime::calls::AccountsOutcome) { let _t: digime::UserAccessToken = o.into_user_access_token(); }
     /// ```
-    pub fn into_accounts(self) -> Vec<ServiceAccount> {
-        self.accounts
+    pub fn into_user_access_token(self) -> UserAccessToken {
+        self.token
+    }
+
+    /// The accounts and the token to store, by value: taking the accounts
+    /// does not lose a refreshed token.
+    ///
+    /// ```no_run
+    /// # fn f(o: digime::calls::AccountsOutcome) {
+    /// let (accounts, token) = o.into_parts();
+    /// # let _: (Vec<digime::ServiceAccount>, digime::UserAccessToken) = (accounts, token); }
+    /// ```
+    pub fn into_parts(self) -> (Vec<ServiceAccount>, UserAccessToken) {
+        (self.accounts, self.token)
     }
 }
 
@@ -88,7 +103,7 @@ impl DigiMe {
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
     /// let outcome = sdk.read_accounts(&contract, &token).await?;
     /// for account in outcome.accounts() {
-    ///     println!("{} ({}) ref {}", account.id, account.account_type, account.reference);
+    ///     println!("{} ({:?}) ref {:?}", account.id, account.account_type, account.reference);
     /// }
     /// # Ok(()) }
     /// ```

@@ -10,16 +10,20 @@ use crate::signer::NoClaims;
 use crate::transport::{Body, Call};
 
 impl DigiMe {
-    /// Reads the contract's details, for instance to check that it is a
-    /// write contract before pushing.
+    /// Asks digi.me about a contract: returns [`ContractInfo`], the server's
+    /// answer (access type, application, certificate, expiry), for instance
+    /// to check that it is a write contract before pushing.
+    ///
+    /// Not to be confused with [`ContractDetails`], which is what *you*
+    /// supply: the contract id and its private key.
     ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails) -> digime::Result<()> {
-    /// let info = sdk.contract_details(&contract).await?;
+    /// let info = sdk.contract_info(&contract).await?;
     /// assert!(info.can_write(), "pushing needs a write contract");
     /// # Ok(()) }
     /// ```
-    pub async fn contract_details(&self, contract: &ContractDetails) -> Result<ContractInfo> {
+    pub async fn contract_info(&self, contract: &ContractDetails) -> Result<ContractInfo> {
         let call = Call {
             endpoint: "permission-access/contract",
             method: Method::GET,

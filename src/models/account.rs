@@ -16,8 +16,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///   "serviceTypeReference":"medmij","sourceId":12,"accessTokenStatus":{"authorized":true}}"#;
 /// let account: digime::ServiceAccount = serde_json::from_str(json).unwrap();
 /// assert_eq!(account.id, "acc-1");
-/// assert_eq!(account.account_type, digime::models::AccountType::User);
+/// assert_eq!(account.reference.as_deref(), Some("ref-1"));
+/// assert_eq!(account.account_type, Some(digime::models::AccountType::User));
 /// assert_eq!(account.access_token_status.unwrap().authorized, true);
+///
+/// // A field the server left out reads as `None`, not as a made-up value.
+/// let bare: digime::ServiceAccount = serde_json::from_str(r#"{"id":"acc-2"}"#).unwrap();
+/// assert_eq!((bare.reference, bare.account_type), (None, None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,12 +30,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct ServiceAccount {
     /// The account id: give it to a provider push's `.account_id(..)`.
     pub id: String,
-    /// The reference the authorization callback returns as `accountReference`.
-    #[serde(default)]
-    pub reference: String,
-    /// The kind of account.
-    #[serde(rename = "type", default)]
-    pub account_type: AccountType,
+    /// The reference the authorization callback returns as
+    /// `accountReference`; `None` when the server sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The kind of account; `None` when the server sent no `type`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<AccountType>,
     /// When the account was created (as digi.me gives it, milliseconds).
     #[serde(default)]
     pub created_date: Option<i64>,
@@ -109,11 +115,10 @@ pub struct AccessTokenStatus {
 /// let t: AccountType = serde_json::from_str("\"SOMETHING_NEW\"").unwrap();
 /// assert_eq!(t, AccountType::Other("SOMETHING_NEW".into()));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AccountType {
     /// `USER`.
-    #[default]
     User,
     /// `ADMIN`.
     Admin,
@@ -143,22 +148,6 @@ pub enum AccountType {
     Other(String),
 }
 
-const ACCOUNT_TYPES: &[(&str, AccountType)] = &[
-    ("USER", AccountType::User),
-    ("ADMIN", AccountType::Admin),
-    ("EVENT", AccountType::Event),
-    ("GROUP", AccountType::Group),
-    ("BANK", AccountType::Bank),
-    ("CREDIT_CARD", AccountType::CreditCard),
-    ("IMPORTED", AccountType::Imported),
-    ("INVESTMENT", AccountType::Investment),
-    ("INSURANCE", AccountType::Insurance),
-    ("LOAN", AccountType::Loan),
-    ("REWARD", AccountType::Reward),
-    ("BILL", AccountType::Bill),
-    ("PUSH", AccountType::Push),
-];
-
 impl AccountType {
     /// The wire name, such as `CREDIT_CARD`.
     ///
@@ -166,14 +155,43 @@ impl AccountType {
     /// assert_eq!(digime::models::AccountType::CreditCard.as_str(), "CREDIT_CARD");
     /// ```
     pub fn as_str(&self) -> &str {
-        if let AccountType::Other(s) = self {
-            return s;
+        match self {
+            AccountType::User => "USER",
+            AccountType::Admin => "ADMIN",
+            AccountType::Event => "EVENT",
+            AccountType::Group => "GROUP",
+            AccountType::Bank => "BANK",
+            AccountType::CreditCard => "CREDIT_CARD",
+            AccountType::Imported => "IMPORTED",
+            AccountType::Investment => "INVESTMENT",
+            AccountType::Insurance => "INSURANCE",
+            AccountType::Loan => "LOAN",
+            AccountType::Reward => "REWARD",
+            AccountType::Bill => "BILL",
+            AccountType::Push => "PUSH",
+            AccountType::Other(name) => name,
         }
-        ACCOUNT_TYPES
-            .iter()
-            .find(|(_, t)| t == self)
-            .map(|(name, _)| *name)
-            .unwrap_or("USER")
+    }
+
+    /// The kind a wire name stands for; an unknown name is kept in
+    /// [`AccountType::Other`].
+    fn from_wire(name: String) -> Self {
+        match name.as_str() {
+            "USER" => AccountType::User,
+            "ADMIN" => AccountType::Admin,
+            "EVENT" => AccountType::Event,
+            "GROUP" => AccountType::Group,
+            "BANK" => AccountType::Bank,
+            "CREDIT_CARD" => AccountType::CreditCard,
+            "IMPORTED" => AccountType::Imported,
+            "INVESTMENT" => AccountType::Investment,
+            "INSURANCE" => AccountType::Insurance,
+            "LOAN" => AccountType::Loan,
+            "REWARD" => AccountType::Reward,
+            "BILL" => AccountType::Bill,
+            "PUSH" => AccountType::Push,
+            _ => AccountType::Other(name),
+        }
     }
 }
 
@@ -191,11 +209,37 @@ impl Serialize for AccountType {
 
 impl<'de> Deserialize<'de> for AccountType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Ok(ACCOUNT_TYPES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| t.clone())
-            .unwrap_or(AccountType::Other(name)))
+        String::deserialize(d).map(AccountType::from_wire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccountType;
+
+    #[test]
+    fn every_known_name_round_trips() {
+        for name in [
+            "USER",
+            "ADMIN",
+            "EVENT",
+            "GROUP",
+            "BANK",
+            "CREDIT_CARD",
+            "IMPORTED",
+            "INVESTMENT",
+            "INSURANCE",
+            "LOAN",
+            "REWARD",
+            "BILL",
+            "PUSH",
+        ] {
+            let kind = AccountType::from_wire(name.to_owned());
+            assert!(!matches!(kind, AccountType::Other(_)), "{name} is known");
+            assert_eq!(kind.as_str(), name);
+        }
+        let other = AccountType::from_wire("user".to_owned());
+        assert_eq!(other, AccountType::Other("user".to_owned()));
+        assert_eq!(other.as_str(), "user");
     }
 }

@@ -9,7 +9,7 @@
 //! You rarely name these types. They show up in compiler messages, where the
 //! traits' messages say what to call:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0277
 //! # async fn run(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
 //! // error[E0277]: the file descriptor is missing: call `.descriptor(..)` before `.send()`
 //! sdk.push(&c, &t).library().file(b"x".to_vec(), "x.txt").send().await;
@@ -22,138 +22,83 @@ use super::data::FileData;
 use super::provider::{FhirVersion, Standard};
 use crate::descriptor::FileDescriptor;
 
-use crate::typestate::sealed::Sealed;
 use crate::typestate::state_pair;
 
 state_pair!(
     /// Library push: `.file(..)` has not been called.
     FileMissing,
     /// Library push: the file (data and name) is set.
-    FileSet((FileData, String))
+    FileSet((FileData, String)),
+    /// Proof that a library push has its file.
+    #[diagnostic::on_unimplemented(
+        message = "the file to push is missing: call `.file(data, file_name)` before `.send()`",
+        label = "this library push has no file yet",
+        note = "a library push needs both `.file(..)` and `.descriptor(..)`, in either order"
+    )]
+    HasFile::into_file
 );
 state_pair!(
     /// Library push: `.descriptor(..)` has not been called.
     DescriptorMissing,
     /// Library push: the file descriptor is set.
-    DescriptorSet(FileDescriptor)
+    DescriptorSet(FileDescriptor),
+    /// Proof that a library push has its descriptor.
+    #[diagnostic::on_unimplemented(
+        message = "the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`",
+        label = "this library push has no file descriptor yet",
+        note = "a library push needs both `.file(..)` and `.descriptor(..)`, in either order"
+    )]
+    HasDescriptor::into_descriptor
 );
 state_pair!(
     /// Provider push: `.standard(..)` has not been called.
     StandardMissing,
     /// Provider push: the standard is set.
-    StandardSet(Standard)
+    StandardSet(Standard),
+    /// Proof that a provider push has its standard.
+    #[diagnostic::on_unimplemented(
+        message = "the standard is missing: call `.standard(Standard::Fhir)` before `.send()`",
+        label = "this provider push has no standard yet",
+        note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
+    )]
+    HasStandard::into_standard
 );
 state_pair!(
     /// Provider push: `.version(..)` has not been called.
     VersionMissing,
     /// Provider push: the FHIR version is set.
-    VersionSet(FhirVersion)
+    VersionSet(FhirVersion),
+    /// Proof that a provider push has its FHIR version.
+    #[diagnostic::on_unimplemented(
+        message = "the FHIR version is missing: call `.version(FhirVersion::Stu3)` (or `FhirVersion::V3_0_2`) before `.send()`",
+        label = "this provider push has no FHIR version yet",
+        note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
+    )]
+    HasVersion::into_version
 );
 state_pair!(
     /// Provider push: `.account_id(..)` has not been called.
     AccountIdMissing,
     /// Provider push: the account id is set.
-    AccountIdSet(String)
+    AccountIdSet(String),
+    /// Proof that a provider push has its account id.
+    #[diagnostic::on_unimplemented(
+        message = "the account id is missing: call `.account_id(id)` with an id from `read_accounts` before `.send()`",
+        label = "this provider push has no account id yet",
+        note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
+    )]
+    HasAccountId::into_account_id
 );
 state_pair!(
     /// Provider push: `.data(..)` has not been called.
     DataMissing,
     /// Provider push: the record is set.
-    DataSet(Value)
+    DataSet(Value),
+    /// Proof that a provider push has its data.
+    #[diagnostic::on_unimplemented(
+        message = "the record to push is missing: call `.data(json)` with a FHIR resource or bundle before `.send()`",
+        label = "this provider push has no data yet",
+        note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
+    )]
+    HasData::into_data
 );
-
-/// Proof that a library push has its file.
-#[diagnostic::on_unimplemented(
-    message = "the file to push is missing: call `.file(data, file_name)` before `.send()`",
-    label = "this library push has no file yet",
-    note = "a library push needs both `.file(..)` and `.descriptor(..)`, in either order"
-)]
-pub trait HasFile: Sealed {
-    #[doc(hidden)]
-    fn into_file(self) -> (FileData, String);
-}
-impl HasFile for FileSet {
-    fn into_file(self) -> (FileData, String) {
-        self.0
-    }
-}
-
-/// Proof that a library push has its descriptor.
-#[diagnostic::on_unimplemented(
-    message = "the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`",
-    label = "this library push has no file descriptor yet",
-    note = "a library push needs both `.file(..)` and `.descriptor(..)`, in either order"
-)]
-pub trait HasDescriptor: Sealed {
-    #[doc(hidden)]
-    fn into_descriptor(self) -> FileDescriptor;
-}
-impl HasDescriptor for DescriptorSet {
-    fn into_descriptor(self) -> FileDescriptor {
-        self.0
-    }
-}
-
-/// Proof that a provider push has its standard.
-#[diagnostic::on_unimplemented(
-    message = "the standard is missing: call `.standard(Standard::Fhir)` before `.send()`",
-    label = "this provider push has no standard yet",
-    note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
-)]
-pub trait HasStandard: Sealed {
-    #[doc(hidden)]
-    fn into_standard(self) -> Standard;
-}
-impl HasStandard for StandardSet {
-    fn into_standard(self) -> Standard {
-        self.0
-    }
-}
-
-/// Proof that a provider push has its FHIR version.
-#[diagnostic::on_unimplemented(
-    message = "the FHIR version is missing: call `.version(FhirVersion::Stu3)` (or `FhirVersion::V3_0_2`) before `.send()`",
-    label = "this provider push has no FHIR version yet",
-    note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
-)]
-pub trait HasVersion: Sealed {
-    #[doc(hidden)]
-    fn into_version(self) -> FhirVersion;
-}
-impl HasVersion for VersionSet {
-    fn into_version(self) -> FhirVersion {
-        self.0
-    }
-}
-
-/// Proof that a provider push has its account id.
-#[diagnostic::on_unimplemented(
-    message = "the account id is missing: call `.account_id(id)` with an id from `read_accounts` before `.send()`",
-    label = "this provider push has no account id yet",
-    note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
-)]
-pub trait HasAccountId: Sealed {
-    #[doc(hidden)]
-    fn into_account_id(self) -> String;
-}
-impl HasAccountId for AccountIdSet {
-    fn into_account_id(self) -> String {
-        self.0
-    }
-}
-
-/// Proof that a provider push has its data.
-#[diagnostic::on_unimplemented(
-    message = "the record to push is missing: call `.data(json)` with a FHIR resource or bundle before `.send()`",
-    label = "this provider push has no data yet",
-    note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
-)]
-pub trait HasData: Sealed {
-    #[doc(hidden)]
-    fn into_data(self) -> Value;
-}
-impl HasData for DataSet {
-    fn into_data(self) -> Value {
-        self.0
-    }
-}

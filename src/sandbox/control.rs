@@ -61,8 +61,8 @@ impl Shared {
         let consent = format!("consent-{}", random_alnum(16));
         let issued = st.issue(user_id, &client_id, &consent);
         Ok(UserAccessToken::new(
-            Token::new(issued.access, issued.access_expiry_s),
-            Token::new(issued.refresh, issued.refresh_expiry_s),
+            Token::from_unix_secs(issued.access, issued.access_expiry_s),
+            Token::from_unix_secs(issued.refresh, issued.refresh_expiry_s),
             Some(issued.user),
             Some(issued.consent_id),
         ))

@@ -61,7 +61,8 @@ mod tests {
 
     #[test]
     fn the_same_descriptor_is_signed_once_and_another_gets_its_own() {
-        let key = SigningKey::from_pem(crate::doc_support::TEST_PRIVATE_KEY_PEM).unwrap();
+        let key =
+            SigningKey::from_pem(include_str!("../../tests/support/keys/rsa2048.pem")).unwrap();
         let cache = DescriptorCache::default();
         let a = FileDescriptor::builder()
             .mime_type("a/b")

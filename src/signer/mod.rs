@@ -13,6 +13,8 @@ pub(crate) mod descriptor_cache;
 pub(crate) mod key;
 pub(crate) mod nonce;
 
-pub(crate) use claims::{BearerClaims, NoClaims, sign_file_descriptor};
+#[cfg(feature = "__bench")]
+pub(crate) use claims::sign_file_descriptor;
+pub(crate) use claims::{BearerClaims, NoClaims};
 pub(crate) use descriptor_cache::DescriptorCache;
 pub(crate) use key::SigningKey;

@@ -23,7 +23,7 @@ pub(crate) fn random_alnum(len: usize) -> Result<String> {
     while out.len() < len {
         aws_lc_rs::rand::fill(&mut buf).map_err(|_| {
             Error::transport(
-                "drawing a nonce from the system CSPRNG",
+                "drawing random characters from the system CSPRNG",
                 "CSPRNG unavailable",
             )
         })?;

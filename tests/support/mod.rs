@@ -58,5 +58,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A 1024-bit RSA key (too short) and an EC key (not RSA), made with
 /// `openssl genrsa -traditional 1024` and `openssl ecparam -genkey`.
+/// A throwaway 2048-bit RSA key (PKCS#1): a valid contract key for tests that
+/// need no sandbox. Never register it anywhere real.
+pub const RSA_2048_PEM: &str = include_str!("keys/rsa2048.pem");
 pub const RSA_1024_PEM: &str = include_str!("keys/rsa1024.pem");
 pub const EC_PEM: &str = include_str!("keys/ec.pem");

@@ -1,128 +1,54 @@
 //! `sdk.authorize(&contract)`: start the consent flow for a user.
+//!
+//! - `mod.rs`: [`AuthorizeBuilder`], its setters and its gated `send()`;
+//! - [`state`]: the builder's type states;
+//! - `options.rs`: [`SourceType`], [`PullSessionOptions`], [`SampleDataOptions`];
+//! - `authorization.rs`: what `send()` returns, [`Authorization`] and [`Session`];
+//! - `call.rs`: the `oauth/authorize` call and the onboard URL.
+
+mod authorization;
+mod call;
+mod options;
+pub mod state;
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
-use reqwest::Method;
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
-use url::Url;
-
-use super::pkce;
 use crate::DigiMe;
 use crate::contract::ContractDetails;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
-use crate::typestate::sealed::Sealed;
-use crate::typestate::state_pair;
-use crate::validate;
 
-state_pair!(
-    /// Authorize: `.callback(..)` has not been called.
-    CallbackMissing,
-    /// Authorize: the callback URL is set.
-    CallbackSet(String)
-);
-state_pair!(
-    /// Authorize: `.state(..)` has not been called.
-    StateMissing,
-    /// Authorize: the state is set.
-    StateSet(String)
-);
+pub use authorization::{Authorization, Session};
+pub use options::{PullSessionOptions, SampleDataOptions, SourceType};
+use state::{CallbackMissing, CallbackSet, HasCallback, HasState, StateMissing, StateSet};
 
-/// Proof that an authorize call has its callback URL.
-#[diagnostic::on_unimplemented(
-    message = "the callback URL is missing: call `.callback(\"https://your.app/callback\")` before `.send()`",
-    label = "this authorize call has no callback URL yet"
-)]
-pub trait HasCallback: Sealed {
-    #[doc(hidden)]
-    fn into_callback(self) -> String;
-}
-impl HasCallback for CallbackSet {
-    fn into_callback(self) -> String {
-        self.0
-    }
-}
-
-/// Proof that an authorize call has its state.
-#[diagnostic::on_unimplemented(
-    message = "the state is missing: call `.state(..)` with a value you can check on the callback before `.send()`",
-    label = "this authorize call has no state yet"
-)]
-pub trait HasState: Sealed {
-    #[doc(hidden)]
-    fn into_state(self) -> String;
-}
-impl HasState for StateSet {
-    fn into_state(self) -> String {
-        self.0
-    }
-}
-
-/// Which services the consent page offers.
+/// A fresh value for [`AuthorizeBuilder::state`]: 32 characters from
+/// `[A-Za-z0-9]`, drawn from the operating system's CSPRNG. Keep it with the
+/// user's browser session, and check it on the callback with
+/// [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
+///
+/// Errors: [`ErrorKind::Transport`](crate::ErrorKind::Transport) in the
+/// unlikely case the CSPRNG cannot be read; it never blocks or loops.
 ///
 /// ```
-/// assert_eq!(digime::SourceType::Push.as_str(), "push");
+/// let state = digime::auth::generate_state()?;
+/// assert_eq!(state.len(), 32);
+/// assert!(state.bytes().all(|b| b.is_ascii_alphanumeric()));
+/// assert_ne!(state, digime::auth::generate_state()?);
+/// # Ok::<(), digime::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum SourceType {
-    /// Services digi.me reads from (the default).
-    #[default]
-    Pull,
-    /// Only services that accept provider pushes (such as MedMij).
-    Push,
+pub fn generate_state() -> Result<String> {
+    crate::signer::nonce::random_alnum(STATE_LEN)
 }
 
-impl SourceType {
-    /// `pull` or `push`, as in the onboard URL.
-    ///
-    /// ```
-    /// assert_eq!(digime::SourceType::Pull.as_str(), "pull");
-    /// ```
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            SourceType::Pull => "pull",
-            SourceType::Push => "push",
-        }
-    }
-}
+/// The length of [`generate_state`]'s values.
+const STATE_LEN: usize = 32;
 
-/// Options of the read ("pull") session opened with the authorization: the
-/// scope and the limits, passed to digi.me as they are.
-///
-/// ```
-/// let options = digime::auth::PullSessionOptions {
-///     scope: Some(serde_json::json!({ "timeRanges": [{ "last": "7d" }] })),
-///     limits: Some(serde_json::json!({ "duration": { "sourceFetch": 60 } })),
-/// };
-/// # let _ = options;
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PullSessionOptions {
-    /// The scope (`CAScope` in digi.me's documentation).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<serde_json::Value>,
-    /// The limits, such as `{"duration":{"sourceFetch":60}}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limits: Option<serde_json::Value>,
-}
-
-/// Sample-data options for testing the consent page with digi.me's sample
-/// sources.
-///
-/// ```
-/// let sample = digime::auth::SampleDataOptions { data_set: Some("default".into()), auto_onboard: true };
-/// # let _ = sample;
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SampleDataOptions {
-    /// The sample data set to offer (`sampleDataSet`).
-    pub data_set: Option<String>,
-    /// Onboard the sample source without asking (`sampleDataAutoOnboard`).
-    pub auto_onboard: bool,
-}
+/// The future [`AuthorizeBuilder::send`] returns: boxed, so that a missing
+/// field is reported once, at `.send()`, rather than again at `.await`.
+pub type AuthorizeFuture = Pin<Box<dyn Future<Output = Result<Authorization>> + Send + 'static>>;
 
 #[derive(Default)]
 struct Options {
@@ -333,223 +259,19 @@ impl<C, S> AuthorizeBuilder<C, S> {
     /// let auth = sdk.authorize(&c).callback("https://my.app/cb").state("s").send().await?;
     /// # let _ = auth; Ok(()) }
     /// ```
-    pub async fn send(self) -> Result<Authorization>
+    pub fn send(self) -> AuthorizeFuture
     where
         C: HasCallback,
         S: HasState,
     {
         let callback = self.callback.into_callback();
         let state = self.state.into_state();
-        send(self.sdk, self.contract, callback, state, self.options).await
+        Box::pin(call::send(
+            self.sdk,
+            self.contract,
+            callback,
+            state,
+            self.options,
+        ))
     }
-}
-
-/// What `oauth/authorize` returns before the user consents.
-///
-/// ```no_run
-/// # fn f(auth: digime::auth::Authorization) {
-/// use digime::secrecy::ExposeSecret;
-/// let url = auth.url().to_string();          // redirect the user here
-/// let verifier = auth.code_verifier();       // store until the callback
-/// # let _ = (url, verifier.expose_secret()); }
-/// ```
-pub struct Authorization {
-    url: Url,
-    code_verifier: SecretString,
-    session: Session,
-}
-
-impl fmt::Debug for Authorization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authorization")
-            .field("url", &self.url.as_str())
-            .field("code_verifier", &"[redacted]")
-            .field("session", &self.session)
-            .finish()
-    }
-}
-
-impl Authorization {
-    /// The onboard URL to send the user to. It implements `Display`.
-    ///
-    /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { println!("{}", auth.url()); }
-    /// ```
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    /// The PKCE code verifier. Keep it (server side) until the callback:
-    /// [`DigiMe::exchange_code_for_token`] needs it.
-    ///
-    /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { let _v: &digime::secrecy::SecretString = auth.code_verifier(); }
-    /// ```
-    pub fn code_verifier(&self) -> &SecretString {
-        &self.code_verifier
-    }
-
-    /// The session digi.me opened.
-    ///
-    /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { println!("{}", auth.session().expiry()); }
-    /// ```
-    pub fn session(&self) -> &Session {
-        &self.session
-    }
-}
-
-/// The session `oauth/authorize` opens: its key and expiry.
-///
-/// ```no_run
-/// # fn f(s: &digime::auth::Session) { println!("{} until {}", s.key(), s.expiry()); }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    key: String,
-    expiry: u64,
-}
-
-impl Session {
-    /// The session key.
-    ///
-    /// ```no_run
-    /// # fn f(s: &digime::auth::Session) { let _ = s.key(); }
-    /// ```
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// When the session expires, as digi.me gives it (milliseconds since the
-    /// Unix epoch).
-    ///
-    /// ```no_run
-    /// # fn f(s: &digime::auth::Session) { let _ = s.expiry(); }
-    /// ```
-    pub fn expiry(&self) -> u64 {
-        self.expiry
-    }
-}
-
-#[derive(Deserialize)]
-struct AuthorizeResponse {
-    token: String,
-    session: Session,
-}
-
-#[derive(Deserialize)]
-struct PreauthorizationPayload {
-    preauthorization_code: String,
-}
-
-async fn send(
-    sdk: DigiMe,
-    contract: ContractDetails,
-    callback: String,
-    state: String,
-    options: Options,
-) -> Result<Authorization> {
-    let callback_url = Url::parse(&callback)
-        .map_err(|e| Error::invalid_input("callback", format!("not a URL ({e})")))?;
-    if !matches!(callback_url.scheme(), "http" | "https") {
-        return Err(Error::invalid_input(
-            "callback",
-            "must be an http or https URL",
-        ));
-    }
-    validate::no_control_chars("state", &state)?;
-    let verifier = pkce::code_verifier()?;
-
-    #[derive(Serialize)]
-    struct Claims<'a> {
-        redirect_uri: &'a str,
-        state: &'a str,
-        response_mode: &'static str,
-        response_type: &'static str,
-        code_challenge: String,
-        code_challenge_method: &'static str,
-    }
-    let claims = Claims {
-        redirect_uri: &callback,
-        state: &state,
-        response_mode: "query",
-        response_type: "code",
-        code_challenge: pkce::code_challenge(&verifier),
-        code_challenge_method: "S256",
-    };
-    let body = serde_json::json!({
-        "agent": { "sdk": { "name": "rust", "version": env!("CARGO_PKG_VERSION"), "meta": {} } },
-        "actions": match &options.pull { Some(pull) => serde_json::json!({ "pull": pull }), None => serde_json::json!({}) },
-    });
-    let body = serde_json::to_vec(&body).map_err(|e| Error::invalid_input("pull_session", e))?;
-    let call = Call {
-        endpoint: "oauth/authorize",
-        method: Method::POST,
-        path: "oauth/authorize",
-        contract: &contract,
-        claims: &claims,
-        headers: Vec::new(),
-        body: Body::Bytes {
-            content_type: "application/json",
-            bytes: body.into(),
-        },
-        side_effect: false,
-    };
-    let access = options
-        .user_access_token
-        .as_ref()
-        .map(|t| t.access_token().value());
-    let reply = sdk.execute(&call, access).await?;
-    let response: AuthorizeResponse = reply.json("oauth/authorize")?;
-    let payload: PreauthorizationPayload = sdk
-        .inner
-        .verifier
-        .verify(&sdk.inner.http, &response.token)
-        .await?;
-    let url = onboard_url(&sdk, &payload.preauthorization_code, &options)?;
-    Ok(Authorization {
-        url,
-        code_verifier: verifier,
-        session: response.session,
-    })
-}
-
-fn onboard_url(sdk: &DigiMe, code: &str, options: &Options) -> Result<Url> {
-    let mut url = sdk
-        .inner
-        .onboard_url
-        .join("authorize")
-        .map_err(|e| Error::invalid_input("onboard_url", e))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("code", code);
-        q.append_pair("sourceType", options.source_type.as_str());
-        if let Some(service) = options.service_id {
-            q.append_pair("service", &service.to_string());
-        }
-        if let Some(locale) = &options.locale {
-            q.append_pair("lng", locale);
-        }
-        if let Some(sample) = &options.sample_data {
-            if let Some(set) = &sample.data_set {
-                q.append_pair("sampleDataSet", set);
-            }
-            if sample.auto_onboard {
-                q.append_pair("sampleDataAutoOnboard", "true");
-            }
-        }
-        if let Some(trigger) = options.trigger_query {
-            q.append_pair("triggerQuery", if trigger { "true" } else { "false" });
-        }
-        if let Some(scope) = &options.sources_scope {
-            q.append_pair("sourcesScope", scope);
-        }
-        if let Some(include) = options.include_sample_data_only_sources {
-            q.append_pair(
-                "includeSampleDataOnlySources",
-                if include { "true" } else { "false" },
-            );
-        }
-    }
-    Ok(url)
 }

@@ -186,6 +186,14 @@ impl Output {
     }
 }
 
+/// A point in time as whole seconds since the Unix epoch (0 before it), the
+/// form of the `--json` output's times.
+pub fn unix_seconds(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// `seconds` from now, as `in 59m 59s` or `3m 2s ago`.
 pub fn relative(unix_seconds: u64) -> String {
     let now = std::time::SystemTime::now()

@@ -168,8 +168,8 @@ mod tests {
             "same token, no write"
         );
         let other = UserAccessToken::new(
-            digime::Token::new("a-2", 1),
-            digime::Token::new("r-2", 2),
+            digime::Token::new("a-2", std::time::UNIX_EPOCH),
+            digime::Token::new("r-2", std::time::UNIX_EPOCH),
             None,
             None,
         );

@@ -1,4 +1,4 @@
-// Proves: the full library and provider chains compile, with the setters in either order.
+// Proves: the full library, provider and authorize chains compile, with the setters in any order.
 use digime::{
     Account, ContractDetails, DigiMe, FhirVersion, FileDescriptor, PushOutcome, Standard,
     UserAccessToken,
@@ -54,6 +54,21 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .on_access_token_change(|_: &UserAccessToken| {})
         .version(FhirVersion::V3_0_2)
         .standard(Standard::Fhir)
+        .send()
+        .await;
+
+    // Authorize: callback then state, and state then callback.
+    let _: digime::Result<digime::auth::Authorization> = sdk
+        .authorize(&c)
+        .callback("https://my.app/cb")
+        .state("s-1")
+        .send()
+        .await;
+    let _: digime::Result<digime::auth::Authorization> = sdk
+        .authorize(&c)
+        .source_type(digime::SourceType::Push)
+        .state("s-1")
+        .callback("https://my.app/cb")
         .send()
         .await;
 }

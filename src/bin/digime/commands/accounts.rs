@@ -26,8 +26,10 @@ pub async fn run(global: &Global, out: Output) -> Result<(), Failure> {
                     .map(|a| {
                         [
                             a.id.clone(),
-                            a.reference.clone(),
-                            a.account_type.to_string(),
+                            a.reference.clone().unwrap_or_else(|| "-".to_owned()),
+                            a.account_type
+                                .as_ref()
+                                .map_or_else(|| "-".to_owned(), ToString::to_string),
                             a.service_type_name.clone().unwrap_or_default(),
                         ]
                     })

@@ -1,4 +1,5 @@
-//! `digime contract`: the contract's details and whether it may write.
+//! `digime contract`: what digi.me says about the contract, and whether it
+//! may write.
 
 use std::fmt::Write as _;
 
@@ -12,7 +13,7 @@ use crate::output::{Failure, Output};
 pub async fn run(global: &Global, out: Output) -> Result<(), Failure> {
     let sdk = config::sdk(global)?;
     let contract = config::contract(global)?;
-    let info = sdk.contract_details(&contract).await?;
+    let info = sdk.contract_info(&contract).await?;
     let can_write = info.can_write();
     out.result(
         || {

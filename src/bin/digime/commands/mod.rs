@@ -62,7 +62,7 @@ where
         });
     }
     let result = call(session.clone()).await;
-    let saved = ctx.file.save_if_changed(&session.token());
+    let saved = ctx.file.save_if_changed(&session.user_access_token());
     let written_now = matches!(saved, Ok(true));
     let change = TokenChange {
         refreshed: session.refresh_count() > 0,

@@ -6,15 +6,15 @@ use serde_json::json;
 use super::with_session;
 use crate::args::Global;
 use crate::config;
-use crate::output::{Failure, Output, relative};
+use crate::output::{Failure, Output, relative, unix_seconds};
 
 pub async fn refresh(global: &Global, out: Output) -> Result<(), Failure> {
     let ctx = config::user_context(global)?;
     let token_path = ctx.file.path().to_path_buf();
     let (token, change): (UserAccessToken, _) =
         with_session(ctx, |session| async move { session.refresh().await }).await?;
-    let access = token.access_token().expiry();
-    let refresh = token.refresh_token().expiry();
+    let access = unix_seconds(token.access_token().expires_at());
+    let refresh = unix_seconds(token.refresh_token().expires_at());
     out.result(
         || {
             format!(

@@ -1,0 +1,104 @@
+//! What `oauth/authorize` returns: the URL to send the user to, the code
+//! verifier to keep, and the session digi.me opened.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// What `oauth/authorize` returns before the user consents.
+///
+/// ```no_run
+/// # fn f(auth: digime::auth::Authorization) {
+/// use digime::secrecy::ExposeSecret;
+/// let url = auth.url().to_string();          // redirect the user here
+/// let verifier = auth.code_verifier();       // store until the callback
+/// # let _ = (url, verifier.expose_secret()); }
+/// ```
+pub struct Authorization {
+    pub(super) url: Url,
+    pub(super) code_verifier: SecretString,
+    pub(super) session: Session,
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorization")
+            .field("url", &self.url.as_str())
+            .field("code_verifier", &"[redacted]")
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+impl Authorization {
+    /// The onboard URL to send the user to. It implements `Display`.
+    ///
+    /// ```no_run
+    /// # fn f(auth: digime::auth::Authorization) { println!("{}", auth.url()); }
+    /// ```
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The PKCE code verifier. Keep it (server side) until the callback:
+    /// [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token) needs it.
+    ///
+    /// ```no_run
+    /// # fn f(auth: digime::auth::Authorization) { let _v: &digime::secrecy::SecretString = auth.code_verifier(); }
+    /// ```
+    pub fn code_verifier(&self) -> &SecretString {
+        &self.code_verifier
+    }
+
+    /// The session digi.me opened.
+    ///
+    /// ```no_run
+    /// # fn f(auth: digime::auth::Authorization) { println!("{:?}", auth.session().expires_at()); }
+    /// ```
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+/// The session `oauth/authorize` opens: its key and when it expires.
+///
+/// Its JSON form is digi.me's: `{"key": "…", "expiry": <milliseconds since
+/// the Unix epoch>}`.
+///
+/// ```no_run
+/// # fn f(s: &digime::auth::Session) { println!("{} until {:?}", s.key(), s.expires_at()); }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    key: String,
+    /// Milliseconds since the Unix epoch, as digi.me sends it.
+    expiry: u64,
+}
+
+impl Session {
+    /// The session key.
+    ///
+    /// ```no_run
+    /// # fn f(s: &digime::auth::Session) { let _ = s.key(); }
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// When the session expires. An expiry past the year 9999 reads as
+    /// 9999-12-31T23:59:59Z.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// let s: digime::auth::Session = serde_json::from_str(r#"{"key":"k","expiry":1767225600123}"#).unwrap();
+    /// assert_eq!(s.expires_at(), UNIX_EPOCH + Duration::from_millis(1767225600123));
+    /// ```
+    pub fn expires_at(&self) -> SystemTime {
+        /// 9999-12-31T23:59:59.999Z: every platform's `SystemTime` holds it.
+        const LATEST_MS: u64 = 253_402_300_799_999;
+        UNIX_EPOCH + Duration::from_millis(self.expiry.min(LATEST_MS))
+    }
+}
