@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/digime-perf}
 mkdir -p "$WORK"
-cargo build -q --release --features sandbox,__bench --example bench_push --example curl_headers --bin digime-sandbox
+cargo build -q --release --features sandbox-bin,__bench --example bench_push --example curl_headers --bin digime-sandbox
 BENCH=target/release/examples/bench_push
 SANDBOX=target/release/digime-sandbox
 

@@ -5,6 +5,19 @@
 //! PKCE, token exchange and refresh, read accounts, contract info, delete
 //! user), and a faithful local sandbox of the API for tests.
 //!
+//! ## Install
+//!
+//! ```toml
+//! [dependencies]
+//! digime = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//!
+//! [dev-dependencies]
+//! digime = { version = "0.1", features = ["sandbox"] }   # the local digi.me API for your tests
+//! ```
+//!
+//! TLS is rustls (no OpenSSL). The minimum Rust version is 1.88.
+//!
 //! ## A push
 //!
 //! ```no_run
@@ -43,6 +56,7 @@
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] |
 //! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) |
 //! | a local digi.me for tests (feature `sandbox`) | `sandbox` |
+//! | how-to guides: pushing, authorization, reliability, the sandbox, the CLI | [`guide`] |
 //!
 //! ## Type states
 //!
@@ -67,8 +81,15 @@
 //!
 //! ## Features
 //!
-//! - `sandbox`: [`sandbox`](crate#where-things-are), the local digi.me API,
-//!   and the `digime-sandbox` binary. Off by default; not for production.
+//! Every feature is off by default, and each only adds.
+//!
+//! - `sandbox`: `digime::sandbox`, the local digi.me API, for your tests (a
+//!   dev-dependency). It brings the server only (axum, hyper), no
+//!   command-line parsing. Not for production.
+//! - `sandbox-bin`: the `digime-sandbox` binary, the sandbox as a program
+//!   (`cargo install digime --features sandbox-bin --bin digime-sandbox`).
+//! - `cli`: the `digime` command-line tool (`cargo install digime --features cli`);
+//!   see the [CLI guide](guide::cli).
 //!
 //! ## Secrets
 //!
@@ -89,6 +110,7 @@ mod client;
 mod contract;
 mod descriptor;
 pub mod error;
+pub mod guide;
 pub mod models;
 pub mod push;
 mod signer;

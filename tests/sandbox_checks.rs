@@ -1524,7 +1524,9 @@ async fn shutdown_stops_serving() {
 }
 
 // ---------------------------------------------------------------- the binary
+// (built with the feature `sandbox-bin` only)
 
+#[cfg(feature = "sandbox-bin")]
 #[tokio::test]
 async fn the_binary_serves_and_writes_the_token_file() {
     use std::io::BufRead;
@@ -1600,6 +1602,7 @@ async fn the_binary_serves_and_writes_the_token_file() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[cfg(feature = "sandbox-bin")]
 #[test]
 fn the_binary_rejects_bad_flags_and_documents_them() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_digime-sandbox"))

@@ -12,8 +12,8 @@
 //! - [`UserSession`] (`session.rs`): one user's token shared by many calls,
 //!   with single-flight refresh.
 //!
-//! The whole flow, from the user's first visit to a push, is in the guide
-//! `docs/authorization.md`.
+//! The whole flow, from the user's first visit to a push, is in the
+//! [authorization guide](crate::guide::authorization).
 
 mod authorize;
 mod callback;

@@ -12,13 +12,16 @@ use digime::sandbox::Sandbox;
 ///
 /// Serves the digi.me write path on 127.0.0.1 with the real service's checks
 /// (PS512 JWTs, nonces, timestamps, tokens, PKCE, FileDescriptor schema) and
-/// a control API under /sandbox/ (see docs/sandbox.md). Prints
+/// a control API under /sandbox/ (see the guide at
+/// https://docs.rs/digime/latest/digime/guide/sandbox/). Prints
 /// "digime sandbox listening on <base URL>" on stdout once it is ready,
 /// then runs until Ctrl-C.
 ///
 /// Example:
 ///   digime-sandbox --port 8080 --app-id APP --contract CONTRACT_ID=public.pem
 ///     --user USER_ID --accounts acc-1,acc-2 --token-out token.json
+// The text is the --help output too: a bare URL reads best there.
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Parser)]
 #[command(name = "digime-sandbox", version, verbatim_doc_comment)]
 struct Args {

@@ -87,8 +87,8 @@ impl DigiMeBuilder {
     /// `max_retries + 1` attempts. Retried: connection failures, 429, 502,
     /// 503 and 504 (after the server's `Retry-After` when it is at most 30 s,
     /// else after an exponential backoff with jitter), and any 5xx or
-    /// timeout of a read (GET). Every attempt signs a new JWT. See
-    /// `docs/reliability.md`.
+    /// timeout of a read (GET). Every attempt signs a new JWT. See the
+    /// [reliability guide](crate::guide::reliability).
     ///
     /// ```
     /// let sdk = digime::DigiMe::builder().application_id("app").max_retries(0).build().unwrap();

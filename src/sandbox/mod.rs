@@ -14,7 +14,7 @@
 //! It is built on axum, served by its own `hyper_util` accept loop so that a
 //! fault can close a connection without answering. It is controlled in
 //! process with [`Sandbox`], or over HTTP under `/sandbox/...` (see
-//! `docs/sandbox.md`), and runs standalone as the `digime-sandbox` binary.
+//! the [sandbox guide](crate::guide::sandbox)), and runs standalone as the `digime-sandbox` binary.
 //!
 //! ```no_run
 //! # #[tokio::main] async fn main() -> digime::Result<()> {

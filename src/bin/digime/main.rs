@@ -1,7 +1,8 @@
 //! `digime`: the digi.me write path from the command line.
 //!
 //! Push files and FHIR records, list accounts, refresh the token, show the
-//! contract, authorize a user, or run a local sandbox. See `docs/cli.md`.
+//! contract, authorize a user, or run a local sandbox. See the CLI guide:
+//! <https://docs.rs/digime/latest/digime/guide/cli/index.html>.
 //!
 //! Exit codes: 0 success; 1 server or transport error; 2 usage or
 //! configuration error; 3 the user must be authorized again.

@@ -107,9 +107,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "token.json".to_owned());
-    let mut suffix = [0u8; 6];
-    let _ = aws_lc_rs::rand::fill(&mut suffix);
-    let suffix: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    // Random characters from the SDK's one generator: an error, never a loop.
+    let suffix = digime::auth::generate_state().map_err(std::io::Error::other)?;
     let tmp = dir.join(format!(".{name}.{}.{suffix}.tmp", std::process::id()));
 
     let result = (|| {

@@ -37,7 +37,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         .map_err(|e| Failure::config(format!("cannot read the callback address: {e}")))?
         .port();
     let callback_url = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
-    let state = random_state();
+    let state = digime::auth::generate_state()?;
 
     let mut request = sdk
         .authorize(&contract)
@@ -83,7 +83,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
                     &mut stream,
                     400,
                     "Authorization failed",
-                    &failure.to_string(),
+                    "The authorization did not succeed. See the terminal.",
                 )
                 .await;
             }
@@ -228,7 +228,10 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str) {
+/// Answers the browser with a small page. Its text is always one of this
+/// file's constants, never what the request carried, so nothing needs
+/// escaping; the details of a failure go to the terminal.
+async fn respond(stream: &mut TcpStream, status: u16, title: &'static str, message: &'static str) {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -237,10 +240,7 @@ async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str
         _ => "Internal Server Error",
     };
     let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body><h1>{}</h1><p>{}</p></body></html>\n",
-        escape(title),
-        escape(title),
-        escape(message)
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body><h1>{title}</h1><p>{message}</p></body></html>\n",
     );
     let reply = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
@@ -248,49 +248,4 @@ async fn respond(stream: &mut TcpStream, status: u16, title: &str, message: &str
     );
     let _ = stream.write_all(reply.as_bytes()).await;
     let _ = stream.shutdown().await;
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// 32 random characters from `[A-Za-z0-9]`, from the system CSPRNG.
-fn random_state() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut out = String::with_capacity(32);
-    while out.len() < 32 {
-        let mut bytes = [0u8; 64];
-        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-            continue;
-        }
-        // 248 = 62 * 4: rejecting the rest keeps every character equally likely.
-        for b in bytes.iter().filter(|b| **b < 248) {
-            if out.len() == 32 {
-                break;
-            }
-            out.push(ALPHABET[(*b % 62) as usize] as char);
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn states_are_32_alphanumerics_and_differ() {
-        let a = random_state();
-        assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_ne!(a, random_state());
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(escape("<a&\"b\">"), "&lt;a&amp;&quot;b&quot;&gt;");
-    }
 }

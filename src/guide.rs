@@ -1,0 +1,34 @@
+//! The guides: how to use the crate, task by task. They are the files in the
+//! repository's `docs/` folder, included here so that they read on docs.rs
+//! next to the API they describe.
+//!
+//! | guide | for |
+//! | --- | --- |
+//! | [`push_data`] | pushing a file into a user's library, and a FHIR record to a provider |
+//! | [`authorization`] | the consent flow, what to store, when to authorize again |
+//! | [`reliability`] | retries, timeouts, faults, and what is never lost |
+//! | [`performance`] | what a push costs, measured |
+//! | `sandbox` (feature `sandbox`) | the local digi.me API for your tests: what it checks, its control API |
+//! | [`cli`] | the `digime` command-line tool (feature `cli`) |
+//!
+//! The guides' examples are compiled as doctests.
+
+#[doc = include_str!("../docs/push-data.md")]
+pub mod push_data {}
+
+#[doc = include_str!("../docs/authorization.md")]
+pub mod authorization {}
+
+#[doc = include_str!("../docs/reliability.md")]
+pub mod reliability {}
+
+#[doc = include_str!("../docs/performance.md")]
+pub mod performance {}
+
+#[doc = include_str!("../docs/cli.md")]
+pub mod cli {}
+
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+#[doc = include_str!("../docs/sandbox.md")]
+pub mod sandbox {}
