@@ -103,13 +103,18 @@ async fn refresh_with(h: &Hostile, token: String) -> digime::Result<UserAccessTo
         .build()
         .unwrap();
     let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
-    let old = UserAccessToken::new(
+    let old = expired_token();
+    sdk.refresh_token(&contract, &old).await
+}
+
+/// A token long expired: the refresh grant is the only way on.
+fn expired_token() -> UserAccessToken {
+    UserAccessToken::new(
         Token::new("old", UNIX_EPOCH + Duration::from_secs(1)),
         Token::new("old-r", UNIX_EPOCH + Duration::from_secs(2)),
         None,
         None,
-    );
-    sdk.refresh_token(&contract, &old).await
+    )
 }
 
 fn assert_rejected(result: digime::Result<UserAccessToken>, what: &str) {
@@ -130,12 +135,7 @@ async fn a_good_token_verifies_and_one_fetch_serves_many() {
         .build()
         .unwrap();
     let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
-    let old = UserAccessToken::new(
-        Token::new("old", UNIX_EPOCH + Duration::from_secs(1)),
-        Token::new("old-r", UNIX_EPOCH + Duration::from_secs(2)),
-        None,
-        None,
-    );
+    let old = expired_token();
     for _ in 0..5 {
         let t = sdk.refresh_token(&contract, &old).await.expect("verifies");
         assert_eq!(t.user_id(), Some("user-1"));

@@ -138,9 +138,9 @@ impl<S> AuthorizeBuilder<CallbackMissing, S> {
 }
 
 impl<C> AuthorizeBuilder<C, StateMissing> {
-    /// A value that comes back on the callback unchanged. Tie it to the
-    /// user's browser session and check it with
-    /// [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
+    /// A value that comes back on the callback unchanged, such as one from
+    /// [`generate_state`]. Tie it to the user's browser session and check it
+    /// with [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
     ///
     /// ```no_run
     /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.state("s-1"); }

@@ -101,19 +101,10 @@ pub(crate) async fn authorize(
             used: false,
         },
     );
-    let token = shared
-        .server_key
-        .sign(
-            &shared.jku(),
-            &json!({"preauthorization_code": code, "iat": now / 1000, "exp": now / 1000 + 600}),
-        )
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerError",
-                e.to_string(),
-            )
-        })?;
+    let token = server_jwt(
+        &shared,
+        &json!({"preauthorization_code": code, "iat": now / 1000, "exp": now / 1000 + 600}),
+    )?;
     Ok(Json(json!({
         "token": token,
         "session": {"key": random_alnum(32), "expiry": now + 30 * 60 * 1000},
@@ -131,17 +122,19 @@ fn token_response(shared: &Shared, issued: &Issued) -> ApiResult {
         "token_type": "Bearer",
         "iat": now_s,
     });
-    let token = shared
-        .server_key
-        .sign(&shared.jku(), &payload)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServerError",
-                e.to_string(),
-            )
-        })?;
+    let token = server_jwt(shared, &payload)?;
     Ok(Json(json!({"token": token})).into_response())
+}
+
+/// `payload` signed with the server's key, its `jku` on this sandbox.
+fn server_jwt(shared: &Shared, payload: &Value) -> ApiResult<String> {
+    shared.server_key.sign(&shared.jku(), payload).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            e.to_string(),
+        )
+    })
 }
 
 /// `POST oauth/token`: the authorization-code and refresh grants.
