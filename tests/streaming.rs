@@ -40,7 +40,7 @@ async fn a_file_is_streamed_from_disk_with_a_content_length_and_progress() {
         .file(FileData::from_path(&path).await.unwrap(), "streamed.bin")
         .descriptor(descriptor())
         .on_progress(move |sent, total| {
-            assert!(sent <= total);
+            assert!(Some(sent) <= total);
             l.store(sent, Ordering::SeqCst);
             c.fetch_add(1, Ordering::SeqCst);
         })
@@ -319,4 +319,244 @@ async fn a_large_file_is_sent_again_after_a_401_the_server_sent_early() {
     let library = env.sandbox.library(USER);
     assert_eq!(library.len(), 1);
     assert_eq!(library[0].size, bytes.len() as u64);
+}
+
+/// `chunks` as a stream of byte chunks, the way a multipart field yields them.
+fn chunk_stream(
+    chunks: Vec<Vec<u8>>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    futures_util::stream::iter(chunks.into_iter().map(Ok))
+}
+
+fn library_imports(env: &Env) -> Vec<digime::sandbox::RequestRecord> {
+    env.sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "permission-access/import")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stream_of_unknown_length_is_sent_chunked_and_stored_like_any_push() {
+    let env = Env::new().await;
+    // Chunks of uneven sizes, one of them empty, 3 MB in all.
+    let mut chunks = Vec::new();
+    let mut all = Vec::new();
+    for (i, size) in [1usize, 65_536, 0, 1_000_003, 7, 1_934_453]
+        .into_iter()
+        .enumerate()
+    {
+        let chunk: Vec<u8> = (0..size).map(|j| ((i * 31 + j) % 251) as u8).collect();
+        all.extend_from_slice(&chunk);
+        chunks.push(chunk);
+    }
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let c = calls.clone();
+    let data = FileData::from_stream(chunk_stream(chunks));
+    assert_eq!(data.len(), None);
+    env.sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(data, "streamed.bin")
+        .descriptor(descriptor())
+        .on_progress(move |sent, total| c.lock().unwrap().push((sent, total)))
+        .send()
+        .await
+        .expect("a chunked push is stored");
+
+    let entry = &env.sandbox.library(USER)[0];
+    assert_eq!(entry.size, all.len() as u64);
+    assert_eq!(entry.sha256, sha256_hex(&all));
+    assert_eq!(
+        entry.bytes.as_deref(),
+        Some(&all[..]),
+        "the bytes themselves"
+    );
+
+    let imports = library_imports(&env);
+    assert_eq!(imports.len(), 1);
+    let headers: Vec<String> = imports[0]
+        .headers
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    assert!(
+        headers.contains(&"transfer-encoding".to_string()),
+        "sent chunked: {headers:?}"
+    );
+    assert!(
+        !headers.contains(&"content-length".to_string()),
+        "no length was claimed: {headers:?}"
+    );
+    assert_eq!(imports[0].body_sha256.as_deref(), Some(&*sha256_hex(&all)));
+
+    let calls = calls.lock().unwrap();
+    let (last, rest) = calls.split_last().expect("progress was reported");
+    assert_eq!(
+        *last,
+        (all.len() as u64, Some(all.len() as u64)),
+        "the total once the stream ended"
+    );
+    assert!(rest.len() >= 4, "one report per non-empty chunk: {rest:?}");
+    assert!(
+        rest.iter().all(|(_, total)| total.is_none()),
+        "no total while the stream goes"
+    );
+    assert!(rest.windows(2).all(|w| w[0].0 < w[1].0), "sent grows");
+}
+
+#[tokio::test]
+async fn a_stream_refused_with_401_returns_the_refreshed_token_and_stores_nothing() {
+    let env = Env::new().await;
+    env.sandbox.expire_access_token(USER);
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(
+            FileData::from_stream(chunk_stream(vec![vec![3u8; 100_000]; 4])),
+            "once.bin",
+        )
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("a stream cannot be sent twice");
+    assert_eq!(err.kind(), ErrorKind::DataNotReplayable, "{err}");
+    assert!(!err.may_have_been_stored(), "the 401 says it was not");
+    let fresh = err
+        .user_access_token()
+        .expect("the refreshed token is kept");
+    assert!(env.sandbox.library(USER).is_empty());
+    assert_eq!(library_imports(&env).len(), 1, "sent once, never again");
+    // The token in the error works: the data is pushed again from its source.
+    env.sdk
+        .push(&env.contract, fresh)
+        .library()
+        .file(
+            FileData::from_stream(chunk_stream(vec![vec![3u8; 100_000]; 4])),
+            "once.bin",
+        )
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("sent with the refreshed token");
+    assert_eq!(env.sandbox.library(USER).len(), 1);
+}
+
+#[tokio::test]
+async fn a_stream_with_a_token_known_to_be_expired_is_refreshed_before_it_is_read() {
+    let env = Env::new().await;
+    let mut json = serde_json::to_value(&env.token).unwrap();
+    json["accessToken"]["expiry"] = 1.into();
+    let stale: digime::UserAccessToken = serde_json::from_value(json).unwrap();
+    let outcome = env
+        .sdk
+        .push(&env.contract, &stale)
+        .library()
+        .file(
+            FileData::from_stream(chunk_stream(vec![b"a,b\n".to_vec(), b"1,2\n".to_vec()])),
+            "t.csv",
+        )
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("the proactive refresh keeps the stream usable");
+    assert!(outcome.token_refreshed());
+    assert_eq!(
+        env.sandbox.library(USER)[0].sha256,
+        sha256_hex(b"a,b\n1,2\n")
+    );
+}
+
+#[tokio::test]
+async fn a_stream_is_never_sent_twice_whatever_the_failure() {
+    let env = Env::new().await;
+    // A 503 is retried for other data; a stream cannot be.
+    env.sandbox
+        .inject_fault(digime::sandbox::Fault::with_status(
+            "permission-access/import",
+            503,
+        ));
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(
+            FileData::from_stream(chunk_stream(vec![vec![1u8; 10]])),
+            "a.bin",
+        )
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("one attempt only");
+    assert_eq!(err.status(), Some(503));
+    assert!(!err.may_have_been_stored(), "a 503 was not acted on");
+    assert_eq!(library_imports(&env).len(), 1);
+
+    // Stored, then the connection dropped: ambiguous, and not sent again.
+    env.sandbox.inject_fault(
+        digime::sandbox::Fault::dropping_connection("permission-access/import").after_handling(),
+    );
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(
+            FileData::from_stream(chunk_stream(vec![vec![2u8; 10]])),
+            "b.bin",
+        )
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("the answer was lost");
+    assert!(err.may_have_been_stored(), "{err}");
+    assert_eq!(library_imports(&env).len(), 2, "not sent again");
+    assert_eq!(env.sandbox.library(USER).len(), 1, "stored once");
+}
+
+#[tokio::test]
+async fn a_stream_that_fails_stores_nothing_and_says_whether_bytes_went_out() {
+    let env = Env::new().await;
+    let failing = |before: Vec<Vec<u8>>| {
+        futures_util::stream::iter(
+            before
+                .into_iter()
+                .map(Ok)
+                .chain([Err(std::io::Error::other("the upload was cut"))]),
+        )
+    };
+    // Fails before any byte: nothing can have reached digi.me.
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(FileData::from_stream(failing(vec![])), "a.bin")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("the stream failed");
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(!err.may_have_been_stored(), "no byte went out");
+
+    // Fails half-way: the chunked body has no end, so the sandbox stores
+    // nothing, but digi.me read part of it: the SDK does not claim more
+    // than it knows.
+    let err = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(
+            FileData::from_stream(failing(vec![vec![9u8; 200_000]])),
+            "b.bin",
+        )
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect_err("the stream failed");
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(err.may_have_been_stored(), "bytes went out: {err}");
+    assert!(
+        env.sandbox.library(USER).is_empty(),
+        "a cut body is not stored"
+    );
 }

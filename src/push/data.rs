@@ -1,12 +1,14 @@
-//! The data of a library push: bytes in memory, a file streamed from disk, or
-//! any reader of known length.
+//! The data of a library push: bytes in memory, a file streamed from disk,
+//! any reader of known length, or a stream of chunks of unknown length.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::ReaderStream;
 
@@ -17,26 +19,38 @@ const CHUNK: usize = 64 * 1024;
 
 type BoxReader = Box<dyn AsyncRead + Send + Unpin + 'static>;
 
-/// Progress of an upload: `(bytes sent, total bytes)`.
-pub(crate) type Progress = Arc<dyn Fn(u64, u64) + Send + Sync + 'static>;
+/// A stream of body chunks, as [`FileData::from_stream`] keeps it.
+type BoxChunks = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + 'static>>;
+
+/// Progress of an upload: `(bytes sent, total bytes when known)`. For a body
+/// of unknown length, the last call, made once the end of the stream has
+/// been handed over, carries `Some(total)`.
+pub(crate) type Progress = Arc<dyn Fn(u64, Option<u64>) + Send + Sync + 'static>;
 
 /// The data of a file to push.
 ///
-/// Three sources, all with a known length (sent as `Content-Length`):
+/// Four sources. The first three have a known length, sent as
+/// `Content-Length`:
 ///
 /// - bytes in memory: `Vec<u8>`, [`bytes::Bytes`], `&'static [u8]` or `String`
 ///   (through `From`);
 /// - a file, streamed from disk: [`FileData::from_path`]. Memory stays at a
 ///   copy buffer whatever the file's size, and the file is opened again if
 ///   the push has to be sent again (after a token refresh);
-/// - any [`AsyncRead`] of known length: [`FileData::from_reader`]. A reader
-///   can be read once: if the push must be sent again, the push fails with
-///   [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable),
-///   which carries the refreshed token so that nothing is lost.
+/// - any [`AsyncRead`] of known length: [`FileData::from_reader`].
+///
+/// The fourth has no length until it ends: [`FileData::from_stream`], any
+/// stream of byte chunks (a multipart upload, a decompressor, a pipe), sent
+/// with chunked transfer encoding.
+///
+/// A reader and a stream can be read once: if the push must be sent again
+/// (digi.me refused the access token, and the SDK refreshed it), the push
+/// fails with [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable),
+/// which carries the refreshed token so that nothing is lost.
 ///
 /// ```
 /// let data = digime::push::FileData::from(b"%PDF-1.7".to_vec());
-/// assert_eq!(data.len(), 8);
+/// assert_eq!(data.len(), Some(8));
 /// ```
 pub struct FileData {
     source: Source,
@@ -52,6 +66,7 @@ enum Source {
         reader: Mutex<Option<BoxReader>>,
         len: u64,
     },
+    Stream(Mutex<Option<BoxChunks>>),
 }
 
 impl FileData {
@@ -90,7 +105,7 @@ impl FileData {
     ///
     /// ```
     /// let data = digime::push::FileData::from_reader(std::io::Cursor::new(vec![7u8; 10]), 10);
-    /// assert_eq!(data.len(), 10);
+    /// assert_eq!(data.len(), Some(10));
     /// assert!(!data.is_replayable());
     /// ```
     pub fn from_reader(reader: impl AsyncRead + Send + Unpin + 'static, len: u64) -> Self {
@@ -102,33 +117,103 @@ impl FileData {
         }
     }
 
-    /// The length in bytes.
+    /// Any stream of byte chunks whose length is not known in advance: a
+    /// multipart field of a browser upload, a decompressor, a pipe. It is
+    /// sent as it comes, with chunked transfer encoding, and never collected
+    /// in memory: memory stays at the chunks in flight.
+    ///
+    /// The stream ends the file when it ends. An `Err` item fails the push
+    /// before the end of the body is sent; empty chunks are skipped.
+    ///
+    /// **One-shot.** Like a reader, a stream is read once. If digi.me
+    /// refuses the access token after the stream was handed to the request,
+    /// the SDK refreshes the token and the push fails with
+    /// [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable),
+    /// which carries the refreshed token ([`Error::user_access_token`](crate::Error::user_access_token)):
+    /// store it, then push the data again from its source. This is rare: a
+    /// token known to expire within the refresh skew is refreshed *before*
+    /// the stream is read, so only a token revoked or expired early on the
+    /// server's side leads there. Other failures are not retried either,
+    /// since the stream cannot be sent twice: a failure once any byte of the
+    /// stream may have reached digi.me is reported as "may have been stored"
+    /// ([`Error::may_have_been_stored`](crate::Error::may_have_been_stored)),
+    /// because digi.me reads a chunked body as it comes.
+    ///
+    /// Upload progress ([`LibraryPush::on_progress`](super::LibraryPush::on_progress))
+    /// reports `(sent, None)` as the stream goes, then `(total, Some(total))`
+    /// once its end has been handed over.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+    /// use digime::push::FileData;
+    /// use digime::{Account, FileDescriptor};
+    ///
+    /// // Any `Stream<Item = Result<impl Into<Bytes>, impl Into<Box<dyn Error + Send + Sync>>>>`:
+    /// // here three chunks; in a web handler, the multipart field itself.
+    /// let chunks = futures_util::stream::iter(["col1,col2\n", "1,2\n", "3,4\n"].map(Ok::<_, std::io::Error>));
+    /// let data = FileData::from_stream(chunks);
+    /// assert_eq!(data.len(), None);
+    /// sdk.push(&contract, &token)
+    ///     .library()
+    ///     .file(data, "table.csv")
+    ///     .descriptor(FileDescriptor::builder().mime_type("text/csv").accounts(vec![Account::new("a-1")]).build())
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_stream<S, B, E>(stream: S) -> Self
+    where
+        S: Stream<Item = std::result::Result<B, E>> + Send + 'static,
+        B: Into<Bytes>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let chunks = stream.filter_map(|item| {
+            std::future::ready(match item {
+                Ok(chunk) => {
+                    let bytes: Bytes = chunk.into();
+                    (!bytes.is_empty()).then_some(Ok(bytes))
+                }
+                Err(e) => Some(Err(std::io::Error::other(e))),
+            })
+        });
+        Self {
+            source: Source::Stream(Mutex::new(Some(Box::pin(chunks)))),
+        }
+    }
+
+    /// The length in bytes, when it is known before sending: `None` for a
+    /// stream ([`from_stream`](Self::from_stream)).
     ///
     /// ```
-    /// assert_eq!(digime::push::FileData::from(Vec::new()).len(), 0);
+    /// use digime::push::FileData;
+    /// assert_eq!(FileData::from(Vec::new()).len(), Some(0));
+    /// assert_eq!(FileData::from_stream(futures_util::stream::empty::<Result<Vec<u8>, std::io::Error>>()).len(), None);
     /// ```
     #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> u64 {
+    pub fn len(&self) -> Option<u64> {
         match &self.source {
-            Source::Bytes(b) => b.len() as u64,
-            Source::Path { len, .. } | Source::Reader { len, .. } => *len,
+            Source::Bytes(b) => Some(b.len() as u64),
+            Source::Path { len, .. } | Source::Reader { len, .. } => Some(*len),
+            Source::Stream(_) => None,
         }
     }
 
     /// True when the data can be sent more than once: bytes and files can, a
-    /// reader cannot.
+    /// reader or a stream cannot.
     ///
     /// ```
     /// assert!(digime::push::FileData::from(vec![1u8]).is_replayable());
     /// ```
     pub fn is_replayable(&self) -> bool {
-        !matches!(self.source, Source::Reader { .. })
+        !matches!(self.source, Source::Reader { .. } | Source::Stream(_))
     }
 
-    /// True when the data can still be sent (a reader not yet taken).
+    /// True when the data can still be sent (a reader or a stream not yet
+    /// taken).
     pub(crate) fn can_send(&self) -> bool {
         match &self.source {
             Source::Reader { reader, .. } => reader.lock().map(|r| r.is_some()).unwrap_or(false),
+            Source::Stream(stream) => stream.lock().map(|s| s.is_some()).unwrap_or(false),
             _ => true,
         }
     }
@@ -143,7 +228,7 @@ impl FileData {
 
     /// A request body for one attempt.
     pub(crate) async fn open(&self, progress: Option<&Progress>) -> Result<reqwest::Body> {
-        let total = self.len();
+        let total = self.len().unwrap_or(0);
         match &self.source {
             Source::Bytes(bytes) => match progress {
                 None => Ok(reqwest::Body::from(bytes.clone())),
@@ -185,6 +270,21 @@ impl FileData {
                     None => Err(Error::invalid_input(
                         "file",
                         "the reader was already read: a reader can be sent once",
+                    )),
+                }
+            }
+            Source::Stream(stream) => {
+                let taken = stream.lock().ok().and_then(|mut s| s.take());
+                match (taken, progress) {
+                    (Some(stream), None) => Ok(reqwest::Body::wrap_stream(stream)),
+                    (Some(stream), Some(p)) => Ok(reqwest::Body::wrap_stream(Counted::new(
+                        stream,
+                        None,
+                        p.clone(),
+                    ))),
+                    (None, _) => Err(Error::invalid_input(
+                        "file",
+                        "the stream was already read: a stream can be sent once",
                     )),
                 }
             }
@@ -249,22 +349,58 @@ fn file_body(mut file: std::fs::File, len: u64, progress: Option<&Progress>) -> 
     }
 }
 
-fn counted<S>(
-    stream: S,
-    total: u64,
+fn counted<S>(stream: S, total: u64, progress: Progress) -> Counted<Pin<Box<S>>> {
+    Counted::new(Box::pin(stream), Some(total), progress)
+}
+
+/// A body stream that reports its progress: `(sent, total)` after each
+/// chunk and, for a body of unknown length, `(sent, Some(sent))` once the
+/// stream has ended (the end of the body is being handed over).
+struct Counted<S> {
+    inner: S,
+    total: Option<u64>,
+    sent: u64,
+    ended: bool,
     progress: Progress,
-) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static
-where
-    S: futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
-{
-    let mut sent = 0u64;
-    stream.map(move |chunk| {
-        if let Ok(bytes) = &chunk {
-            sent += bytes.len() as u64;
-            progress(sent, total);
+}
+
+impl<S> Counted<S> {
+    fn new(inner: S, total: Option<u64>, progress: Progress) -> Self {
+        Self {
+            inner,
+            total,
+            sent: 0,
+            ended: false,
+            progress,
         }
-        chunk
-    })
+    }
+}
+
+impl<S> Stream for Counted<S>
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Unpin,
+{
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let item = std::task::ready!(this.inner.poll_next_unpin(cx));
+        match &item {
+            Some(Ok(bytes)) => {
+                this.sent += bytes.len() as u64;
+                (this.progress)(this.sent, this.total);
+            }
+            Some(Err(_)) => {}
+            None if !this.ended => {
+                this.ended = true;
+                if this.total.is_none() {
+                    (this.progress)(this.sent, Some(this.sent));
+                }
+            }
+            None => {}
+        }
+        Poll::Ready(item)
+    }
 }
 
 /// Fails the body if the reader ends before its declared length: a short
@@ -306,6 +442,7 @@ impl fmt::Debug for FileData {
             Source::Bytes(b) => d.field("source", &"bytes").field("len", &b.len()),
             Source::Path { path, len } => d.field("path", path).field("len", len),
             Source::Reader { len, .. } => d.field("source", &"reader").field("len", len),
+            Source::Stream(_) => d.field("source", &"stream").field("len", &"unknown"),
         };
         d.finish()
     }
@@ -350,6 +487,46 @@ mod tests {
         let mut out = Vec::new();
         let err = r.read_to_end(&mut out).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_taken_once() {
+        let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(&b"ab"[..])]);
+        let data = FileData::from_stream(chunks);
+        assert!(!data.is_replayable());
+        assert!(data.can_send());
+        data.open(None).await.unwrap();
+        assert!(!data.can_send());
+        assert_eq!(data.open(None).await.unwrap_err().field(), Some("file"));
+    }
+
+    #[tokio::test]
+    async fn progress_of_an_unknown_length_gives_the_total_at_the_end() {
+        let chunks = futures_util::stream::iter(
+            [&b"ab"[..], b"c"].map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let progress: Progress = Arc::new(move |sent, total| s.lock().unwrap().push((sent, total)));
+        let out: Vec<_> = Counted::new(chunks, None, progress).collect().await;
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![(2, None), (3, None), (3, Some(3))],
+            "no total while it goes, the total once the stream ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn progress_of_a_known_length_gives_the_total_throughout() {
+        let chunks = futures_util::stream::iter(
+            [&b"ab"[..], b"c"].map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let progress: Progress = Arc::new(move |sent, total| s.lock().unwrap().push((sent, total)));
+        let _: Vec<_> = counted(chunks, 3, progress).collect().await;
+        assert_eq!(*seen.lock().unwrap(), vec![(2, Some(3)), (3, Some(3))]);
     }
 
     #[tokio::test]

@@ -140,12 +140,23 @@ impl<F, D> LibraryPush<F, D> {
     /// Called as the upload goes, with `(bytes sent, total bytes)`. "Sent"
     /// counts what was handed to the HTTP stack.
     ///
+    /// The total is `Some` whenever the length is known: bytes, a file, a
+    /// reader. For a stream ([`FileData::from_stream`]) it is `None` while
+    /// the stream goes, and the last call, made once the end of the stream
+    /// has been handed over, is `(total, Some(total))`.
+    ///
     /// ```no_run
     /// # fn f(p: digime::push::LibraryPush) {
-    /// let p = p.on_progress(|sent, total| eprintln!("{sent}/{total}"));
+    /// let p = p.on_progress(|sent, total| match total {
+    ///     Some(total) => eprintln!("{sent}/{total} bytes"),
+    ///     None => eprintln!("{sent} bytes"),
+    /// });
     /// # let _ = p; }
     /// ```
-    pub fn on_progress(mut self, progress: impl Fn(u64, u64) + Send + Sync + 'static) -> Self {
+    pub fn on_progress(
+        mut self,
+        progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static,
+    ) -> Self {
         self.progress = Some(Arc::new(progress));
         self
     }
@@ -159,7 +170,7 @@ impl<F, D> LibraryPush<F, D> {
     /// reference; [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired)
     /// when the refresh token is spent;
     /// [`ErrorKind::DataNotReplayable`](crate::ErrorKind::DataNotReplayable)
-    /// when a one-shot reader would have to be sent twice.
+    /// when a one-shot reader or stream would have to be sent twice.
     ///
     /// ```no_run
     /// # async fn run(p: digime::push::LibraryPush<digime::push::state::FileSet, digime::push::state::DescriptorSet>) -> digime::Result<()> {
@@ -177,8 +188,11 @@ impl<F, D> LibraryPush<F, D> {
         let span = tracing::info_span!(
             "digime.push.library",
             file_name = %file_name.escape_debug(),
-            size = data.len(),
+            size = tracing::field::Empty,
         );
+        if let Some(size) = data.len() {
+            span.record("size", size);
+        }
         Box::pin(
             send_library(self.ctx, data, file_name, descriptor, self.progress).instrument(span),
         )

@@ -1,7 +1,7 @@
 //! One call to the API, and its execution.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -263,39 +263,44 @@ impl DigiMe {
                 progress,
             } => {
                 // Otherwise streamed in chunks through a progress counter: the
-                // counter feeds the idle timeout and tells whether the whole
-                // body went out. A streamed body has no size of its own: say
-                // it, so that the server gets a Content-Length rather than a
-                // chunked body.
+                // counter feeds the idle timeout and tells how much of the
+                // body went out. A streamed body has no size of its own: when
+                // the length is known, say it, so that the server gets a
+                // Content-Length; a stream of unknown length goes chunked.
                 let total = data.len();
                 watch.expect_body(total);
                 let watch = watch.clone();
                 let caller = progress.cloned();
                 let counter: Progress = Arc::new(move |sent, total| {
-                    watch.progressed(sent);
+                    watch.progressed(sent, total);
                     if let Some(caller) = &caller {
                         caller(sent, total);
                     }
                 });
-                request
-                    .header(CONTENT_TYPE, *content_type)
-                    .header(CONTENT_LENGTH, total)
-                    .body(data.open(Some(&counter)).await?)
+                let mut request = request.header(CONTENT_TYPE, *content_type);
+                if let Some(total) = total {
+                    request = request.header(CONTENT_LENGTH, total);
+                }
+                request.body(data.open(Some(&counter)).await?)
             }
         })
     }
 }
 
 /// The progress of one attempt, for the idle timeout and for knowing
-/// whether the body went out in full.
+/// whether the server may have the whole request.
 struct Watch {
     started: Instant,
     /// Milliseconds since `started` of the last progress.
     last_ms: AtomicU64,
     /// Body bytes handed to the connection so far.
     sent: AtomicU64,
-    /// The body's length (0 without a body).
-    total: AtomicU64,
+    /// The whole body was handed over: every byte of a body of known
+    /// length, or the end of a stream of unknown length. True without a
+    /// body.
+    complete: AtomicBool,
+    /// The body's length is unknown (a stream, sent chunked).
+    unknown_length: AtomicBool,
 }
 
 impl Watch {
@@ -304,22 +309,36 @@ impl Watch {
             started: Instant::now(),
             last_ms: AtomicU64::new(0),
             sent: AtomicU64::new(0),
-            total: AtomicU64::new(0),
+            complete: AtomicBool::new(true),
+            unknown_length: AtomicBool::new(false),
         }
     }
 
-    fn expect_body(&self, total: u64) {
-        self.total.store(total, Ordering::SeqCst);
+    /// A streamed body follows, of `total` bytes when known.
+    fn expect_body(&self, total: Option<u64>) {
+        self.complete.store(total == Some(0), Ordering::SeqCst);
+        self.unknown_length.store(total.is_none(), Ordering::SeqCst);
     }
 
-    fn progressed(&self, sent: u64) {
+    /// `sent` bytes are out; `total` is the body's length when known (for a
+    /// stream, it is known once the stream has ended).
+    fn progressed(&self, sent: u64, total: Option<u64>) {
         self.sent.store(sent, Ordering::SeqCst);
+        if total.is_some_and(|total| sent >= total) {
+            self.complete.store(true, Ordering::SeqCst);
+        }
         let now = self.started.elapsed().as_millis() as u64;
         self.last_ms.store(now, Ordering::SeqCst);
     }
 
+    /// Whether the server may have the whole request, and so may have
+    /// acted on it. For a body of known length: every byte went out. For a
+    /// stream of unknown length, sent chunked: the server reads it as it
+    /// comes and only the SDK knows where it ends, so once any byte went out
+    /// (or the end did) the request counts as sent.
     fn body_sent(&self) -> bool {
-        self.sent.load(Ordering::SeqCst) >= self.total.load(Ordering::SeqCst)
+        self.complete.load(Ordering::SeqCst)
+            || (self.unknown_length.load(Ordering::SeqCst) && self.sent.load(Ordering::SeqCst) > 0)
     }
 
     /// Resolves once nothing has moved for `idle`.

@@ -8,6 +8,11 @@
 //! | connection lost or timeout after the body went out | retry | retry | return, *may have been stored* |
 //! | anything else (4xx, bad response) | return | return | return |
 //!
+//! "The body went out" means every byte of a body of known length. A stream
+//! of unknown length (sent chunked, and never retried since it is one-shot)
+//! counts as out once any byte of it, or its end, was handed over: a failure
+//! after that is ambiguous for a push.
+//!
 //! A side-effect call is retried after an ambiguous failure only when the
 //! caller opted in (`retry_ambiguous_pushes`). The wait is the server's
 //! `Retry-After` when it is at most [`MAX_RETRY_AFTER`] (a longer one is not
@@ -47,8 +52,10 @@ pub(crate) struct Policy {
 pub(crate) struct AttemptInfo {
     /// 1 for the first attempt.
     pub(crate) attempt: u32,
-    /// The request body went out in full (always true without a body). When
-    /// false, the server cannot have acted on the request.
+    /// The server may have the whole request: the body went out in full
+    /// (always true without a body), or, for a stream of unknown length
+    /// sent chunked, any byte of it did (the server reads such a body as it
+    /// comes). When false, the server cannot have acted on the request.
     pub(crate) body_sent: bool,
 }
 

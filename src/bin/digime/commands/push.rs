@@ -36,7 +36,7 @@ pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<
         .ok_or_else(|| Failure::usage(format!("{} names no file", args.file.display())))?;
     // Opens nothing yet: the file is streamed from disk while it is sent.
     let data = FileData::from_path(&args.file).await?;
-    let size = data.len();
+    let size = data.len().unwrap_or_default(); // a file's length is always known
 
     let accounts: Vec<Account> = args.accounts.iter().map(Account::new).collect();
     let descriptor = match (args.tags.is_empty(), args.references.is_empty()) {
