@@ -1,0 +1,161 @@
+//! `GET /` and the authorize flow: `/connect` sends the browser to digi.me's
+//! consent page, `/callback` brings it back with a code, exchanged for the
+//! user's token. `/reauthorize` is where a user whose consent ran out goes.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use digime::auth::AuthorizeCallback;
+use digime::{ErrorKind, SourceType};
+use maud::{Markup, html};
+
+use super::App;
+use super::page::{PageError, layout};
+use super::sessions::{Connected, Pending};
+
+/// `GET /`: what the app does, and "Connect digi.me".
+pub(super) async fn home(State(app): State<Arc<App>>, jar: CookieJar) -> Markup {
+    let connected = app.sessions.user(&jar);
+    layout(
+        "Push into your digi.me library",
+        html! {
+            p { "Upload a file and it goes straight into your digi.me library, streamed: "
+                "this app never holds the whole file." }
+            @match connected {
+                Some(user) => {
+                    p { "Connected to digi.me as user "
+                        code { (user.session.user_access_token().user_id().unwrap_or("-")) } "." }
+                    ul {
+                        li { a href="/upload" { "Upload a file" } }
+                        li { a href="/provider" { "Push a FHIR bundle" } }
+                        li { a href="/library" { "See your library" } }
+                    }
+                    p { a href="/connect" { "Connect digi.me" } " again as someone else." }
+                }
+                None => p { a href="/connect" { "Connect digi.me" } }
+            }
+        },
+    )
+}
+
+/// `GET /connect`: starts the authorize flow and redirects to the consent
+/// page. The state and the code verifier stay in this browser's session.
+pub(super) async fn connect(State(app): State<Arc<App>>, jar: CookieJar) -> Response {
+    let (id, jar) = match app.sessions.ensure(jar) {
+        Ok(session) => session,
+        Err(err) => return PageError::from_sdk(&err).into_response(),
+    };
+    let state = match digime::auth::generate_state() {
+        Ok(state) => state,
+        Err(err) => return PageError::from_sdk(&err).into_response(),
+    };
+    // A push source: the onboarded account can receive provider pushes.
+    let authorization = app
+        .sdk
+        .authorize(&app.contract)
+        .callback(app.callback_url.as_str())
+        .state(state.as_str())
+        .source_type(SourceType::Push)
+        .send()
+        .await;
+    match authorization {
+        Ok(auth) => {
+            app.sessions.set_pending(
+                &id,
+                Pending {
+                    state,
+                    code_verifier: auth.code_verifier().clone(),
+                },
+            );
+            (jar, Redirect::to(auth.url().as_str())).into_response()
+        }
+        Err(err) => PageError::from_sdk(&err).into_response(),
+    }
+}
+
+/// `GET /callback?success=…&code=…&state=…&accountReference=…`: checks the
+/// state against this browser's, exchanges the code, keeps the token, and
+/// goes on to `/upload`.
+pub(super) async fn callback(
+    State(app): State<Arc<App>>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Result<Redirect, PageError> {
+    let pending = app
+        .sessions
+        .id(&jar)
+        .and_then(|id| app.sessions.take_pending(&id).map(|p| (id, p)));
+    let Some((id, pending)) = pending else {
+        return Err(no_authorization_here());
+    };
+    let callback =
+        AuthorizeCallback::from_query(query.as_deref().unwrap_or("")).map_err(|err| {
+            if err.kind() == ErrorKind::AuthorizationFailed {
+                PageError::new(
+                    StatusCode::FORBIDDEN,
+                    "No consent",
+                    html! {
+                        p #error { "digi.me did not give this app access: "
+                            code { (err.code().unwrap_or("no error code")) } "." }
+                        p { a href="/connect" { "Try again" } }
+                    },
+                )
+            } else {
+                PageError::from_sdk(&err)
+            }
+        })?;
+    callback
+        .verify_state(&pending.state)
+        .map_err(|_| no_authorization_here())?;
+    let token = app
+        .sdk
+        .exchange_code_for_token(&app.contract, callback.code(), &pending.code_verifier)
+        .await
+        .map_err(|err| PageError::from_sdk(&err))?;
+    tracing::info!(user = token.user_id().unwrap_or("-"), "connected");
+    app.sessions.connect(
+        &id,
+        Connected {
+            session: app.sdk.session(&app.contract, token),
+            account_reference: callback.account_reference().map(str::to_string),
+        },
+    );
+    Ok(Redirect::to("/upload"))
+}
+
+/// A callback that does not belong to an authorization this browser
+/// started (no session, no pending authorization, or another state): its
+/// code is not exchanged.
+fn no_authorization_here() -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "This sign-in link is not for this browser",
+        html! {
+            p #error { "It does not match an authorization started here, or it was already used." }
+            p { a href="/connect" { "Connect digi.me" } }
+        },
+    )
+}
+
+/// `GET /reauthorize`: where a push that digi.me answered with
+/// "reauthorization required" sends the user.
+///
+/// digi.me's reauthorize flow gives the same user a new token and keeps
+/// their library; the SDK is gaining it as `sdk.reauthorize(..)`. Until
+/// then this page sends the user through `/connect`, a new consent.
+pub(super) async fn reauthorize() -> Markup {
+    layout(
+        "Authorize again",
+        html! {
+            p #reauthorize { "digi.me no longer accepts this app's token for you: your consent "
+                "ran out or was withdrawn. To go on pushing, give your consent again." }
+            p { "digi.me's reauthorize flow renews the consent of the same user and keeps "
+                "their library. This example does not have it yet: it starts a new consent, "
+                "which digi.me may treat as a new user." }
+            p { a href="/connect" { "Authorize again" } }
+        },
+    )
+}
