@@ -2,16 +2,19 @@
 # Reproduces the figures of docs/performance.md on this machine.
 #   bash scripts/perf.sh            # all of it
 #   bash scripts/perf.sh large      # only the 1 GiB push against curl
+#   bash scripts/perf.sh web        # only the browser upload through web_push
 # Needs: curl, openssl. Builds in release. Leaves its files in $WORK.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/digime-perf}
 mkdir -p "$WORK"
-cargo build -q --release --features sandbox-bin,__bench --example bench_push --example curl_headers --bin digime-sandbox
+MODE=${1:-all}
+cargo build -q --release --features sandbox-bin,__bench --example bench_push --example curl_headers \
+  --example web_push --bin digime-sandbox
 BENCH=target/release/examples/bench_push
 SANDBOX=target/release/digime-sandbox
 
-if [ "${1:-}" != "large" ]; then
+if [ "$MODE" = all ]; then
 echo "== signing (criterion)"
 cargo bench -q --features __bench --bench signing 2>/dev/null | grep -E "^(sign|parse)|time:"
 
@@ -34,7 +37,6 @@ done
 
 fi
 
-echo "== large push: 1 GiB from a file, sandbox in its own process"
 [ -f "$WORK/1g.bin" ] || head -c $((1 << 30)) /dev/urandom > "$WORK/1g.bin"
 openssl genrsa -out "$WORK/key.pem" 2048 2>/dev/null
 openssl rsa -in "$WORK/key.pem" -pubout -out "$WORK/public.pem" 2>/dev/null
@@ -45,6 +47,8 @@ SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$WORK/sandbox.out" 2>/dev/null && break; sleep 0.1; done
 BASE=$(grep -o 'http://[^ ]*' "$WORK/sandbox.out" | head -1)
+if [ "$MODE" != web ]; then
+echo "== large push: 1 GiB from a file, sandbox in its own process"
 for run in 1 2 3; do
   target/release/examples/curl_headers perf-app perf-contract "$WORK/key.pem" "$WORK/token.json" > "$WORK/headers.txt"
   # `--data-binary @file` reads the whole file into memory first and gives up
@@ -58,3 +62,32 @@ for run in 1 2 3; do
   $BENCH --count 1 --concurrency 1 --file "$WORK/1g.bin" --base-url "$BASE" --app-id perf-app \
     --contract-id perf-contract --key "$WORK/key.pem" --token "$WORK/token.json" | tail -1
 done
+fi
+
+if [ "$MODE" != large ]; then
+echo "== browser upload: 1 GiB through web_push (curl -F) vs the same file sent by bench_push --file"
+# web_push talks to the same sandbox as a real digi.me (the DIGIME_* variables);
+# curl is the browser: it connects (consent on the sandbox's onboard page,
+# cookies kept) and posts the upload form. The app answers once the push is
+# stored, so curl's total time is the browser-to-library time.
+DIGIME_BASE_URL="$BASE" DIGIME_APP_ID=perf-app DIGIME_CONTRACT_ID=perf-contract \
+  DIGIME_KEY_FILE="$WORK/key.pem" target/release/examples/web_push --port 0 --max-upload $((2 << 30)) \
+  > "$WORK/web.out" 2> "$WORK/web.err" &
+WEB_PID=$!
+trap 'kill $SANDBOX_PID $WEB_PID 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening "$WORK/web.out" 2>/dev/null && break; sleep 0.1; done
+WEB=$(grep -o 'http://[^ ]*' "$WORK/web.out" | head -1)
+rm -f "$WORK/cookies"
+curl -s -o /dev/null -c "$WORK/cookies" -b "$WORK/cookies" -L "${WEB}connect"
+for run in 1 2 3; do
+  echo -n "web_push (browser to library): "
+  curl -s -o "$WORK/web-result.html" -b "$WORK/cookies" -H 'Expect:' \
+    -w '%{size_upload} bytes in %{time_total} s, HTTP %{http_code}\n' \
+    -F mime_type=application/octet-stream -F "file=@$WORK/1g.bin" "${WEB}upload" \
+    | awk '{ printf "%.0f MiB/s (%s)\n", $1 / $4 / 1048576, $0 }'
+  grep -q 'id="result"' "$WORK/web-result.html" || { echo "the upload failed" >&2; exit 1; }
+  echo -n "bench_push --file: "
+  $BENCH --count 1 --concurrency 1 --file "$WORK/1g.bin" --base-url "$BASE" --app-id perf-app \
+    --contract-id perf-contract --key "$WORK/key.pem" --token "$WORK/token.json" | tail -1
+done
+fi

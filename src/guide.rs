@@ -8,6 +8,7 @@
 //! | [`authorization`] | the consent flow, what to store, when to authorize again |
 //! | [`reliability`] | retries, timeouts, faults, and what is never lost |
 //! | [`performance`] | what a push costs, measured |
+//! | [`web`] | a web app that streams browser uploads into the library (the `web_push` example) |
 //! | `sandbox` (feature `sandbox`) | the local digi.me API for your tests: what it checks, its control API |
 //! | [`cli`] | the `digime` command-line tool (feature `cli`) |
 //!
@@ -27,6 +28,9 @@ pub mod performance {}
 
 #[doc = include_str!("../docs/cli.md")]
 pub mod cli {}
+
+#[doc = include_str!("../docs/web.md")]
+pub mod web {}
 
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]

@@ -56,7 +56,7 @@
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] |
 //! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) |
 //! | a local digi.me for tests (feature `sandbox`) | `sandbox` |
-//! | how-to guides: pushing, authorization, reliability, the sandbox, the CLI | [`guide`] |
+//! | how-to guides: pushing, authorization, reliability, the sandbox, the CLI, a web app that streams uploads | [`guide`] |
 //!
 //! ## Type states
 //!
