@@ -12,7 +12,7 @@ use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::typestate::sealed::Sealed;
 use crate::typestate::state_pair;
 use crate::validate;
@@ -493,7 +493,8 @@ async fn send(
             content_type: "application/json",
             bytes: body.into(),
         },
-        side_effect: false,
+        kind: CallKind::Idempotent,
+        ambiguous: Default::default(),
     };
     let access = options
         .user_access_token

@@ -7,7 +7,7 @@ use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ContractInfo;
 use crate::signer::NoClaims;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 
 impl DigiMe {
     /// Reads the contract's details, for instance to check that it is a
@@ -28,7 +28,8 @@ impl DigiMe {
             claims: &NoClaims {},
             headers: Vec::new(),
             body: Body::Empty,
-            side_effect: false,
+            kind: CallKind::Idempotent,
+            ambiguous: Default::default(),
         };
         self.execute(&call, None)
             .await?

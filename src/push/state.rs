@@ -58,9 +58,22 @@ state_pair!(
 state_pair!(
     /// Provider push: `.data(..)` has not been called.
     DataMissing,
-    /// Provider push: the record is set.
-    DataSet(Value)
+    /// Provider push: the record is set. `Debug` shows its size only.
+    DataSet(Record)
 );
+
+/// A provider push's record: health data, so `Debug` shows its size as
+/// JSON, never its content.
+pub(crate) struct Record(pub(crate) Value);
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_vec(&self.0) {
+            Ok(json) => write!(f, "Record({} bytes of JSON)", json.len()),
+            Err(_) => f.write_str("Record(..)"),
+        }
+    }
+}
 
 /// Proof that a library push has its file.
 #[diagnostic::on_unimplemented(
@@ -154,6 +167,6 @@ pub trait HasData: Sealed {
 }
 impl HasData for DataSet {
     fn into_data(self) -> Value {
-        self.0
+        self.0.0
     }
 }
