@@ -402,13 +402,16 @@ async fn bad_access_tokens_are_401_invalid_token() {
 #[tokio::test]
 async fn short_token_lifetimes_expire_by_themselves() {
     let env = Env::new().await;
+    // The first call must land within the lifetime: 1.5 s leaves a busy
+    // machine ample room (it takes milliseconds). The sleep only has to
+    // outlast the lifetime, which a sleep always does.
     env.sb
-        .set_token_lifetimes(Duration::from_millis(300), Duration::from_secs(60));
+        .set_token_lifetimes(Duration::from_millis(1500), Duration::from_secs(60));
     let token = env.sb.mint_token(APP, CONTRACT, USER).unwrap();
     let claims =
         |e: &Env| e.claims(json!({"access_token": token.access_token().value().expose_secret()}));
     assert_eq!(env.accounts_with(&claims(&env)).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     expect_error(env.accounts_with(&claims(&env)).await, 401, "InvalidToken").await;
 }
 
