@@ -85,7 +85,17 @@ impl FileData {
         })
     }
 
-    /// Any reader that yields exactly `len` bytes. It is read once.
+    /// Any reader that yields exactly `len` bytes, then ends. It is read
+    /// once.
+    ///
+    /// The last chunk is sent only once the reader has ended, so that data
+    /// of the wrong length never reaches digi.me as a complete body: a
+    /// reader that ends early, or yields more than `len` bytes, fails the
+    /// push with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// naming `file` and the length, and nothing is stored. (A reader that
+    /// stays open after `len` bytes, such as a socket, holds the push until
+    /// the idle timeout: close it, or wrap it in
+    /// [`AsyncReadExt::take`](tokio::io::AsyncReadExt::take).)
     ///
     /// ```
     /// let data = digime::push::FileData::from_reader(std::io::Cursor::new(vec![7u8; 10]), 10);
