@@ -29,7 +29,16 @@ fn sdk_with(env: &Env, configure: impl FnOnce(DigiMeBuilder) -> DigiMeBuilder) -
 }
 
 async fn push(sdk: &DigiMe, env: &Env, bytes: &[u8]) -> digime::Result<PushOutcome> {
-    sdk.push(&env.contract, &env.token)
+    push_with(sdk, env, &env.token, bytes).await
+}
+
+async fn push_with(
+    sdk: &DigiMe,
+    env: &Env,
+    token: &digime::UserAccessToken,
+    bytes: &[u8],
+) -> digime::Result<PushOutcome> {
+    sdk.push(&env.contract, token)
         .library()
         .file(bytes.to_vec(), "record.json")
         .descriptor(
@@ -335,16 +344,21 @@ async fn ambiguity_sticks_when_a_later_attempt_fails_cleanly() {
     assert_library(&env, &[b"sticky"]);
 }
 
-#[tokio::test]
-async fn ambiguity_sticks_across_a_refresh() {
-    let env = Env::new().await;
-    let sdk = sdk_with(&env, |b| b.retry_ambiguous_pushes(true));
-    // Stored then 500; the resend is refused 401; after the refresh, every
-    // attempt gets 503.
+/// The next push is stored, then answered 500; its resend is refused with
+/// 401 `InvalidToken`, which makes the SDK refresh.
+fn stored_then_refused(env: &Env) {
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 500).after_handling());
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+}
+
+#[tokio::test]
+async fn ambiguity_sticks_across_a_refresh() {
+    let env = Env::new().await;
+    let sdk = sdk_with(&env, |b| b.retry_ambiguous_pushes(true));
+    // After the refresh, every attempt gets 503.
+    stored_then_refused(&env);
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(0).times(3));
     let err = push(&sdk, &env, b"across").await.unwrap_err();
@@ -362,10 +376,7 @@ async fn ambiguity_sticks_across_a_refresh() {
 async fn a_refresh_refused_after_an_ambiguous_attempt_still_says_may_have_been_stored() {
     let env = Env::new().await;
     let sdk = sdk_with(&env, |b| b.retry_ambiguous_pushes(true));
-    env.sandbox
-        .inject_fault(Fault::with_status(IMPORT, 500).after_handling());
-    env.sandbox
-        .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+    stored_then_refused(&env);
     env.sandbox
         .inject_fault(Fault::with_status(TOKEN, 401).with_code("InvalidToken"));
     let err = push(&sdk, &env, b"then refused").await.unwrap_err();
@@ -519,18 +530,7 @@ async fn a_refresh_that_lost_its_connection_is_not_resent_and_says_it_may_have_h
     // carries still works.
     assert_eq!(env.sandbox.refresh_count(), 0);
     let token = err.refreshed_token().unwrap();
-    let outcome = env
-        .sdk
-        .push(&env.contract, token)
-        .library()
-        .file(b"r".to_vec(), "r.json")
-        .descriptor(
-            FileDescriptor::builder()
-                .mime_type("application/json")
-                .accounts(vec![Account::new("acc-1")])
-                .build(),
-        )
-        .send()
+    let outcome = push_with(&env.sdk, &env, token, b"r")
         .await
         .expect("the old token still works");
     assert!(!outcome.token_refreshed());

@@ -533,25 +533,18 @@ impl Sandbox {
     /// # }
     /// ```
     pub async fn shutdown(&self) {
-        let stop = self
-            .inner
-            .stop
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(stop) = stop {
+        if let Some(stop) = take(&self.inner.stop) {
             let _ = stop.send(());
         }
-        let task = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
+        if let Some(task) = take(&self.inner.task) {
             let _ = task.await;
         }
     }
+}
+
+/// Takes what `slot` holds, also after a panic elsewhere poisoned it.
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
 /// A fresh RSA-2048 private key as a PKCS#8 PEM (`BEGIN PRIVATE KEY`), for
