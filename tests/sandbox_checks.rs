@@ -1517,6 +1517,40 @@ async fn the_request_log_records_claims_nonce_headers_and_status() {
 }
 
 #[tokio::test]
+async fn the_request_log_records_the_content_length_even_when_a_fault_answered_first() {
+    let env = Env::new().await;
+    let descriptor =
+        env.descriptor(json!({"mimeType": "text/plain", "accounts": [{"accountId": "acc-1"}]}));
+    env.sb
+        .inject_fault(Fault::with_status("permission-access/import", 503));
+    let r = env
+        .import(&descriptor, "application/octet-stream", vec![1u8; 37])
+        .await;
+    assert_eq!(r.status(), 503);
+    let r = env
+        .import(&descriptor, "application/octet-stream", vec![1u8; 41])
+        .await;
+    assert_eq!(r.status(), 200);
+    let imports: Vec<_> = env
+        .sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "permission-access/import")
+        .map(|r| (r.status, r.content_length, r.body_size))
+        .collect();
+    // The fault answered before the body was read: its size is unknown,
+    // its announced length is not.
+    assert_eq!(
+        imports,
+        vec![(503, Some(37), None), (200, Some(41), Some(41))]
+    );
+    let r = env.accounts_with(&env.user_claims()).await;
+    assert_eq!(r.status(), 200);
+    let get = env.sb.requests().pop().unwrap();
+    assert_eq!(get.content_length, None, "a GET sends no length");
+}
+
+#[tokio::test]
 async fn shutdown_stops_serving() {
     let env = Env::new().await;
     let url = env.url("jwks/oauth");
