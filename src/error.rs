@@ -298,7 +298,7 @@ impl Error {
     pub(crate) fn crypto(what: impl fmt::Display) -> Self {
         Self::new(
             ErrorKind::Crypto,
-            format!("{what} failed: a local cryptographic operation failed, nothing was sent"),
+            format!("{what} failed on this machine (a cryptographic operation); nothing was sent"),
         )
     }
 
@@ -332,8 +332,9 @@ impl Error {
             self.inner.may_have_been_stored = true;
             self.inner.message.push_str(if resent {
                 ": the push may have been stored (an attempt failed after digi.me may have \
-                 received it, and `retry_ambiguous_pushes(true)` sent it again, so the library \
-                 may even hold it twice); check the user's library before pushing it again"
+                 received it; with `retry_ambiguous_pushes(true)` such an attempt is sent \
+                 again, so the library may even hold it twice); check the user's library \
+                 before pushing it again"
             } else {
                 ": the push may have been stored (digi.me may have received it before the \
                  failure), so it was not sent again; check the user's library before pushing \

@@ -214,11 +214,12 @@ mod tests {
     fn retry_after_is_read_in_seconds_or_as_an_http_date() {
         assert_eq!(retry_after_of("7"), Some(Duration::from_secs(7)));
         assert_eq!(retry_after_of(" 120 "), Some(Duration::from_secs(120)));
-        // An HTTP-date 10 s ahead (the format has whole seconds).
-        let at = std::time::SystemTime::now() + Duration::from_secs(10);
+        // An HTTP-date 20 s ahead (whole seconds; wide bounds for a busy
+        // machine).
+        let at = std::time::SystemTime::now() + Duration::from_secs(20);
         let wait = retry_after_of(&httpdate::fmt_http_date(at)).expect("an HTTP-date");
         assert!(
-            wait > Duration::from_secs(8) && wait <= Duration::from_secs(10),
+            wait > Duration::from_secs(10) && wait <= Duration::from_secs(20),
             "{wait:?}"
         );
         // Two minutes ahead: the caller gets it (the retry policy caps it).
