@@ -15,7 +15,7 @@ use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::{Token, UserAccessToken};
 use crate::transport::request::is_invalid_token;
-use crate::transport::{Body, Call, Reply};
+use crate::transport::{Body, Call, CallKind, Reply};
 
 /// The caller's `on_access_token_change` hook.
 pub(crate) type OnTokenChange = Box<dyn FnMut(&UserAccessToken) + Send + 'static>;
@@ -54,7 +54,8 @@ pub(crate) fn token_call<'a, E: Serialize>(
         claims,
         headers: Vec::new(),
         body: Body::Empty,
-        side_effect: false,
+        kind: CallKind::TokenGrant,
+        ambiguous: Default::default(),
     }
 }
 
@@ -80,6 +81,12 @@ pub(crate) async fn token_from_reply(sdk: &DigiMe, reply: &Reply) -> Result<User
 
 /// The refresh grant. A 401 (`InvalidToken` or bare) means the refresh token
 /// is spent or expired: [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired).
+///
+/// The grant is sent again only after a failure that says digi.me did not
+/// handle it. After any other failure once it may have reached digi.me (an
+/// ambiguous reply, or a success whose token cannot be read), the error says
+/// the refresh may have happened and carries `token`, the token the refresh
+/// was attempted with: nothing newer is known.
 pub(crate) async fn refresh(
     sdk: &DigiMe,
     contract: &ContractDetails,
@@ -94,7 +101,8 @@ pub(crate) async fn refresh(
         grant_type: "refresh_token",
         refresh_token: token.refresh_token().value().expose_secret(),
     };
-    let reply = match sdk.execute(&token_call(contract, &claims), None).await {
+    let call = token_call(contract, &claims);
+    let reply = match sdk.execute(&call, None).await {
         Ok(reply) => reply,
         Err(err) if is_invalid_token(&err) => {
             let server = err
@@ -103,9 +111,16 @@ pub(crate) async fn refresh(
                 .unwrap_or_else(|| crate::error::ServerError::new(401, None, None, None));
             return Err(Error::reauthorization_required(server));
         }
+        Err(err) if call.was_ambiguous() => {
+            return Err(err.mark_refresh_may_have_happened(token.clone()));
+        }
         Err(err) => return Err(err),
     };
-    let mut fresh = token_from_reply(sdk, &reply).await?;
+    // digi.me answered with success: the refresh happened, and the old
+    // refresh token is spent even if the new one cannot be read.
+    let mut fresh = token_from_reply(sdk, &reply)
+        .await
+        .map_err(|err| err.mark_refresh_may_have_happened(token.clone()))?;
     fresh.inherit_identity(token);
     tracing::info!(
         user = fresh.user_id().unwrap_or("-"),

@@ -84,10 +84,14 @@ impl DigiMeBuilder {
 
     /// How many times a failed call is retried when a retry is safe
     /// (default 2, as in the official SDK): a call makes at most
-    /// `max_retries + 1` attempts. Retried: connection failures, 429, 502,
-    /// 503 and 504 (after the server's `Retry-After` when it is at most 30 s,
-    /// else after an exponential backoff with jitter), and any 5xx or
-    /// timeout of a read (GET). Every attempt signs a new JWT. See the
+    /// `max_retries + 1` attempts. Every call is sent again after a failure
+    /// that says the server did not handle it: no connection, a body not
+    /// sent in full, 429 or 503 (after the server's `Retry-After` when it is
+    /// at most 30 s, else after an exponential backoff with jitter). Reads
+    /// and deletes are also sent again after any 5xx or a lost answer; a
+    /// push only when [`retry_ambiguous_pushes`](Self::retry_ambiguous_pushes)
+    /// is on; a token grant never. Every attempt signs a new JWT. See
+    /// the
     /// [reliability guide](crate::guide::reliability).
     ///
     /// ```
@@ -141,14 +145,16 @@ impl DigiMeBuilder {
     }
 
     /// Send a push again after a failure that may mean digi.me stored it: a
-    /// `500`, or the connection lost or timed out after the whole body was
-    /// sent (default `false`).
+    /// `500`, `502`, `504` or any other 5xx but `503`, or the connection
+    /// lost or timed out after the whole body was sent (default `false`).
     ///
     /// Off, such a push fails at once with an error whose
     /// [`may_have_been_stored`](crate::Error::may_have_been_stored) is true:
     /// nothing is ever stored twice behind your back. On, the push is retried
     /// like any other failure (within [`max_retries`](Self::max_retries)):
-    /// delivery is at-least-once, and the library may hold a duplicate.
+    /// delivery is at-least-once, and the library may hold a duplicate. If
+    /// the push still fails, its error says it may have been stored, even
+    /// when the last attempt failed cleanly.
     ///
     /// ```
     /// let sdk = digime::DigiMe::builder().application_id("app").retry_ambiguous_pushes(true).build().unwrap();
