@@ -94,6 +94,7 @@ pub mod error;
 pub mod models;
 pub mod push;
 mod signer;
+pub mod store;
 mod token;
 mod transport;
 mod typestate;

@@ -221,7 +221,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     seen.both("Standard", &Standard::Fhir);
     seen.both("FhirVersion", &FhirVersion::Stu3);
     provider.send().await.unwrap();
-    seen.token("session token", &session.token());
+    seen.token("session token", &session.user_access_token());
     seen.debug("UserSession (refreshed)", &session);
 
     // Errors: a server error, a reader that cannot be replayed after a
@@ -256,7 +256,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     sandbox.expire_refresh_token(&user);
     sandbox.expire_access_token(&user);
     let err = sdk
-        .read_accounts(&contract, &session.token())
+        .read_accounts(&contract, &session.user_access_token())
         .await
         .unwrap_err();
     assert!(err.is_reauthorization_required(), "{err:?}");

@@ -228,7 +228,7 @@ async fn many_concurrent_pushes_through_a_session_share_one_refresh() {
     let distinct: std::collections::HashSet<_> = library.iter().map(|e| e.sha256.clone()).collect();
     assert_eq!(distinct.len(), 200, "each exactly once");
     assert_eq!(
-        session.token().access_token().value().expose_secret(),
+        session.user_access_token().access_token().value().expose_secret(),
         changes.lock().unwrap()[0]
             .access_token()
             .value()

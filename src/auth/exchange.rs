@@ -55,6 +55,11 @@ impl DigiMe {
     /// Refreshes a user's token now with the refresh grant. The old refresh
     /// token stops working: store the new token.
     ///
+    /// Like every refresh of this SDK, it is shared: callers refreshing the
+    /// same token at once make one refresh and all get its result, and a
+    /// token this client already rotated is answered with the token it was
+    /// rotated to, without a call.
+    ///
     /// A rejected refresh token is
     /// [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired).
     ///
@@ -68,6 +73,11 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<UserAccessToken> {
-        super::refresh(self, contract, token).await
+        let token = std::sync::Arc::new(token.clone());
+        self.inner
+            .refresher
+            .refresh(self, contract, token, None)
+            .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 }

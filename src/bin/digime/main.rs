@@ -11,7 +11,6 @@ mod commands;
 mod config;
 mod output;
 mod progress;
-mod token_file;
 
 use std::process::ExitCode;
 

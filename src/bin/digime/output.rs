@@ -120,6 +120,7 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::TokenVerification => "token_verification",
         ErrorKind::AuthorizationFailed => "authorization_failed",
         ErrorKind::DataNotReplayable => "data_not_replayable",
+        ErrorKind::TokenStore => "token_store",
         _ => "other",
     }
 }
