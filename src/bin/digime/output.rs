@@ -151,6 +151,14 @@ impl Output {
         let _ = stdout.flush();
     }
 
+    /// One line on stdout as it is, in either mode (a value that is already
+    /// the command's one JSON object).
+    pub fn raw_line(&self, line: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+    }
+
     /// A line that must be seen before the command ends (the onboard URL):
     /// stdout in human mode, stderr with `--json` so that stdout keeps one
     /// object.

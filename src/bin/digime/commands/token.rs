@@ -95,9 +95,10 @@ pub async fn get(global: &Global, out: Output) -> Result<(), Failure> {
         .load(&source.user)
         .await?
         .ok_or_else(|| Failure::config(format!("no token is stored as {}", source.describe())))?;
-    let value = serde_json::to_value(&token)
+    // The token's own JSON (the TypeScript SDK's field order), in both
+    // output modes: it is already one JSON object.
+    let json = serde_json::to_string(&token)
         .map_err(|e| Failure::config(format!("cannot encode the token ({:?})", e.classify())))?;
-    let text = format!("{value}\n");
-    out.result(|| text.clone(), value);
+    out.raw_line(&json);
     Ok(())
 }
