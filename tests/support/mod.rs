@@ -59,4 +59,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// A 1024-bit RSA key (too short) and an EC key (not RSA), made with
 /// `openssl genrsa -traditional 1024` and `openssl ecparam -genkey`.
 pub const RSA_1024_PEM: &str = include_str!("keys/rsa1024.pem");
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
 pub const EC_PEM: &str = include_str!("keys/ec.pem");
