@@ -15,8 +15,8 @@ use crate::token::UserAccessToken;
 
 /// The first wait before asking again for a held lease; it doubles up to
 /// [`MAX_POLL`].
-const FIRST_POLL: Duration = Duration::from_millis(10);
-const MAX_POLL: Duration = Duration::from_millis(250);
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const MAX_POLL: Duration = Duration::from_millis(100);
 
 /// True when `stored` is another token than `stale`: someone rotated it.
 fn rotated(stored: &UserAccessToken, stale: &UserAccessToken) -> bool {
