@@ -22,6 +22,9 @@ use std::fmt;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// A source shared by the clones of one error (an error that many waiters of
+/// one refresh receive).
+type SharedSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in this crate.
 ///
@@ -32,10 +35,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
 /// assert_eq!(err.field(), Some("contract_id"));
 /// ```
+///
+/// It is `Clone`: every caller that waited for the same token refresh gets
+/// its own copy of that refresh's error.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
@@ -43,7 +51,7 @@ struct Inner {
     server: Option<ServerError>,
     callback_code: Option<String>,
     token: Option<Box<crate::token::UserAccessToken>>,
-    source: Option<BoxError>,
+    source: Option<SharedSource>,
     may_have_been_stored: bool,
     refresh_may_have_happened: bool,
 }
@@ -87,6 +95,10 @@ pub enum ErrorKind {
     /// A local cryptographic operation failed: signing or drawing random
     /// bytes; nothing was sent. Never retried.
     Crypto,
+    /// A [`TokenStore`](crate::store::TokenStore) failed: it could not be
+    /// reached, or its refresh lease was lost or could not be taken in time.
+    /// The message names the store. No refresh is made without the lease.
+    TokenStore,
 }
 
 /// The error details digi.me sent with an error response.
@@ -290,8 +302,9 @@ impl Error {
     }
 
     /// True when the SDK refreshed the user's token before the call failed:
-    /// [`user_access_token`](Self::user_access_token) then holds the token
-    /// to store.
+    /// [`user_access_token`](Self::user_access_token) then holds the new
+    /// token to store. False when the error only carries the token a refresh
+    /// was attempted with ([`refresh_may_have_happened`](Self::refresh_may_have_happened)).
     ///
     /// ```
     /// # fn f(err: digime::Error) {
@@ -299,7 +312,7 @@ impl Error {
     /// # }
     /// ```
     pub fn token_refreshed(&self) -> bool {
-        self.inner.token.is_some()
+        self.inner.token.is_some() && !self.inner.refresh_may_have_happened
     }
 
     pub(crate) fn transport(what: impl fmt::Display, source: impl Into<BoxError>) -> Self {
@@ -419,7 +432,7 @@ impl Error {
     /// and a code work once.
     ///
     /// After a refresh, the error carries the token the refresh was
-    /// attempted with ([`refreshed_token`](Self::refreshed_token)):
+    /// attempted with ([`user_access_token`](Self::user_access_token)):
     /// store it (nothing newer is known). If digi.me did perform the
     /// refresh, its refresh token is spent, and the next refresh asks for
     /// the user to be authorized again
@@ -442,8 +455,16 @@ impl Error {
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.inner.source = Some(source.into());
+        self.inner.source = Some(std::sync::Arc::from(source.into()));
         self
+    }
+
+    /// A token store failed. `store` names it (never with a password).
+    pub(crate) fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::TokenStore,
+            format!("token store {store}: {what}"),
+        )
     }
 
     /// What kind of error this is.

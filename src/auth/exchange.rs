@@ -72,13 +72,18 @@ impl DigiMe {
     /// Refreshes a user's token now with the refresh grant. The old refresh
     /// token stops working: store the new token.
     ///
+    /// Like every refresh of this SDK, it is shared: callers refreshing the
+    /// same token at once make one refresh and all get its result, and a
+    /// token this client already rotated is answered with the token it was
+    /// rotated to, without a call.
+    ///
     /// A rejected refresh token is
     /// [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired).
     /// A refresh that failed once it may have reached digi.me is not sent
     /// again (a refresh token works once): the error's
     /// [`refresh_may_have_happened`](crate::Error::refresh_may_have_happened)
     /// is true, and it carries this `token` as the token to store
-    /// ([`refreshed_token`](crate::Error::refreshed_token)).
+    /// ([`user_access_token`](crate::Error::user_access_token)).
     ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
@@ -90,6 +95,11 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<UserAccessToken> {
-        super::refresh(self, contract, token).await
+        let token = std::sync::Arc::new(token.clone());
+        self.inner
+            .refresher
+            .refresh(self, contract, token, None)
+            .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 }

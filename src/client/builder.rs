@@ -6,7 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{DigiMe, Inner};
-use crate::auth::ServerJwtVerifier;
+use crate::auth::{Refresher, ServerJwtVerifier};
 use crate::error::{Error, Result};
 use crate::validate;
 
@@ -39,12 +39,15 @@ pub struct DigiMeBuilder {
     read_timeout: Option<Duration>,
     refresh_skew: Option<Duration>,
     retry_ambiguous_pushes: bool,
+    lease_ttl: Option<Duration>,
 }
 
 /// The default limit on connecting.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default idle timeout.
 pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default lifetime of a token store's refresh lease.
+pub(crate) const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 impl DigiMeBuilder {
     /// The application id digi.me gave you. Required, non-empty.
@@ -177,6 +180,21 @@ impl DigiMeBuilder {
         self
     }
 
+    /// How long a [`TokenStore`](crate::store::TokenStore)'s refresh lease
+    /// lasts (default 30 s). The refresh made under a lease is cut off
+    /// before the lease ends, so no other process can take the lease while
+    /// the refresh may still complete. When a process dies holding a lease,
+    /// the others wait this long before one of them refreshes instead.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").lease_ttl(std::time::Duration::from_secs(10)).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = Some(ttl);
+        self
+    }
+
     /// Checks every setting and builds the SDK.
     ///
     /// Errors ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)):
@@ -206,6 +224,7 @@ impl DigiMeBuilder {
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),
             ("read_timeout", self.read_timeout),
+            ("lease_ttl", self.lease_ttl),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(Error::invalid_input(field, "must be more than zero"));
@@ -243,6 +262,8 @@ impl DigiMeBuilder {
                 refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),
                 read_timeout,
                 retry_ambiguous_pushes: self.retry_ambiguous_pushes,
+                refresher: Refresher::default(),
+                lease_ttl: self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL),
             }),
         })
     }

@@ -12,7 +12,6 @@ mod commands;
 mod config;
 mod output;
 mod progress;
-mod token_file;
 
 use std::process::ExitCode;
 
