@@ -555,3 +555,84 @@ async fn a_store_that_fails_at_refresh_time_stops_the_refresh() {
     assert_eq!(refresh_grants(&sandbox), 0, "no refresh without the lease");
     assert_eq!(sandbox.library(&users[0]).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_pushes_through_a_postgres_token_store() {
+    const BIN: &str = env!("CARGO_BIN_EXE_digime");
+    let cluster = Cluster::get();
+    let url = cluster.database("fleet_cli");
+    let dir = tempfile::tempdir().unwrap();
+    let (sandbox, _contract, key) = sandbox(dir.path()).await;
+    sandbox.create_user("patient-42", &["acc-1"]).unwrap();
+    let token = sandbox.mint_token(APP, CONTRACT, "patient-42").unwrap();
+    let token_json = serde_json::to_string(&token).unwrap();
+    std::fs::write(dir.path().join("token.json"), &token_json).unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(args)
+            .env("DIGIME_BASE_URL", sandbox.base_url())
+            .env("DIGIME_APP_ID", APP)
+            .env("DIGIME_CONTRACT_ID", CONTRACT)
+            .env("DIGIME_KEY_FILE", &key)
+            .env("DIGIME_TOKEN_STORE", &url)
+            .env("DIGIME_USER", "patient-42")
+            .env_remove("DIGIME_TOKEN_FILE")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    };
+    let out = cli(&["token", "put", "token.json"]).output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Three processes with an expired token: one refresh among them.
+    sandbox.expire_access_token("patient-42");
+    let mut children = Vec::new();
+    for i in 0..3 {
+        let file = dir.path().join(format!("f{i}.txt"));
+        std::fs::write(&file, format!("file {i}")).unwrap();
+        children.push(
+            cli(&[
+                "push",
+                "library",
+                file.to_str().unwrap(),
+                "--account",
+                "acc-1",
+            ])
+            .spawn()
+            .unwrap(),
+        );
+    }
+    for child in children {
+        let out = child.wait_with_output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(sandbox.library("patient-42").len(), 3);
+    assert_eq!(refresh_grants(&sandbox), 1);
+
+    // token get prints the stored token: the refreshed one.
+    let out = cli(&["token", "get"]).output().await.unwrap();
+    assert!(out.status.success());
+    let stored: digime::UserAccessToken = serde_json::from_slice(&out.stdout).unwrap();
+    use digime::secrecy::ExposeSecret;
+    assert_ne!(
+        stored.refresh_token().value().expose_secret(),
+        token.refresh_token().value().expose_secret()
+    );
+    let store = PostgresTokenStore::connect(&url).await.unwrap();
+    let in_db = store.load("patient-42").await.unwrap().unwrap();
+    assert_eq!(
+        in_db.refresh_token().value().expose_secret(),
+        stored.refresh_token().value().expose_secret()
+    );
+}

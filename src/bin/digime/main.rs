@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod config;
 mod output;
+mod private_file;
 mod progress;
 
 use std::process::ExitCode;

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::args::{Global, SandboxArgs};
 use crate::output::{Failure, Output};
+use crate::private_file::write_private;
 
 /// The names used when the global flags do not give them.
 const DEFAULT_APP_ID: &str = "sandbox-app";
@@ -152,27 +153,6 @@ async fn wait_for_stop() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
-}
-
-/// Writes a file readable by its owner only (mode 0600), replacing any.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // An existing file keeps its mode on open: make it 0600.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]
