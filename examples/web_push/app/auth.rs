@@ -18,7 +18,7 @@ use super::sessions::{Connected, Pending};
 
 /// `GET /`: what the app does, and "Connect digi.me".
 pub(super) async fn home(State(app): State<Arc<App>>, jar: CookieJar) -> Markup {
-    let connected = app.sessions.user(&jar);
+    let connected = app.user(&jar).await.ok();
     layout(
         "Push into your digi.me library",
         html! {
@@ -27,7 +27,7 @@ pub(super) async fn home(State(app): State<Arc<App>>, jar: CookieJar) -> Markup 
             @match connected {
                 Some(user) => {
                     p { "Connected to digi.me as user "
-                        code { (user.session.user_access_token().user_id().unwrap_or("-")) } "." }
+                        code { (user.id()) } "." }
                     ul {
                         li { a href="/upload" { "Upload a file" } }
                         li { a href="/provider" { "Push a FHIR bundle" } }
@@ -116,10 +116,13 @@ pub(super) async fn callback(
         .await
         .map_err(|err| PageError::from_sdk(&err))?;
     tracing::info!(user = token.user_id().unwrap_or("-"), "connected");
+    app.tokens
+        .save(&id, &token)
+        .await
+        .map_err(|err| PageError::from_sdk(&err))?;
     app.sessions.connect(
         &id,
         Connected {
-            session: app.sdk.session(&app.contract, token),
             account_reference: callback.account_reference().map(str::to_string),
         },
     );

@@ -13,16 +13,8 @@ use super::page::{PageError, layout};
 
 /// `GET /library`.
 pub(super) async fn page(State(app): State<Arc<App>>, jar: CookieJar) -> Result<Markup, PageError> {
-    let user = app
-        .sessions
-        .user(&jar)
-        .ok_or_else(PageError::not_connected)?;
-    let user_id = user
-        .session
-        .user_access_token()
-        .user_id()
-        .unwrap_or_default()
-        .to_string();
+    let user = app.user(&jar).await?;
+    let user_id = user.id();
     Ok(layout("Your library", stored(&app, &jar, &user_id)))
 }
 

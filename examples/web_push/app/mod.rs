@@ -9,8 +9,9 @@
 //! | `GET /provider`, `POST /provider` (a FHIR bundle) | `provider` |
 //! | `GET /library` (what the sandbox stored) | `library` |
 //!
-//! `sessions` keeps each browser's session (cookie, pending authorization,
-//! token); `page` renders the HTML and the error pages.
+//! `sessions` keeps each browser's session (cookie, pending authorization);
+//! the tokens are in a token store, keyed by the session id ([`App::user`]);
+//! `page` renders the HTML and the error pages.
 
 mod auth;
 mod library;
@@ -25,10 +26,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use digime::{ContractDetails, DigiMe};
+use axum_extra::extract::cookie::CookieJar;
+use digime::store::{MemoryTokenStore, TokenStore};
+use digime::{ContractDetails, DigiMe, UserSession};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use page::PageError;
 use sessions::Sessions;
 
 /// `--port`'s default.
@@ -72,6 +76,10 @@ pub(crate) struct App {
     sdk: DigiMe,
     contract: ContractDetails,
     sessions: Sessions,
+    /// The users' tokens, keyed by browser session id. In memory here; a
+    /// fleet of app servers shares one (`FileTokenStore`, `PostgresTokenStore`),
+    /// and its lease makes one refresh per rotation across all of them.
+    tokens: Arc<dyn TokenStore>,
     max_upload: u64,
     /// `http://127.0.0.1:PORT/callback`: the authorize flow's redirect.
     callback_url: String,
@@ -127,6 +135,7 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
         sdk: backend.sdk,
         contract: backend.contract,
         sessions: Sessions::default(),
+        tokens: Arc::new(MemoryTokenStore::new()),
         max_upload: config.max_upload,
         callback_url: format!("{url}callback"),
         #[cfg(feature = "sandbox")]
@@ -144,6 +153,46 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
         stop,
         task,
     })
+}
+
+/// A connected browser's user.
+pub(crate) struct User {
+    /// The user's session on the token store: pushes and reads go through
+    /// it, and a refresh goes through the store's lease.
+    session: UserSession,
+    /// The account the user onboarded, from the callback.
+    account_reference: Option<String>,
+}
+
+impl App {
+    /// The user of the browser whose cookies are `jar`, or the page that
+    /// sends it to connect.
+    async fn user(&self, jar: &CookieJar) -> Result<User, PageError> {
+        let (id, connected) = self
+            .sessions
+            .connected(jar)
+            .ok_or_else(PageError::not_connected)?;
+        let session = self
+            .sdk
+            .session_from_store(&self.contract, self.tokens.clone(), id)
+            .await
+            .map_err(|err| PageError::from_sdk(&err))?;
+        Ok(User {
+            session,
+            account_reference: connected.account_reference,
+        })
+    }
+}
+
+impl User {
+    /// digi.me's id of the user, for the pages.
+    fn id(&self) -> String {
+        self.session
+            .user_access_token()
+            .user_id()
+            .unwrap_or("-")
+            .to_string()
+    }
 }
 
 fn router(app: Arc<App>) -> Router {

@@ -28,10 +28,7 @@ const EXAMPLE_BUNDLE: &str = r#"{
 
 /// `GET /provider`: the user's accounts (read accounts) and a bundle.
 pub(super) async fn form(State(app): State<Arc<App>>, jar: CookieJar) -> Result<Markup, PageError> {
-    let user = app
-        .sessions
-        .user(&jar)
-        .ok_or_else(PageError::not_connected)?;
+    let user = app.user(&jar).await?;
     let accounts = user
         .session
         .read_accounts()
@@ -76,10 +73,7 @@ pub(super) async fn push(
     jar: CookieJar,
     form: Result<Form<ProviderForm>, FormRejection>,
 ) -> Result<Markup, PageError> {
-    let user = app
-        .sessions
-        .user(&jar)
-        .ok_or_else(PageError::not_connected)?;
+    let user = app.user(&jar).await?;
     let Form(form) = form.map_err(|rejection| {
         PageError::new(
             rejection.status(),

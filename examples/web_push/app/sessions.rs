@@ -1,18 +1,15 @@
 //! One session per browser, found by its cookie: the authorization in
-//! progress (state and code verifier), the user's token, and the names of
-//! the files this app pushed.
+//! progress (state and code verifier), whether the browser is connected,
+//! and the names of the files it pushed.
 //!
-//! The token lives in a [`UserSession`]: every push of this browser goes
-//! through it, so a refreshed token replaces the old one here, once, however
-//! many uploads are in flight. Sessions live in memory: a restart forgets
-//! them and the user connects again. A deployment with more than one
-//! process keeps tokens in a shared store instead.
+//! The user's token is not here: it is in the app's token store, under the
+//! session id (see `App::user`). Sessions live in memory: a restart forgets
+//! them, and the user connects again.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use digime::UserSession;
 use digime::secrecy::SecretString;
 
 /// The session cookie's name.
@@ -27,7 +24,7 @@ pub(super) struct Sessions {
 #[derive(Default)]
 struct Session {
     pending: Option<Pending>,
-    user: Option<Connected>,
+    connected: Option<Connected>,
     pushed: Vec<Pushed>,
 }
 
@@ -37,10 +34,9 @@ pub(super) struct Pending {
     pub(super) code_verifier: SecretString,
 }
 
-/// A connected user.
+/// A connected browser: its token is in the token store under its session id.
 #[derive(Clone)]
 pub(super) struct Connected {
-    pub(super) session: UserSession,
     /// The account the user onboarded (`accountReference` of the callback).
     pub(super) account_reference: Option<String>,
 }
@@ -102,15 +98,17 @@ impl Sessions {
     pub(super) fn connect(&self, id: &str, connected: Connected) {
         self.with(id, |s| {
             if let Some(s) = s {
-                s.user = Some(connected);
+                s.connected = Some(connected);
             }
         });
     }
 
-    /// The connected user of the browser whose cookies are `jar`.
-    pub(super) fn user(&self, jar: &CookieJar) -> Option<Connected> {
+    /// The session id and connection of the browser whose cookies are
+    /// `jar`, when it is connected.
+    pub(super) fn connected(&self, jar: &CookieJar) -> Option<(String, Connected)> {
         let id = jar.get(COOKIE)?.value();
-        self.with(id, |s| s.and_then(|s| s.user.clone()))
+        self.with(id, |s| s.and_then(|s| s.connected.clone()))
+            .map(|c| (id.to_string(), c))
     }
 
     pub(super) fn record_push(&self, jar: &CookieJar, pushed: Pushed) {

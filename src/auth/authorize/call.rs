@@ -10,7 +10,7 @@ use crate::DigiMe;
 use crate::auth::pkce;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 #[derive(Deserialize)]
@@ -75,7 +75,8 @@ pub(super) async fn send(
             content_type: "application/json",
             bytes: body.into(),
         },
-        side_effect: false,
+        kind: CallKind::Idempotent,
+        ambiguous: Default::default(),
     };
     let access = options
         .user_access_token

@@ -12,7 +12,6 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::args::{AuthorizeArgs, Global};
 use crate::config;
 use crate::output::{Failure, Output};
-use crate::token_file::TokenFile;
 
 /// The path the redirect comes to.
 const CALLBACK_PATH: &str = "/callback";
@@ -22,7 +21,7 @@ const MAX_HEAD: usize = 16 * 1024;
 pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<(), Failure> {
     let sdk = config::sdk(global)?;
     let contract = config::contract(global)?;
-    let token_file = TokenFile::new_target(config::token_path(global)?);
+    let source = config::token_source(global).await?;
 
     let listener = TcpListener::bind(("127.0.0.1", args.callback_port))
         .await
@@ -107,7 +106,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
             return Err(err.into());
         }
     };
-    if let Err(failure) = token_file.save_if_changed(&token) {
+    if let Err(err) = source.store.save(&source.user, &token).await {
         respond(
             &mut stream,
             500,
@@ -115,7 +114,9 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
             "The token could not be saved. See the terminal.",
         )
         .await;
-        return Err(failure);
+        return Err(Failure::config(format!(
+            "the token could not be stored: {err}"
+        )));
     }
     respond(
         &mut stream,
@@ -134,7 +135,12 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         match sdk.read_accounts(&contract, &token).await {
             Ok(accounts) => {
                 account_id = accounts.find_by_reference(reference).map(|a| a.id.clone());
-                let _ = token_file.save_if_changed(accounts.user_access_token());
+                if accounts.token_refreshed() {
+                    let _ = source
+                        .store
+                        .save(&source.user, accounts.user_access_token())
+                        .await;
+                }
             }
             Err(err) => out.note(&format!(
                 "digime: warning: could not read the accounts: {err}"
@@ -142,7 +148,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         }
     }
 
-    let path = token_file.path().display().to_string();
+    let path = source.describe();
     out.result(
         || {
             let mut text = format!("authorized; token written to {path}\n");
@@ -158,7 +164,9 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         },
         json!({
             "authorized": true,
-            "token_file": path,
+            "token_file": source.file.as_ref().map(|p| p.display().to_string()),
+            "token_store": source.store.describe(),
+            "user": source.user,
             "user_id": token.user_id(),
             "account_reference": reference,
             "account_id": account_id,
