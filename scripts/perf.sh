@@ -79,15 +79,30 @@ for _ in $(seq 50); do grep -q listening "$WORK/web.out" 2>/dev/null && break; s
 WEB=$(grep -o 'http://[^ ]*' "$WORK/web.out" | head -1)
 rm -f "$WORK/cookies"
 curl -s -o /dev/null -c "$WORK/cookies" -b "$WORK/cookies" -L "${WEB}connect"
+# CPU seconds of a process so far (user + system), from /proc.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
+TIMEFORMAT='%U %S'
 for run in 1 2 3; do
+  web0=$(cpu $WEB_PID); sbx0=$(cpu $SANDBOX_PID)
   echo -n "web_push (browser to library): "
-  curl -s -o "$WORK/web-result.html" -b "$WORK/cookies" -H 'Expect:' \
-    -w '%{size_upload} bytes in %{time_total} s, HTTP %{http_code}\n' \
-    -F mime_type=application/octet-stream -F "file=@$WORK/1g.bin" "${WEB}upload" \
-    | awk '{ printf "%.0f MiB/s (%s)\n", $1 / $4 / 1048576, $0 }'
+  { time curl -s -o "$WORK/web-result.html" -b "$WORK/cookies" -H 'Expect:' \
+      -w '%{size_upload} %{time_total}\n' \
+      -F mime_type=application/octet-stream -F "file=@$WORK/1g.bin" "${WEB}upload" \
+      > "$WORK/web-curl.out"; } 2> "$WORK/web-curl.time"
   grep -q 'id="result"' "$WORK/web-result.html" || { echo "the upload failed" >&2; exit 1; }
+  read -r bytes seconds < "$WORK/web-curl.out"
+  read -r cu cs < "$WORK/web-curl.time"
+  awk -v b="$bytes" -v t="$seconds" -v w0="$web0" -v w1="$(cpu $WEB_PID)" -v s0="$sbx0" \
+    -v s1="$(cpu $SANDBOX_PID)" -v c="$(plus "$cu" "$cs")" 'BEGIN {
+    printf "%.0f MiB/s (%.2f s); CPU s: curl %.2f, web_push %.2f, sandbox %.2f\n",
+      b / t / 1048576, t, c, w1 - w0, s1 - s0 }'
+  sbx0=$(cpu $SANDBOX_PID)
   echo -n "bench_push --file: "
-  $BENCH --count 1 --concurrency 1 --file "$WORK/1g.bin" --base-url "$BASE" --app-id perf-app \
-    --contract-id perf-contract --key "$WORK/key.pem" --token "$WORK/token.json" | tail -1
+  { time $BENCH --count 1 --concurrency 1 --file "$WORK/1g.bin" --base-url "$BASE" --app-id perf-app \
+      --contract-id perf-contract --key "$WORK/key.pem" --token "$WORK/token.json" \
+      | tail -1 > "$WORK/bench.out"; } 2> "$WORK/bench.time"
+  read -r bu bs < "$WORK/bench.time"
+  echo "$(cat "$WORK/bench.out"); CPU s: bench_push $(plus "$bu" "$bs"), sandbox $(plus "$(cpu $SANDBOX_PID)" "-$sbx0")"
 done
 fi

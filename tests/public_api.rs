@@ -141,4 +141,18 @@ fn every_public_future_is_send() {
 
     // File data streamed from disk.
     send(digime::push::FileData::from_path("Cargo.toml"));
+
+    // A stream of unknown length (a web handler's upload): the data is
+    // `Send + Sync` and so is the push that sends it.
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let chunks = || futures_util::stream::iter([Ok::<_, std::io::Error>(&b"x"[..])]);
+    send_sync(&digime::push::FileData::from_stream(chunks()));
+    send(
+        session
+            .push()
+            .library()
+            .file(digime::push::FileData::from_stream(chunks()), "x")
+            .descriptor(descriptor())
+            .send(),
+    );
 }

@@ -364,6 +364,22 @@ async fn a_large_file_is_sent_again_after_a_401_the_server_sent_early() {
     assert_eq!(library[0].size, bytes.len() as u64);
 }
 
+/// A library push of `data` for the user of `token`.
+async fn push(
+    env: &Env,
+    token: &digime::UserAccessToken,
+    data: FileData,
+    name: &str,
+) -> digime::Result<digime::PushOutcome> {
+    env.sdk
+        .push(&env.contract, token)
+        .library()
+        .file(data, name)
+        .descriptor(descriptor())
+        .send()
+        .await
+}
+
 /// `chunks` as a stream of byte chunks, the way a multipart field yields them.
 fn chunk_stream(
     chunks: Vec<Vec<u8>>,
@@ -452,16 +468,8 @@ async fn a_stream_of_unknown_length_is_sent_chunked_and_stored_like_any_push() {
 async fn a_stream_refused_with_401_returns_the_refreshed_token_and_stores_nothing() {
     let env = Env::new().await;
     env.sandbox.expire_access_token(USER);
-    let err = env
-        .sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(
-            FileData::from_stream(chunk_stream(vec![vec![3u8; 100_000]; 4])),
-            "once.bin",
-        )
-        .descriptor(descriptor())
-        .send()
+    let once = || FileData::from_stream(chunk_stream(vec![vec![3u8; 100_000]; 4]));
+    let err = push(&env, &env.token, once(), "once.bin")
         .await
         .expect_err("a stream cannot be sent twice");
     assert_eq!(err.kind(), ErrorKind::DataNotReplayable, "{err}");
@@ -472,15 +480,7 @@ async fn a_stream_refused_with_401_returns_the_refreshed_token_and_stores_nothin
     assert!(env.sandbox.library(USER).is_empty());
     assert_eq!(library_imports(&env).len(), 1, "sent once, never again");
     // The token in the error works: the data is pushed again from its source.
-    env.sdk
-        .push(&env.contract, fresh)
-        .library()
-        .file(
-            FileData::from_stream(chunk_stream(vec![vec![3u8; 100_000]; 4])),
-            "once.bin",
-        )
-        .descriptor(descriptor())
-        .send()
+    push(&env, fresh, once(), "once.bin")
         .await
         .expect("sent with the refreshed token");
     assert_eq!(env.sandbox.library(USER).len(), 1);
@@ -492,18 +492,14 @@ async fn a_stream_with_a_token_known_to_be_expired_is_refreshed_before_it_is_rea
     let mut json = serde_json::to_value(&env.token).unwrap();
     json["accessToken"]["expiry"] = 1.into();
     let stale: digime::UserAccessToken = serde_json::from_value(json).unwrap();
-    let outcome = env
-        .sdk
-        .push(&env.contract, &stale)
-        .library()
-        .file(
-            FileData::from_stream(chunk_stream(vec![b"a,b\n".to_vec(), b"1,2\n".to_vec()])),
-            "t.csv",
-        )
-        .descriptor(descriptor())
-        .send()
-        .await
-        .expect("the proactive refresh keeps the stream usable");
+    let outcome = push(
+        &env,
+        &stale,
+        FileData::from_stream(chunk_stream(vec![b"a,b\n".to_vec(), b"1,2\n".to_vec()])),
+        "t.csv",
+    )
+    .await
+    .expect("the proactive refresh keeps the stream usable");
     assert!(outcome.token_refreshed());
     assert_eq!(
         env.sandbox.library(USER)[0].sha256,
@@ -520,18 +516,14 @@ async fn a_stream_is_never_sent_twice_whatever_the_failure() {
             "permission-access/import",
             503,
         ));
-    let err = env
-        .sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(
-            FileData::from_stream(chunk_stream(vec![vec![1u8; 10]])),
-            "a.bin",
-        )
-        .descriptor(descriptor())
-        .send()
-        .await
-        .expect_err("one attempt only");
+    let err = push(
+        &env,
+        &env.token,
+        FileData::from_stream(chunk_stream(vec![vec![1u8; 10]])),
+        "a.bin",
+    )
+    .await
+    .expect_err("one attempt only");
     assert_eq!(err.status(), Some(503));
     assert!(!err.may_have_been_stored(), "a 503 was not acted on");
     assert_eq!(library_imports(&env).len(), 1);
@@ -540,18 +532,14 @@ async fn a_stream_is_never_sent_twice_whatever_the_failure() {
     env.sandbox.inject_fault(
         digime::sandbox::Fault::dropping_connection("permission-access/import").after_handling(),
     );
-    let err = env
-        .sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(
-            FileData::from_stream(chunk_stream(vec![vec![2u8; 10]])),
-            "b.bin",
-        )
-        .descriptor(descriptor())
-        .send()
-        .await
-        .expect_err("the answer was lost");
+    let err = push(
+        &env,
+        &env.token,
+        FileData::from_stream(chunk_stream(vec![vec![2u8; 10]])),
+        "b.bin",
+    )
+    .await
+    .expect_err("the answer was lost");
     assert!(err.may_have_been_stored(), "{err}");
     assert_eq!(library_imports(&env).len(), 2, "not sent again");
     assert_eq!(env.sandbox.library(USER).len(), 1, "stored once");
@@ -569,33 +557,28 @@ async fn a_stream_that_fails_stores_nothing_and_says_whether_bytes_went_out() {
         )
     };
     // Fails before any byte: nothing can have reached digi.me.
-    let err = env
-        .sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(FileData::from_stream(failing(vec![])), "a.bin")
-        .descriptor(descriptor())
-        .send()
-        .await
-        .expect_err("the stream failed");
+    let err = push(
+        &env,
+        &env.token,
+        FileData::from_stream(failing(vec![])),
+        "a.bin",
+    )
+    .await
+    .expect_err("the stream failed");
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert!(!err.may_have_been_stored(), "no byte went out");
 
     // Fails half-way: the chunked body has no end, so the sandbox stores
     // nothing, but digi.me read part of it: the SDK does not claim more
     // than it knows.
-    let err = env
-        .sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(
-            FileData::from_stream(failing(vec![vec![9u8; 200_000]])),
-            "b.bin",
-        )
-        .descriptor(descriptor())
-        .send()
-        .await
-        .expect_err("the stream failed");
+    let err = push(
+        &env,
+        &env.token,
+        FileData::from_stream(failing(vec![vec![9u8; 200_000]])),
+        "b.bin",
+    )
+    .await
+    .expect_err("the stream failed");
     assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
     assert!(err.may_have_been_stored(), "bytes went out: {err}");
     assert!(
