@@ -637,7 +637,10 @@ mod tests {
         assert_eq!(data.open(None).await.unwrap_err().field(), Some("file"));
     }
 
-    fn recorder() -> (Progress, Arc<Mutex<Vec<(u64, Option<u64>)>>>) {
+    /// The `(sent, total)` calls a progress callback received.
+    type Calls = Arc<Mutex<Vec<(u64, Option<u64>)>>>;
+
+    fn recorder() -> (Progress, Calls) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
         (
