@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::drain::DrainLimits;
 use super::model::{Fault, LibraryEntry, ProviderEntry, RequestRecord};
 use super::util::{now_ms, pem_lf, random_alnum};
 use crate::error::{Error, Result};
@@ -338,16 +339,24 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) onboard_url: String,
     pub(crate) keep_bytes_cap: u64,
+    /// How much of a body is read before an error answer.
+    pub(crate) drain: DrainLimits,
 }
 
 impl Shared {
-    pub(crate) fn new(base_url: String, onboard_url: String, keep_bytes_cap: u64) -> Result<Self> {
+    pub(crate) fn new(
+        base_url: String,
+        onboard_url: String,
+        keep_bytes_cap: u64,
+        drain: DrainLimits,
+    ) -> Result<Self> {
         Ok(Self {
             state: Mutex::new(State::new()),
             server_key: ServerKey::generate()?,
             base_url,
             onboard_url,
             keep_bytes_cap,
+            drain,
         })
     }
 
