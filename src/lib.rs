@@ -111,6 +111,7 @@ mod contract;
 mod descriptor;
 pub mod error;
 pub mod guide;
+mod media_type;
 pub mod models;
 pub mod push;
 mod signer;

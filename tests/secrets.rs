@@ -132,7 +132,12 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         authorization.code_verifier().expose_secret(),
     );
     seen.debug("Authorization", &authorization);
-    seen.debug("Session", authorization.session());
+    seen.debug(
+        "Session",
+        authorization
+            .session()
+            .expect("a session with session options"),
+    );
     seen.debug("SourceType", &SourceType::Push);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -228,6 +228,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1.7/jwks/oauth", get(api::jwks))
         .route("/v1.7/oauth/authorize", post(api::authorize))
         .route("/v1.7/oauth/token", post(api::token))
+        .route("/v1.7/oauth/token/reference", post(api::token_reference))
+        .route("/v1.7/reference", post(api::reference))
         .route("/v1.7/permission-access/import", post(api::import))
         .route(
             "/v1.7/permission-access/import/h:accountId/{standard}/{version}",
@@ -235,8 +237,20 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1.7/permission-access/accounts", get(api::accounts))
         .route("/v1.7/permission-access/contract", get(api::contract))
+        .route(
+            "/v1.7/permission-access/revoke/h:accountId",
+            get(api::revoke),
+        )
+        .route(
+            "/v1.7/permission-access/service/h:accountId",
+            delete(api::delete_account),
+        )
         .route("/v1.7/user", delete(api::delete_user))
         .route("/apps/saas/authorize", get(api::onboard))
+        .route("/apps/saas/user-reauth", get(api::user_reauth))
+        .route("/apps/saas/onboard", get(api::onboard_service))
+        .route("/apps/saas/reauthorize", get(api::reauthorize_account_page))
+        .route("/apps/saas/revoke", get(api::revoke_page))
         .route("/sandbox/health", get(control::health))
         .route("/sandbox/contracts", post(control::post_contract))
         .route("/sandbox/users", post(control::post_user))

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// digime: push files and FHIR records into a digi.me user's library.
 ///
 /// Exit codes: 0 success; 1 server or transport error; 2 usage or
-/// configuration error; 3 the user must be authorized again.
+/// configuration error; 3 the user must consent again
+/// (`digime reauthorize`).
 #[derive(Debug, Parser)]
 #[command(name = "digime", version, propagate_version = true)]
 pub struct Cli {
