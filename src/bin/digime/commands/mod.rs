@@ -1,10 +1,14 @@
 //! One module per command, and what they share: a user session whose
 //! refreshed tokens go straight to the token file.
 
+mod account;
 mod accounts;
 mod authorize;
+mod callback_server;
 mod contract;
+mod onboard;
 mod push;
+mod reauthorize;
 mod sandbox;
 mod token;
 
@@ -13,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use digime::UserSession;
 
-use crate::args::{Cli, Command, PushCommand, TokenCommand};
+use crate::args::{AccountCommand, Cli, Command, PushCommand, TokenCommand};
 use crate::config::UserContext;
 use crate::output::{Failure, Output};
 
@@ -27,6 +31,12 @@ pub async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
         Command::Token(TokenCommand::Refresh) => token::refresh(global, out).await,
         Command::Contract => contract::run(global, out).await,
         Command::Authorize(args) => authorize::run(global, args, out).await,
+        Command::Reauthorize(args) => reauthorize::run(global, args, out).await,
+        Command::Onboard(args) => onboard::run(global, args, out).await,
+        Command::Account(AccountCommand::Delete(args)) => account::delete(global, args, out).await,
+        Command::Account(AccountCommand::RevokeUrl(args)) => {
+            account::revoke_url(global, args, out).await
+        }
         Command::Sandbox(args) => sandbox::run(global, args, out).await,
     }
 }
