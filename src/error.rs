@@ -22,6 +22,9 @@ use std::fmt;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// A source shared by the clones of one error (an error that many waiters of
+/// one refresh receive).
+type SharedSource = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in this crate.
 ///
@@ -32,10 +35,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
 /// assert_eq!(err.field(), Some("contract_id"));
 /// ```
+///
+/// It is `Clone`: every caller that waited for the same token refresh gets
+/// its own copy of that refresh's error.
+#[derive(Clone)]
 pub struct Error {
     inner: Box<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     kind: ErrorKind,
     message: String,
@@ -43,8 +51,9 @@ struct Inner {
     server: Option<ServerError>,
     callback_code: Option<String>,
     token: Option<Box<crate::token::UserAccessToken>>,
-    source: Option<BoxError>,
+    source: Option<SharedSource>,
     may_have_been_stored: bool,
+    refresh_may_have_happened: bool,
 }
 
 /// What kind of failure an [`Error`] is. New kinds may be added.
@@ -86,6 +95,13 @@ pub enum ErrorKind {
     /// refreshed (a one-shot reader). The new token is in the error:
     /// [`Error::user_access_token`].
     DataNotReplayable,
+    /// A local cryptographic operation failed: signing or drawing random
+    /// bytes; nothing was sent. Never retried.
+    Crypto,
+    /// A [`TokenStore`](crate::store::TokenStore) failed: it could not be
+    /// reached, or its refresh lease was lost or could not be taken in time.
+    /// The message names the store. No refresh is made without the lease.
+    TokenStore,
 }
 
 /// The error details digi.me sent with an error response.
@@ -195,6 +211,7 @@ impl Error {
                 token: None,
                 source: None,
                 may_have_been_stored: false,
+                refresh_may_have_happened: false,
             }),
         }
     }
@@ -211,6 +228,17 @@ impl Error {
     pub(crate) fn from_server(server: ServerError) -> Self {
         let mut err = Self::new(ErrorKind::Server, format!("digi.me returned {server}"));
         err.inner.server = Some(server);
+        err
+    }
+
+    /// An error status whose body was over `cap` bytes and was not read:
+    /// the status and the `X-Error-*` headers are kept.
+    pub(crate) fn from_server_body_over_cap(server: ServerError, cap: usize) -> Self {
+        let mut err = Self::from_server(server);
+        err.inner.message.push_str(&format!(
+            " (its error body is over the {} KiB cap on error bodies and was not read)",
+            cap / 1024
+        ));
         err
     }
 
@@ -256,10 +284,16 @@ impl Error {
         self
     }
 
-    /// The user access token to store after this error: `Some` when the SDK
-    /// refreshed the user's token before the call failed. The old refresh
-    /// token is spent then: **store this one**, whatever the error. Always
-    /// set for [`ErrorKind::DataNotReplayable`].
+    /// The token to store after this error, when there is one:
+    ///
+    /// - the new token, when the SDK refreshed the user's token before the
+    ///   call failed. The old refresh token is spent then: **store this
+    ///   one**, whatever the error. Always set for
+    ///   [`ErrorKind::DataNotReplayable`];
+    /// - the token the refresh was attempted with, when a refresh failed in
+    ///   a way that does not tell whether digi.me performed it
+    ///   ([`refresh_may_have_happened`](Self::refresh_may_have_happened)):
+    ///   nothing newer is known.
     ///
     /// ```
     /// # fn f(err: digime::Error) {
@@ -275,8 +309,9 @@ impl Error {
     }
 
     /// True when the SDK refreshed the user's token before the call failed:
-    /// [`user_access_token`](Self::user_access_token) then holds the token
-    /// to store.
+    /// [`user_access_token`](Self::user_access_token) then holds the new
+    /// token to store. False when the error only carries the token a refresh
+    /// was attempted with ([`refresh_may_have_happened`](Self::refresh_may_have_happened)).
     ///
     /// ```
     /// # fn f(err: digime::Error) {
@@ -284,11 +319,20 @@ impl Error {
     /// # }
     /// ```
     pub fn token_refreshed(&self) -> bool {
-        self.inner.token.is_some()
+        self.inner.token.is_some() && !self.inner.refresh_may_have_happened
     }
 
     pub(crate) fn transport(what: impl fmt::Display, source: impl Into<BoxError>) -> Self {
         Self::new(ErrorKind::Transport, format!("{what} failed")).with_source(source)
+    }
+
+    /// A local cryptographic failure: `what` could not be done (signing,
+    /// drawing random bytes). Nothing was sent.
+    pub(crate) fn crypto(what: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::Crypto,
+            format!("{what} failed on this machine (a cryptographic operation); nothing was sent"),
+        )
     }
 
     pub(crate) fn invalid_response(reason: impl Into<String>) -> Self {
@@ -311,29 +355,70 @@ impl Error {
         )
     }
 
-    /// Marks a failed push whose fate is unknown: the server may have stored
-    /// it before the failure (a 500, a connection lost or a timeout after the
-    /// whole body went out). The message says so.
-    pub(crate) fn mark_may_have_been_stored(mut self) -> Self {
+    /// Marks a failed push whose fate is unknown: an attempt of it may have
+    /// been stored before it failed (a 500, 502 or 504, another 5xx, a
+    /// connection lost or a timeout after the whole body went out). The
+    /// message says so; `resent` says whether the caller opted in to
+    /// sending such a push again.
+    pub(crate) fn mark_may_have_been_stored(mut self, resent: bool) -> Self {
         if !self.inner.may_have_been_stored {
             self.inner.may_have_been_stored = true;
-            self.inner.message.push_str(
+            self.inner.message.push_str(if resent {
+                ": the push may have been stored (an attempt failed after digi.me may have \
+                 received it; with `retry_ambiguous_pushes(true)` such an attempt is sent \
+                 again, so the library may even hold it twice); check the user's library \
+                 before pushing it again"
+            } else {
                 ": the push may have been stored (digi.me may have received it before the \
                  failure), so it was not sent again; check the user's library before pushing \
-                 it again, or opt in to retries with `DigiMeBuilder::retry_ambiguous_pushes(true)`",
-            );
+                 it again, or opt in to retries with `DigiMeBuilder::retry_ambiguous_pushes(true)`"
+            });
         }
         self
     }
 
+    /// Marks a failed refresh whose fate is unknown: digi.me may have
+    /// performed it (and spent the refresh token) before the failure. The
+    /// error carries `attempted_with`, the token the refresh was attempted
+    /// with, as the token to store.
+    pub(crate) fn mark_refresh_may_have_happened(
+        mut self,
+        attempted_with: crate::token::UserAccessToken,
+    ) -> Self {
+        self.inner.refresh_may_have_happened = true;
+        self.inner.token = Some(Box::new(attempted_with));
+        self.inner.message.push_str(
+            ": the refresh may have happened (digi.me may have acted on it before the \
+             failure), so it was not sent again; keep the token this error carries \
+             (`user_access_token()`): if its refresh token was spent, the user may have to be \
+             authorized again",
+        );
+        self
+    }
+
+    /// Marks a failed code exchange whose fate is unknown: digi.me may
+    /// have spent the single-use code before the failure.
+    pub(crate) fn mark_code_exchange_may_have_happened(mut self) -> Self {
+        self.inner.refresh_may_have_happened = true;
+        self.inner.message.push_str(
+            ": the code exchange may have happened (digi.me may have acted on it before the \
+             failure), so it was not sent again; a code works once: if it was spent, the user \
+             must be authorized again",
+        );
+        self
+    }
+
     /// True when a push failed in a way that does not tell whether digi.me
-    /// stored it: a `500`, or the connection was lost (or timed out) after
-    /// the whole body was sent. The SDK does not send such a push again
+    /// stored it: one of its attempts got a `500`, `502`, `504` or another
+    /// 5xx the SDK cannot classify, or lost its connection (or timed out)
+    /// after the whole body was sent. It stays true even when a later
+    /// attempt failed cleanly. The SDK does not send such a push again
     /// unless [`DigiMeBuilder::retry_ambiguous_pushes`](crate::DigiMeBuilder::retry_ambiguous_pushes)
     /// is on; the message says the push may have been stored.
     ///
-    /// False means the push was certainly not stored (the server refused it,
-    /// or it never left this machine in full), or the error is not a push's.
+    /// False means the push was certainly not stored (the server refused it
+    /// or said it did not handle it, or it never left this machine in
+    /// full), or the error is not a push's.
     ///
     /// ```
     /// # fn handle(err: &digime::Error) {
@@ -346,9 +431,47 @@ impl Error {
         self.inner.may_have_been_stored
     }
 
+    /// True when a call to `oauth/token` failed in a way that does not tell
+    /// whether digi.me performed it: a refresh (or a code exchange) got a
+    /// `500`, `502`, `504` or another unclassified 5xx, lost its connection
+    /// or timed out once sent, or was answered with a token that could not
+    /// be read or verified. The SDK does not send it again: a refresh token
+    /// and a code work once.
+    ///
+    /// After a refresh, the error carries the token the refresh was
+    /// attempted with ([`user_access_token`](Self::user_access_token)):
+    /// store it (nothing newer is known). If digi.me did perform the
+    /// refresh, its refresh token is spent, and the next refresh asks for
+    /// the user to be authorized again
+    /// ([`ErrorKind::ReauthorizationRequired`]). After a code exchange, the
+    /// code may be spent: authorize the user again if exchanging it once
+    /// more fails.
+    ///
+    /// ```
+    /// # fn handle(err: &digime::Error) {
+    /// if err.refresh_may_have_happened() {
+    ///     if let Some(token) = err.user_access_token() {
+    ///         // store `token`; it may or may not still refresh
+    /// #       let _ = token;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn refresh_may_have_happened(&self) -> bool {
+        self.inner.refresh_may_have_happened
+    }
+
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.inner.source = Some(source.into());
+        self.inner.source = Some(std::sync::Arc::from(source.into()));
         self
+    }
+
+    /// A token store failed. `store` names it (never with a password).
+    pub(crate) fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::TokenStore,
+            format!("token store {store}: {what}"),
+        )
     }
 
     /// What kind of error this is.
@@ -497,6 +620,9 @@ impl fmt::Debug for Error {
         }
         if self.inner.may_have_been_stored {
             d.field("may_have_been_stored", &true);
+        }
+        if self.inner.refresh_may_have_happened {
+            d.field("refresh_may_have_happened", &true);
         }
         if let Some(token) = &self.inner.token {
             d.field("user_access_token", token);

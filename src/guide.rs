@@ -9,6 +9,7 @@
 //! | [`reliability`] | retries, timeouts, faults, and what is never lost |
 //! | [`performance`] | what a push costs, measured |
 //! | `sandbox` (feature `sandbox`) | the local digi.me API for your tests: what it checks, its control API |
+//! | [`scaling`] | tokens shared by concurrent calls, processes and hosts: one refresh per rotation, token stores, PostgreSQL |
 //! | [`cli`] | the `digime` command-line tool (feature `cli`) |
 //!
 //! The guides' examples are compiled as doctests.
@@ -24,6 +25,9 @@ pub mod reliability {}
 
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}
+
+#[doc = include_str!("../docs/scaling.md")]
+pub mod scaling {}
 
 #[doc = include_str!("../docs/cli.md")]
 pub mod cli {}

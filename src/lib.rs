@@ -16,7 +16,7 @@
 //! digime = { version = "0.1", features = ["sandbox"] }   # the local digi.me API for your tests
 //! ```
 //!
-//! TLS is rustls (no OpenSSL). The minimum Rust version is 1.88.
+//! TLS is rustls (no OpenSSL). The minimum Rust version is 1.89.
 //!
 //! ## A push
 //!
@@ -55,6 +55,7 @@
 //! | accounts, contract info, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] |
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] |
 //! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) |
+//! | tokens shared by many calls, processes or hosts | [`UserSession`], [`store`]: [`store::TokenStore`], [`DigiMe::session_from_store`] |
 //! | a local digi.me for tests (feature `sandbox`) | `sandbox` |
 //! | how-to guides: pushing, authorization, reliability, the sandbox, the CLI | [`guide`] |
 //!
@@ -70,14 +71,21 @@
 //! # }
 //! ```
 //!
-//! ## Tokens refresh themselves
+//! ## Tokens refresh themselves, once
 //!
-//! When digi.me answers a call made for a user with `401 InvalidToken`, the
-//! SDK refreshes the token once (verifying the new one against digi.me's key
-//! set), calls your `on_access_token_change` hook, and repeats the call with
-//! a new signature. The outcome carries the token to store. A refresh token
-//! that is spent is [`ErrorKind::ReauthorizationRequired`]: send the user
-//! through authorization again.
+//! When digi.me answers a call made for a user with `401 InvalidToken` (or
+//! the access token is about to expire), the SDK refreshes the token
+//! (verifying the new one against digi.me's key set), calls your
+//! `on_access_token_change` hook, and repeats the call with a new signature.
+//! The outcome carries the token to store.
+//!
+//! A refresh token works once, so the SDK spends each one once: concurrent
+//! calls holding the same token share one refresh, a later call with a stale
+//! copy gets the token it was rotated to, and processes that share users
+//! share their tokens through a [`store::TokenStore`], under a lease. See the
+//! [scaling guide](guide::scaling). A refresh token that is spent or expired
+//! is [`ErrorKind::ReauthorizationRequired`]: send the user through
+//! authorization again.
 //!
 //! ## Features
 //!
@@ -88,6 +96,8 @@
 //!   command-line parsing. Not for production.
 //! - `sandbox-bin`: the `digime-sandbox` binary, the sandbox as a program
 //!   (`cargo install digime --features sandbox-bin --bin digime-sandbox`).
+//! - `postgres`: [`store::PostgresTokenStore`](crate::store), the token
+//!   store for fleets of processes on PostgreSQL (tokio-postgres, deadpool).
 //! - `cli`: the `digime` command-line tool (`cargo install digime --features cli`);
 //!   see the [CLI guide](guide::cli).
 //!
@@ -115,6 +125,7 @@ mod media_type;
 pub mod models;
 pub mod push;
 mod signer;
+pub mod store;
 mod token;
 mod transport;
 mod typestate;

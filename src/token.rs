@@ -26,7 +26,10 @@ use serde::{Deserialize, Serialize, Serializer};
 /// assert!(!format!("{token:?}").contains("a-1"));
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Serialize, Deserialize, Debug)]
+///
+/// `Debug` shows the expiries, the user and consent ids, and only the keys
+/// of fields this SDK does not know (their values could be anything).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAccessToken {
     access_token: Token,
@@ -38,6 +41,20 @@ pub struct UserAccessToken {
     /// Fields this SDK does not know, kept so that nothing stored is lost.
     #[serde(flatten)]
     other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl fmt::Debug for UserAccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("UserAccessToken");
+        d.field("access_token", &self.access_token)
+            .field("refresh_token", &self.refresh_token)
+            .field("user", &self.user)
+            .field("consent_id", &self.consent_id);
+        if !self.other.is_empty() {
+            d.field("other_keys", &self.other.keys().collect::<Vec<_>>());
+        }
+        d.finish()
+    }
 }
 
 /// The `user` part of a [`UserAccessToken`]. Its `id` is optional: the
@@ -320,6 +337,16 @@ mod tests {
         assert!(token.expires_at() > SystemTime::now());
         let before_epoch = Token::new("v", UNIX_EPOCH - Duration::from_secs(5));
         assert_eq!(before_epoch.expires_at(), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn debug_shows_the_keys_of_unknown_fields_not_their_values() {
+        let s = r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2},"patient":{"name":"Ada Lovelace","nhs":"943 476 5919"}}"#;
+        let token: UserAccessToken = serde_json::from_str(s).unwrap();
+        for debug in [format!("{token:?}"), format!("{token:#?}")] {
+            assert!(debug.contains("patient"), "{debug}");
+            assert!(!debug.contains("Ada") && !debug.contains("943"), "{debug}");
+        }
     }
 
     #[test]

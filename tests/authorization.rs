@@ -198,6 +198,71 @@ async fn delete_user_empties_the_library_and_ends_the_tokens() {
     assert!(err.is_reauthorization_required(), "{err:?}");
 }
 
+/// A code and its verifier, from a real authorize and consent.
+async fn a_code(env: &Env) -> (String, digime::auth::Authorization) {
+    let auth = env
+        .sdk
+        .authorize(&env.contract)
+        .callback("http://127.0.0.1:9/callback")
+        .state("s")
+        .send()
+        .await
+        .expect("authorize");
+    let location = consent(auth.url().as_str()).await;
+    let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
+    (callback.code().to_string(), auth)
+}
+
+#[tokio::test]
+async fn a_code_exchange_is_resent_after_a_503_only() {
+    use digime::sandbox::Fault;
+    let env = Env::new().await;
+    let (code, auth) = a_code(&env).await;
+    env.sandbox
+        .inject_fault(Fault::with_status("oauth/token", 503).with_retry_after(0));
+    env.sdk
+        .exchange_code_for_token(&env.contract, &code, auth.code_verifier())
+        .await
+        .expect("resent after the 503");
+
+    // Answered 502 after the sandbox spent the code: not sent again, and
+    // the error says the exchange may have happened.
+    let (code, auth) = a_code(&env).await;
+    env.sandbox
+        .inject_fault(Fault::with_status("oauth/token", 502).after_handling());
+    let before = env.sandbox.requests().len();
+    let err = env
+        .sdk
+        .exchange_code_for_token(&env.contract, &code, auth.code_verifier())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(502), "{err:?}");
+    assert!(err.refresh_may_have_happened(), "{err:?}");
+    assert!(
+        err.user_access_token().is_none(),
+        "an exchange has no old token"
+    );
+    assert!(
+        err.to_string()
+            .contains("the code exchange may have happened"),
+        "{err}"
+    );
+    assert!(!err.may_have_been_stored());
+    let token_calls = env.sandbox.requests()[before..]
+        .iter()
+        .filter(|r| r.path == "oauth/token")
+        .count();
+    assert_eq!(token_calls, 1, "not sent again");
+    // It did happen: the code is spent.
+    let again = env
+        .sdk
+        .exchange_code_for_token(&env.contract, &code, auth.code_verifier())
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Some("InvalidRequest"), "{again:?}");
+    assert!(!again.refresh_may_have_happened());
+}
+
 #[test]
 fn callback_parser_rejects_malformed_queries() {
     for bad in [

@@ -136,6 +136,9 @@ fn bare(args: &[&str]) -> Command {
         .env_remove("DIGIME_CONTRACT_ID")
         .env_remove("DIGIME_KEY_FILE")
         .env_remove("DIGIME_TOKEN_FILE")
+        .env_remove("DIGIME_TOKEN_STORE")
+        .env_remove("DIGIME_USER")
+        .env_remove("DIGIME_LEASE_TTL")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     cmd
@@ -548,6 +551,197 @@ fn no_temp_files_left(dir: &Path) {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+// ---------------------------------------------------------------- token stores
+
+/// The refresh grants the sandbox received.
+fn refresh_grants(env: &Env) -> usize {
+    env.sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path == "oauth/token" && r.claims["grant_type"] == "refresh_token")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eight_processes_on_one_expired_token_file_make_one_refresh() {
+    let env = Env::new().await;
+    // Expired for digi.me and in the file: every process must refresh first.
+    env.sandbox.expire_access_token(USER);
+    let mut token: Value = serde_json::from_str(&env.token_json()).unwrap();
+    token["accessToken"]["expiry"] = Value::from(1_000_000_000u64);
+    std::fs::write(&env.token, token.to_string()).unwrap();
+
+    let mut children = Vec::new();
+    for i in 0..8 {
+        let file = env.write(&format!("f{i}.txt"), format!("file {i}").as_bytes());
+        let mut cmd = env.command(&[
+            "--json",
+            "push",
+            "library",
+            file.to_str().unwrap(),
+            "--account",
+            "acc-1",
+        ]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        children.push(cmd.spawn().expect("the binary starts"));
+    }
+    let mut refreshed = 0;
+    for child in children {
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("the binary finishes")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "every process succeeds: {stderr}"
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if v["token_refreshed"] == true {
+            refreshed += 1;
+        }
+    }
+    // A process that started after the file was rewritten read the new
+    // token and had nothing to refresh; the others took the one refresh.
+    assert!(refreshed >= 1, "a process refreshed");
+    assert_eq!(refresh_grants(&env), 1, "one refresh for eight processes");
+    assert_eq!(env.sandbox.refresh_count(), 1);
+    assert_eq!(env.sandbox.library(USER).len(), 8, "eight files stored");
+    assert_eq!(mode(&env.token), 0o600);
+    no_temp_files_left(env.dir.path());
+    // The file holds the new token, and it works.
+    env.run(&["accounts"]).await.expect(0);
+    assert_eq!(refresh_grants(&env), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_token_store_takes_a_token_and_gives_it_back() {
+    let env = Env::new().await;
+    let store = format!("file://{}", env.path("tokens").display());
+    let stored = env.token_json();
+
+    // token put FILE, then token get: the same token, byte for byte.
+    let v = env
+        .run(&[
+            "--json",
+            "--token-store",
+            &store,
+            "token",
+            "put",
+            "--user",
+            "alice",
+            "token.json",
+        ])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(v["stored"], true);
+    assert_eq!(v["user"], "alice");
+    assert!(
+        !v.to_string().contains(&env.access_value()),
+        "put prints no secret"
+    );
+    let got = env
+        .run(&["--token-store", &store, "--user", "alice", "token", "get"])
+        .await
+        .expect(0);
+    assert_eq!(got.stdout.trim(), stored);
+
+    // token put - reads stdin.
+    let mut cmd = env.command(&[
+        "--token-store",
+        &store,
+        "--user",
+        "bob",
+        "token",
+        "put",
+        "-",
+    ]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(stored.as_bytes()).await.unwrap();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Commands that take a token use the store's (the token file is gone).
+    std::fs::remove_file(&env.token).unwrap();
+    env.sandbox.expire_access_token(USER);
+    let mut cmd = env.command(&["--json", "accounts"]);
+    cmd.env("DIGIME_TOKEN_STORE", &store)
+        .env("DIGIME_USER", "alice");
+    let v = run(cmd).await.expect(0).json();
+    assert_eq!(v["token_refreshed"], true);
+    let after = env
+        .run(&["--token-store", &store, "--user", "alice", "token", "get"])
+        .await
+        .expect(0);
+    assert_ne!(
+        after.stdout.trim(),
+        stored,
+        "the store holds the refreshed token"
+    );
+    let file = env.write("a.txt", b"to the store's user");
+    env.run(&[
+        "--token-store",
+        &store,
+        "--user",
+        "alice",
+        "push",
+        "library",
+        file.to_str().unwrap(),
+        "--account",
+        "acc-1",
+    ])
+    .await
+    .expect(0);
+    assert_eq!(env.sandbox.library(USER).len(), 1);
+
+    // A store without --user, an unknown user, a store URL it does not take.
+    let run_ = env
+        .run(&["--token-store", &store, "accounts"])
+        .await
+        .expect(2);
+    assert!(
+        run_.stderr.contains("--user") && run_.stderr.contains("DIGIME_USER"),
+        "{}",
+        run_.stderr
+    );
+    let run_ = env
+        .run(&["--token-store", &store, "--user", "nobody", "accounts"])
+        .await
+        .expect(2);
+    assert!(run_.stderr.contains("nobody"), "{}", run_.stderr);
+    env.run(&["--token-store", "ftp://x", "--user", "alice", "accounts"])
+        .await
+        .expect(2);
+    let bad = env.write("bad.json", br#"{"accessToken":"very-secret"}"#);
+    let run_ = env
+        .run(&[
+            "--token-store",
+            &store,
+            "--user",
+            "carol",
+            "token",
+            "put",
+            bad.to_str().unwrap(),
+        ])
+        .await
+        .expect(2);
+    assert!(!run_.stderr.contains("very-secret"), "{}", run_.stderr);
 }
 
 // ---------------------------------------------------------------- exit 3

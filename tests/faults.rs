@@ -29,7 +29,16 @@ fn sdk_with(env: &Env, configure: impl FnOnce(DigiMeBuilder) -> DigiMeBuilder) -
 }
 
 async fn push(sdk: &DigiMe, env: &Env, bytes: &[u8]) -> digime::Result<PushOutcome> {
-    sdk.push(&env.contract, &env.token)
+    push_with(sdk, env, &env.token, bytes).await
+}
+
+async fn push_with(
+    sdk: &DigiMe,
+    env: &Env,
+    token: &digime::UserAccessToken,
+    bytes: &[u8],
+) -> digime::Result<PushOutcome> {
+    sdk.push(&env.contract, token)
         .library()
         .file(bytes.to_vec(), "record.json")
         .descriptor(
@@ -282,6 +291,137 @@ async fn a_500_is_retried_when_the_caller_opts_in() {
     assert_may_have_been_stored(&err);
 }
 
+// ---- gateways: 502 and 504 may come after the push was stored ----
+
+#[tokio::test]
+async fn a_502_or_504_after_the_server_stored_the_push_is_never_resent() {
+    let env = Env::new().await;
+    for status in [502u16, 504] {
+        env.sandbox
+            .inject_fault(Fault::with_status(IMPORT, status).after_handling());
+    }
+    for (status, bytes) in [(502u16, b"gw502"), (504, b"gw504")] {
+        let err = push(&env.sdk, &env, bytes).await.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.status()),
+            (ErrorKind::Server, Some(status))
+        );
+        assert_may_have_been_stored(&err);
+    }
+    assert_eq!(statuses(&env, IMPORT), vec![502, 504], "one attempt each");
+    assert_library(&env, &[b"gw502", b"gw504"]);
+}
+
+#[tokio::test]
+async fn an_unclassified_5xx_is_ambiguous() {
+    let env = Env::new().await;
+    for status in [501u16, 507, 599] {
+        env.sandbox.inject_fault(Fault::with_status(IMPORT, status));
+        let err = push(&env.sdk, &env, b"odd").await.unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert_may_have_been_stored(&err);
+    }
+    assert_eq!(statuses(&env, IMPORT), vec![501, 507, 599]);
+}
+
+// ---- ambiguity sticks ----
+
+#[tokio::test]
+async fn ambiguity_sticks_when_a_later_attempt_fails_cleanly() {
+    let env = Env::new().await;
+    let sdk = sdk_with(&env, |b| b.retry_ambiguous_pushes(true));
+    // Stored, then answered 502; the two resends get 429 and 503.
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 502).after_handling());
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 429).with_retry_after(0));
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(0));
+    let err = push(&sdk, &env, b"sticky").await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "the last attempt's answer");
+    assert_may_have_been_stored(&err);
+    assert_eq!(statuses(&env, IMPORT), vec![502, 429, 503]);
+    assert_library(&env, &[b"sticky"]);
+}
+
+/// The next push is stored, then answered 500; its resend is refused with
+/// 401 `InvalidToken`, which makes the SDK refresh.
+fn stored_then_refused(env: &Env) {
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 500).after_handling());
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+}
+
+#[tokio::test]
+async fn ambiguity_sticks_across_a_refresh() {
+    let env = Env::new().await;
+    let sdk = sdk_with(&env, |b| b.retry_ambiguous_pushes(true));
+    // After the refresh, every attempt gets 503.
+    stored_then_refused(&env);
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 503).with_retry_after(0).times(3));
+    let err = push(&sdk, &env, b"across").await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_may_have_been_stored(&err);
+    assert!(
+        err.user_access_token().is_some(),
+        "the new token is handed back"
+    );
+    assert_eq!(statuses(&env, IMPORT), vec![500, 401, 503, 503, 503]);
+    assert_library(&env, &[b"across"]);
+}
+
+#[tokio::test]
+async fn a_refresh_refused_after_an_ambiguous_attempt_still_says_may_have_been_stored() {
+    let env = Env::new().await;
+    let sdk = sdk_with(&env, |b| b.retry_ambiguous_pushes(true));
+    stored_then_refused(&env);
+    env.sandbox
+        .inject_fault(Fault::with_status(TOKEN, 401).with_code("InvalidToken"));
+    let err = push(&sdk, &env, b"then refused").await.unwrap_err();
+    assert!(err.is_reauthorization_required(), "{err:?}");
+    assert_may_have_been_stored(&err);
+    assert_library(&env, &[b"then refused"]);
+}
+
+// ---- connection failures ----
+
+#[tokio::test]
+async fn a_push_that_cannot_connect_is_resent_and_certainly_not_stored() {
+    let env = Env::new().await;
+    // A port nothing listens on.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let sdk = DigiMe::builder()
+        .application_id(APP)
+        .base_url(&format!("http://127.0.0.1:{port}/v1.7/"))
+        .build()
+        .unwrap();
+    let err = push(&sdk, &env, b"nowhere").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert_not_stored_error(&err);
+}
+
+// ---- DELETE user: idempotent ----
+
+#[tokio::test]
+async fn delete_user_is_resent_after_a_500_or_a_lost_connection() {
+    let env = Env::new().await;
+    push(&env.sdk, &env, b"to delete").await.unwrap();
+    env.sandbox
+        .inject_fault(Fault::with_status("user", 500).for_method("DELETE"));
+    env.sandbox
+        .inject_fault(Fault::dropping_connection("user").for_method("DELETE"));
+    env.sdk
+        .delete_user(&env.contract, &env.token)
+        .await
+        .expect("resent until it succeeds");
+    assert_eq!(statuses(&env, "user"), vec![500, 0, 204]);
+    assert_library(&env, &[]);
+}
+
 #[tokio::test]
 async fn a_500_on_a_read_is_retried() {
     let env = Env::new().await;
@@ -341,15 +481,101 @@ async fn a_dropped_connection_is_retried_for_a_read_and_for_an_opted_in_push() {
     assert_library(&env, &[b"again"]);
 }
 
+// ---- the refresh: resent only after "not handled" ----
+
 #[tokio::test]
-async fn a_dropped_connection_on_the_token_endpoint_is_retried() {
+async fn a_refresh_is_resent_after_a_503() {
+    let env = Env::new().await;
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+    env.sandbox
+        .inject_fault(Fault::with_status(TOKEN, 503).with_retry_after(0));
+    let outcome = push(&env.sdk, &env, b"t503")
+        .await
+        .expect("refresh resent, push resent");
+    assert!(outcome.token_refreshed());
+    assert_eq!(statuses(&env, TOKEN), vec![503, 200]);
+    assert_library(&env, &[b"t503"]);
+}
+
+fn assert_refresh_may_have_happened(err: &digime::Error, attempted_with: &digime::UserAccessToken) {
+    use digime::secrecy::ExposeSecret;
+    assert!(err.refresh_may_have_happened(), "{err:?}");
+    assert!(
+        err.to_string().contains("the refresh may have happened"),
+        "{err}"
+    );
+    let carried = err.user_access_token().expect("the token to store");
+    assert_eq!(
+        carried.refresh_token().value().expose_secret(),
+        attempted_with.refresh_token().value().expose_secret(),
+        "the token the refresh was attempted with"
+    );
+    // The push itself got a 401: it was not stored.
+    assert_not_stored_error(err);
+}
+
+#[tokio::test]
+async fn a_refresh_that_lost_its_connection_is_not_resent_and_says_it_may_have_happened() {
     let env = Env::new().await;
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
     env.sandbox.inject_fault(Fault::dropping_connection(TOKEN));
-    push(&env.sdk, &env, b"r").await.expect("refresh retried");
-    assert_eq!(statuses(&env, TOKEN), vec![0, 200]);
+    let err = push(&env.sdk, &env, b"r").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert_refresh_may_have_happened(&err, &env.token);
+    assert_eq!(statuses(&env, TOKEN), vec![0], "not sent again");
+    assert_library(&env, &[]);
+    // This drop came before the sandbox handled the refresh: the token it
+    // carries still works.
+    assert_eq!(env.sandbox.refresh_count(), 0);
+    let token = err.user_access_token().unwrap();
+    let outcome = push_with(&env.sdk, &env, token, b"r")
+        .await
+        .expect("the old token still works");
+    assert!(!outcome.token_refreshed());
     assert_library(&env, &[b"r"]);
+}
+
+#[tokio::test]
+async fn a_refresh_answered_502_after_it_happened_is_reported_not_resent() {
+    for status in [500u16, 502, 504] {
+        let env = Env::new().await;
+        env.sandbox
+            .inject_fault(Fault::with_status(IMPORT, 401).with_code("InvalidToken"));
+        env.sandbox
+            .inject_fault(Fault::with_status(TOKEN, status).after_handling());
+        let err = push(&env.sdk, &env, b"spent").await.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.status()),
+            (ErrorKind::Server, Some(status)),
+            "{err:?}"
+        );
+        assert_refresh_may_have_happened(&err, &env.token);
+        assert_eq!(statuses(&env, TOKEN), vec![status], "not sent again");
+        // It did happen: the old refresh token is spent, and the next call
+        // says the user must be authorized again, rather than guessing.
+        assert_eq!(env.sandbox.refresh_count(), 1);
+        let next = push(&env.sdk, &env, b"spent").await.unwrap_err();
+        assert!(next.is_reauthorization_required(), "{next:?}");
+        assert_library(&env, &[]);
+    }
+}
+
+#[tokio::test]
+async fn an_explicit_refresh_follows_the_same_rule() {
+    let env = Env::new().await;
+    env.sandbox
+        .inject_fault(Fault::with_status(TOKEN, 502).after_handling());
+    let err = env
+        .sdk
+        .refresh_token(&env.contract, &env.token)
+        .await
+        .unwrap_err();
+    assert!(err.refresh_may_have_happened(), "{err:?}");
+    assert!(!err.may_have_been_stored());
+    assert!(err.user_access_token().is_some());
+    assert_eq!(statuses(&env, TOKEN), vec![502]);
 }
 
 // ---- a delay beyond the timeout ----
@@ -402,17 +628,17 @@ async fn the_idle_timeout_catches_a_stalled_server() {
 async fn a_delay_beyond_the_timeout_on_a_read_is_retried() {
     let env = Env::new().await;
     let sdk = sdk_with(&env, |b| b.timeout(Duration::from_millis(400)));
-    env.sandbox.inject_fault(Fault::with_delay(
-        ACCOUNTS_PATH,
-        Duration::from_millis(1500),
-    ));
+    env.sandbox
+        .inject_fault(Fault::with_delay(ACCOUNTS_PATH, Duration::from_secs(3)));
     let started = Instant::now();
     sdk.read_accounts(&env.contract, &env.token)
         .await
         .expect("the second attempt is not delayed");
-    // Well under the 1.5 s delay: the second attempt went through at once.
+    // The timeout, a backoff of at most 0.2 s and a plain call take about
+    // 0.65 s: well under the 3 s delay (with room for a busy machine), so
+    // the second attempt went through at once.
     assert!(
-        started.elapsed() < Duration::from_millis(1400),
+        started.elapsed() < Duration::from_millis(2500),
         "{:?}",
         started.elapsed()
     );
@@ -559,15 +785,53 @@ async fn error_details_from_headers_only_are_kept() {
 // ---- an HTML error page ----
 
 #[tokio::test]
-async fn an_html_502_is_retried_and_stored_once() {
+async fn an_html_503_is_resent_and_an_html_502_is_ambiguous() {
     let env = Env::new().await;
     env.sandbox
-        .inject_fault(Fault::with_status(IMPORT, 502).with_body(FaultBody::Html));
+        .inject_fault(Fault::with_status(IMPORT, 503).with_body(FaultBody::Html));
     push(&env.sdk, &env, b"html")
         .await
-        .expect("retried past the proxy page");
-    assert_eq!(statuses(&env, IMPORT), vec![502, 200]);
+        .expect("resent past the proxy page");
+    assert_eq!(statuses(&env, IMPORT), vec![503, 200]);
     assert_library(&env, &[b"html"]);
+
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 502).with_body(FaultBody::Html));
+    let err = push(&env.sdk, &env, b"html502").await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.status(), err.code()),
+        (ErrorKind::Server, Some(502), None)
+    );
+    assert!(!err.to_string().contains("<html"), "{err}");
+    assert_may_have_been_stored(&err);
+    assert_eq!(statuses(&env, IMPORT), vec![503, 200, 502]);
+}
+
+#[tokio::test]
+async fn an_error_body_over_64_kib_keeps_its_status_and_names_the_cap() {
+    let env = Env::new().await;
+    let long = "x".repeat(70 * 1024);
+    env.sandbox.inject_fault(
+        Fault::with_status(IMPORT, 400)
+            .with_body(FaultBody::Html)
+            .with_message(long.clone()),
+    );
+    let err = push(&env.sdk, &env, b"big").await.unwrap_err();
+    assert_eq!((err.kind(), err.status()), (ErrorKind::Server, Some(400)));
+    assert!(err.to_string().contains("64 KiB"), "{err}");
+    assert!(
+        err.to_string().len() < 1024,
+        "the body is not in the message"
+    );
+    assert_not_stored_error(&err);
+    // On a status that is resent, it still is.
+    env.sandbox.inject_fault(
+        Fault::with_status(IMPORT, 503)
+            .with_body(FaultBody::Html)
+            .with_message(long),
+    );
+    push(&env.sdk, &env, b"big2").await.expect("resent");
+    assert_library(&env, &[b"big2"]);
 }
 
 #[tokio::test]

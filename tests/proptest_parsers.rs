@@ -173,6 +173,21 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// One runtime, stub and SDK for every case (the key set is fetched once).
+/// A token no refresh has spent yet: the SDK remembers the rotations it
+/// made, so each case refreshes a refresh token of its own to reach the
+/// parser.
+fn fresh_token(w: &World) -> UserAccessToken {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let far = UNIX_EPOCH + Duration::from_secs(4_102_444_800);
+    UserAccessToken::new(
+        w.token.access_token().clone(),
+        Token::new(format!("refresh-value-{n}"), far),
+        Some("user-1".into()),
+        None,
+    )
+}
+
 fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
@@ -369,7 +384,7 @@ proptest! {
         let jwt = w.stub.server_jwt(&payload);
         let reply = serde_json::json!({"token": jwt}).to_string();
         w.stub.route("oauth/token", raw(200, &[("content-type", "application/json")], reply.as_bytes()));
-        match w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token)) {
+        match w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w))) {
             Ok(token) => {
                 // Accepted only when the payload really has the shape.
                 let v: serde_json::Value = serde_json::from_slice(&payload).expect("accepted payloads are JSON");
@@ -393,7 +408,7 @@ proptest! {
         let _one_at_a_time = serial();
         let w = world();
         w.stub.route("oauth/token", raw(status, &[], &body));
-        let err = w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token)).expect_err("not a token reply");
+        let err = w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w))).expect_err("not a token reply");
         prop_assert!(
             matches!(
                 err.kind(),
@@ -426,7 +441,7 @@ fn a_well_formed_signed_payload_is_accepted() {
     let reply = serde_json::json!({"token": jwt}).to_string();
     w.stub.route("oauth/token", raw(200, &[], reply.as_bytes()));
     let token =
-        w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token))
+        w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w)))
             .expect("accepted");
     assert_eq!(token.access_token().value().expose_secret(), "a-2");
     assert_eq!(
@@ -440,7 +455,7 @@ fn a_well_formed_signed_payload_is_accepted() {
     let reply = serde_json::json!({"token": forged}).to_string();
     w.stub.route("oauth/token", raw(200, &[], reply.as_bytes()));
     let err =
-        w.rt.block_on(w.sdk.refresh_token(&w.contract, &w.token))
+        w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w)))
             .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err:?}");
 }

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use digime::sandbox::Fault;
 use digime::secrecy::ExposeSecret;
-use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, Standard};
+use digime::{Account, DigiMe, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use support::{ACCOUNTS, APP, CONTRACT, Env, USER, sha256_hex};
 
 fn pdf_descriptor() -> FileDescriptor {
@@ -254,8 +254,26 @@ async fn the_refresh_grant_rotates_and_an_old_refresh_token_is_refused() {
         fresh.refresh_token().value().expose_secret(),
         env.token.refresh_token().value().expose_secret()
     );
-    let err = env
+    // This client remembers the rotation: the old token gets the new one,
+    // without spending the old refresh token a second time.
+    let again = env
         .sdk
+        .refresh_token(&env.contract, &env.token)
+        .await
+        .expect("the rotation is remembered");
+    assert_eq!(
+        again.refresh_token().value().expose_secret(),
+        fresh.refresh_token().value().expose_secret()
+    );
+    assert_eq!(env.sandbox.refresh_count(), 1);
+    // Another client (another process, no shared store) that spends the old
+    // refresh token is refused by digi.me.
+    let other = DigiMe::builder()
+        .application_id(APP)
+        .base_url(&env.sandbox.base_url())
+        .build()
+        .unwrap();
+    let err = other
         .refresh_token(&env.contract, &env.token)
         .await
         .unwrap_err();

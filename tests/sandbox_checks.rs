@@ -402,13 +402,16 @@ async fn bad_access_tokens_are_401_invalid_token() {
 #[tokio::test]
 async fn short_token_lifetimes_expire_by_themselves() {
     let env = Env::new().await;
+    // The first call must land within the lifetime: 1.5 s leaves a busy
+    // machine ample room (it takes milliseconds). The sleep only has to
+    // outlast the lifetime, which a sleep always does.
     env.sb
-        .set_token_lifetimes(Duration::from_millis(300), Duration::from_secs(60));
+        .set_token_lifetimes(Duration::from_millis(1500), Duration::from_secs(60));
     let token = env.sb.mint_token(APP, CONTRACT, USER).unwrap();
     let claims =
         |e: &Env| e.claims(json!({"access_token": token.access_token().value().expose_secret()}));
     assert_eq!(env.accounts_with(&claims(&env)).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     expect_error(env.accounts_with(&claims(&env)).await, 401, "InvalidToken").await;
 }
 
@@ -2020,6 +2023,40 @@ async fn the_request_log_records_claims_nonce_headers_and_status() {
     assert!(rec.headers.iter().any(|h| h == "authorization"));
     let debug = format!("{:?}", env.sb.requests());
     assert!(!debug.contains(&env.access()));
+}
+
+#[tokio::test]
+async fn the_request_log_records_the_content_length_even_when_a_fault_answered_first() {
+    let env = Env::new().await;
+    let descriptor =
+        env.descriptor(json!({"mimeType": "text/plain", "accounts": [{"accountId": "acc-1"}]}));
+    env.sb
+        .inject_fault(Fault::with_status("permission-access/import", 503));
+    let r = env
+        .import(&descriptor, "application/octet-stream", vec![1u8; 37])
+        .await;
+    assert_eq!(r.status(), 503);
+    let r = env
+        .import(&descriptor, "application/octet-stream", vec![1u8; 41])
+        .await;
+    assert_eq!(r.status(), 200);
+    let imports: Vec<_> = env
+        .sb
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "permission-access/import")
+        .map(|r| (r.status, r.content_length, r.body_size))
+        .collect();
+    // The fault answered before the body was read: its size is unknown,
+    // its announced length is not.
+    assert_eq!(
+        imports,
+        vec![(503, Some(37), None), (200, Some(41), Some(41))]
+    );
+    let r = env.accounts_with(&env.user_claims()).await;
+    assert_eq!(r.status(), 200);
+    let get = env.sb.requests().pop().unwrap();
+    assert_eq!(get.content_length, None, "a GET sends no length");
 }
 
 #[tokio::test]

@@ -328,3 +328,87 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         "a failed attempt records its status"
     );
 }
+
+/// Everything `capture` holds, as text.
+fn text(capture: &Capture) -> String {
+    String::from_utf8(capture.0.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test]
+async fn a_library_push_logs_its_file_name_at_debug_only() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let contract = sandbox.generate_contract(APP, CONTRACT).unwrap();
+    sandbox.create_user("u", &["a"]).unwrap();
+    let token = sandbox.mint_token(APP, CONTRACT, "u").unwrap();
+    let sdk = DigiMe::builder()
+        .application_id(APP)
+        .base_url(&sandbox.base_url())
+        .build()
+        .unwrap();
+    for (level, shown) in [(tracing::Level::INFO, false), (tracing::Level::DEBUG, true)] {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_span_events(FmtSpan::CLOSE)
+            .with_ansi(false)
+            .with_writer(capture.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        sdk.push(&contract, &token)
+            .library()
+            .file(b"%PDF".to_vec(), "hiv-test-result.pdf")
+            .descriptor(
+                FileDescriptor::builder()
+                    .mime_type("application/pdf")
+                    .accounts(vec![Account::new("a")])
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        drop(guard);
+        let logs = text(&capture);
+        assert!(
+            logs.contains("digime.push.library") && logs.contains("size=4"),
+            "the push span is logged at {level}: {logs}"
+        );
+        assert_eq!(
+            logs.contains("hiv-test-result"),
+            shown,
+            "the file name at {level}: {logs}"
+        );
+    }
+}
+
+#[test]
+fn debug_of_a_provider_push_shows_the_size_of_the_record_not_the_record() {
+    let sdk = DigiMe::builder().application_id(APP).build().unwrap();
+    let contract =
+        ContractDetails::new(CONTRACT, include_str!("support/keys/rsa2048.pem")).unwrap();
+    let token = digime::UserAccessToken::new(
+        digime::Token::new("access-value", std::time::UNIX_EPOCH),
+        digime::Token::new("refresh-value", std::time::UNIX_EPOCH),
+        None,
+        None,
+    );
+    let record = serde_json::json!({
+        "resourceType": "Patient",
+        "name": [{ "family": "Lovelace", "given": ["Ada"] }],
+        "birthDate": "1815-12-10"
+    });
+    let size = serde_json::to_vec(&record).unwrap().len();
+    let push = sdk
+        .push(&contract, &token)
+        .provider()
+        .standard(Standard::Fhir)
+        .version(FhirVersion::Stu3)
+        .account_id("acc")
+        .data(record);
+    for debug in [format!("{push:?}"), format!("{push:#?}")] {
+        assert!(
+            !debug.contains("Lovelace") && !debug.contains("1815"),
+            "{debug}"
+        );
+        assert!(debug.contains(&format!("{size} bytes of JSON")), "{debug}");
+    }
+}

@@ -163,7 +163,44 @@ async fn a_reader_shorter_than_its_length_fails_and_stores_nothing() {
         .send()
         .await
         .expect_err("a short body is not a success");
-    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+    assert_eq!(err.field(), Some("file"));
+    assert!(
+        err.to_string().contains("declared length of 100 bytes"),
+        "{err}"
+    );
+    assert!(!err.may_have_been_stored(), "{err:?}");
+    assert!(env.sandbox.library(USER).is_empty());
+}
+
+#[tokio::test]
+async fn a_reader_longer_than_its_length_fails_and_stores_nothing() {
+    let env = Env::new().await;
+    // Small (sent whole) and large (several chunks) bodies alike.
+    for (actual, declared) in [(101usize, 100u64), (300 * 1024, 200 * 1024)] {
+        let err = env
+            .sdk
+            .push(&env.contract, &env.token)
+            .library()
+            .file(
+                FileData::from_reader(std::io::Cursor::new(vec![7u8; actual]), declared),
+                "long.bin",
+            )
+            .descriptor(descriptor())
+            .send()
+            .await
+            .expect_err("a long reader is not cut silently");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err:?}");
+        assert_eq!(err.field(), Some("file"));
+        assert!(
+            err.to_string().contains(&format!(
+                "longer than its declared length of {declared} bytes"
+            )),
+            "{err}"
+        );
+        assert!(!err.may_have_been_stored(), "{err:?}");
+    }
+    // Nothing stored, not even the declared prefix.
     assert!(env.sandbox.library(USER).is_empty());
 }
 
@@ -285,9 +322,15 @@ async fn a_failure_after_a_refresh_still_hands_back_the_new_token() {
         .user_access_token()
         .expect("the refreshed token travels with the error");
     env.sandbox.clear_faults();
-    // The old refresh token is spent; the one in the error works.
+    // The old refresh token is spent (for another client, which does not
+    // remember this one's rotation); the one in the error works.
+    let other = digime::DigiMe::builder()
+        .application_id(support::APP)
+        .base_url(&env.sandbox.base_url())
+        .build()
+        .unwrap();
     assert!(
-        env.sdk
+        other
             .refresh_token(&env.contract, &env.token)
             .await
             .unwrap_err()

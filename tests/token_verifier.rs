@@ -32,6 +32,7 @@ async fn hostile() -> Hostile {
     let token = Arc::new(std::sync::Mutex::new(String::new()));
     let jwks_fetches = Arc::new(AtomicUsize::new(0));
     let (t, f, p) = (token.clone(), jwks_fetches.clone(), public_pem.clone());
+    let p2 = public_pem.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let port = addr.port();
@@ -48,6 +49,21 @@ async fn hostile() -> Hostile {
             get(move || {
                 let to = format!("http://localhost:{port}/v1.7/jwks/oauth");
                 async move { axum::response::Redirect::temporary(&to) }
+            }),
+        )
+        .route(
+            "/v1.7/jwks/huge",
+            get(move || {
+                let p = p2.clone();
+                // A valid key set, padded past 64 KiB.
+                let padding: Vec<_> = (0..200)
+                    .map(|i| serde_json::json!({ "kid": format!("pad-{i}"), "pem": "x".repeat(400) }))
+                    .collect();
+                async move {
+                    let mut keys = vec![serde_json::json!({ "kid": "k1", "pem": p })];
+                    keys.extend(padding);
+                    Json(serde_json::json!({ "keys": keys }))
+                }
             }),
         )
         .route(
@@ -120,6 +136,10 @@ fn expired_token() -> UserAccessToken {
 fn assert_rejected(result: digime::Result<UserAccessToken>, what: &str) {
     let err = result.expect_err(what);
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{what}: {err:?}");
+    // digi.me answered the refresh with success: it happened, whatever its
+    // token holds, and the error must not hide that.
+    assert!(err.refresh_may_have_happened(), "{what}: {err:?}");
+    assert!(err.user_access_token().is_some(), "{what}: {err:?}");
 }
 
 #[tokio::test]
@@ -288,9 +308,17 @@ async fn an_allowed_key_set_origin_is_trusted_and_only_that_one() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification);
-    // Another port on the allowed host is another origin: refused.
+    // Another port on the allowed host is another origin: refused (a new
+    // client: the first one remembers the rotation it made).
     let elsewhere = "http://localhost:1/v1.7/jwks/oauth";
     *h.token.lock().unwrap() = sign(Algorithm::PS512, &key, elsewhere, "k9", &payload());
+    let allowing = DigiMe::builder()
+        .application_id("app")
+        .base_url(&h.base)
+        .allow_key_set_origin(&other_origin)
+        .max_retries(0)
+        .build()
+        .unwrap();
     let err = allowing
         .refresh_token(&contract, &expired_token())
         .await
@@ -298,4 +326,17 @@ async fn an_allowed_key_set_origin_is_trusted_and_only_that_one() {
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err:?}");
     assert!(err.to_string().contains("allowed"), "{err}");
     assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 1, "never fetched");
+}
+
+#[tokio::test]
+async fn a_key_set_over_64_kib_is_refused_naming_the_cap() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    let jku = format!("{}jwks/huge", h.base);
+    let err = refresh_with(&h, sign(Algorithm::PS512, &key, &jku, "k1", &payload()))
+        .await
+        .expect_err("a key set over the cap is not read");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err:?}");
+    assert!(err.to_string().contains("64 KiB"), "{err}");
+    assert!(err.refresh_may_have_happened(), "{err:?}");
 }

@@ -15,6 +15,13 @@ impl DigiMe {
     /// The server's token is verified against its key set before it is
     /// trusted.
     ///
+    /// The exchange is sent again only after a failure that says digi.me did
+    /// not handle it (could not connect, 429, 503). After any other failure
+    /// once it was sent (a 5xx, a lost connection, a timeout, an unreadable
+    /// token), the code may already be spent: the error's
+    /// [`refresh_may_have_happened`](crate::Error::refresh_may_have_happened)
+    /// is true.
+    ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, auth: digime::auth::Authorization, callback_url: &str) -> digime::Result<()> {
     /// let callback = digime::auth::AuthorizeCallback::from_url(callback_url)?;
@@ -48,15 +55,35 @@ impl DigiMe {
             code_verifier: code_verifier.expose_secret(),
             grant_type: "authorization_code",
         };
-        let reply = self.execute(&token_call(contract, &claims), None).await?;
-        token_from_reply(self, &reply).await
+        let call = token_call(contract, &claims);
+        let reply = self.execute(&call, None).await.map_err(|err| {
+            if call.was_ambiguous() {
+                err.mark_code_exchange_may_have_happened()
+            } else {
+                err
+            }
+        })?;
+        // A success means the code is spent, even if its token cannot be read.
+        token_from_reply(self, &reply)
+            .await
+            .map_err(Error::mark_code_exchange_may_have_happened)
     }
 
     /// Refreshes a user's token now with the refresh grant. The old refresh
     /// token stops working: store the new token.
     ///
+    /// Like every refresh of this SDK, it is shared: callers refreshing the
+    /// same token at once make one refresh and all get its result, and a
+    /// token this client already rotated is answered with the token it was
+    /// rotated to, without a call.
+    ///
     /// A rejected refresh token is
     /// [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired).
+    /// A refresh that failed once it may have reached digi.me is not sent
+    /// again (a refresh token works once): the error's
+    /// [`refresh_may_have_happened`](crate::Error::refresh_may_have_happened)
+    /// is true, and it carries this `token` as the token to store
+    /// ([`user_access_token`](crate::Error::user_access_token)).
     ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
@@ -68,6 +95,11 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<UserAccessToken> {
-        super::refresh(self, contract, token).await
+        let token = std::sync::Arc::new(token.clone());
+        self.inner
+            .refresher
+            .refresh(self, contract, token, None)
+            .await
+            .map(std::sync::Arc::unwrap_or_clone)
     }
 }

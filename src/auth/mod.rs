@@ -18,13 +18,20 @@
 //! settings), and [`AuthorizeCallback`] / [`AccountCallback`]
 //! (`callback.rs`), the redirects after consent.
 //!
-//! Tokens: `exchange.rs` (the authorization-code grant, and the explicit
-//! refresh); `refresh.rs` (the token refresher, and the refresh-then-retry
-//! rule every call made for a user follows); `server_jwt.rs` (verifies every
-//! JWT digi.me returns against the key set at its `jku`, PS512 only, with
-//! keys cached by `kid`); `pkce.rs` (the code verifier and challenge);
-//! [`UserSession`] (`session.rs`: one user's token shared by many calls,
-//! with single-flight refresh).
+//! Tokens:
+//!
+//! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
+//! - `refresh.rs`: the refresh grant.
+//! - `refresher.rs`: the token refresher: one refresh per refresh token,
+//!   shared by every caller holding it, with `rotations.rs`, the bounded
+//!   memory of the rotations made.
+//! - `user_call.rs`: the refresh-then-retry rule every call made for a user
+//!   follows.
+//! - `server_jwt.rs`: verifies every JWT digi.me returns against the key set
+//!   at its `jku`, PS512 only, with keys cached by `kid`.
+//! - `pkce.rs`: the code verifier and challenge.
+//! - [`UserSession`] (`session.rs`): one user's token shared by many calls,
+//!   in memory or in a [`TokenStore`](crate::store::TokenStore).
 //!
 //! The flows, as a user meets them, are in the
 //! [authorization guide](crate::guide::authorization).
@@ -40,9 +47,12 @@ mod reauthorize;
 mod reauthorize_account;
 mod reference;
 mod refresh;
+mod refresher;
+mod rotations;
 mod server_jwt;
 mod session;
 pub mod state;
+mod user_call;
 
 pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session, generate_state};
 pub use callback::{AccountCallback, AuthorizeCallback};
@@ -53,5 +63,7 @@ pub use reauthorize::ReauthorizeBuilder;
 pub use reauthorize_account::ReauthorizeAccountBuilder;
 pub use session::UserSession;
 
-pub(crate) use refresh::{TokenState, refresh, user_call};
+pub(crate) use refresh::refresh;
+pub(crate) use refresher::Refresher;
 pub(crate) use server_jwt::ServerJwtVerifier;
+pub(crate) use user_call::{TokenState, user_call};

@@ -25,7 +25,7 @@ use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 /// Reauthorizes one of the user's accounts: `callback(..)` and
@@ -304,7 +304,8 @@ async fn account_reference(
             content_type: "application/json",
             bytes: body.into(),
         },
-        side_effect: false,
+        kind: CallKind::Idempotent,
+        ambiguous: Default::default(),
     };
     let reply = sdk.execute(&call, None).await?;
     let reference: ReferenceId = reply.json("reference")?;

@@ -17,7 +17,7 @@ use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 
 /// The claims of the call beyond `client_id`, `nonce`, `timestamp` and
 /// `access_token`.
@@ -82,7 +82,8 @@ pub(crate) async fn reference_code(
             content_type: "application/json",
             bytes: agent_body(pull)?,
         },
-        side_effect: false,
+        kind: CallKind::Idempotent,
+        ambiguous: Default::default(),
     };
     let reply = match sender {
         Sender::AsIs(token) => {

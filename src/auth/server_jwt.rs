@@ -6,7 +6,7 @@
 //! PS512, and caches keys by `kid` so that one fetch serves many tokens.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -99,8 +99,22 @@ impl ServerJwtVerifier {
         Ok(data.claims)
     }
 
+    // The cache recovers from a poisoned lock: a panic elsewhere while it
+    // was held cannot leave a half-written map (a read, or one `extend`),
+    // and refusing every later token would be worse.
     fn cached(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        self.keys.read().ok()?.get(kid).cloned()
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(kid)
+            .cloned()
+    }
+
+    fn remember(&self, fresh: HashMap<String, Arc<DecodingKey>>) {
+        self.keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(fresh);
     }
 
     async fn key(&self, http: &reqwest::Client, jku: &Url, kid: &str) -> Result<Arc<DecodingKey>> {
@@ -118,7 +132,7 @@ impl ServerJwtVerifier {
             .send()
             .await
             .map_err(|e| Error::transport("fetching the key set", e))?;
-        let reply = response::read(resp, "jwks").await?;
+        let reply = response::read_small(resp, "jwks").await?;
         if !reply.status.is_success() {
             return Err(response::server_error(&reply));
         }
@@ -134,9 +148,7 @@ impl ServerJwtVerifier {
                 }
             }
         }
-        if let Ok(mut keys) = self.keys.write() {
-            keys.extend(fresh);
-        }
+        self.remember(fresh);
         self.cached(kid).ok_or_else(|| {
             Error::token_verification(format!("the key set at {jku} has no key with kid `{kid}`"))
         })
@@ -160,5 +172,40 @@ fn describe(err: &jsonwebtoken::errors::Error) -> String {
         K::InvalidSignature => "the signature does not verify".to_owned(),
         K::ExpiredSignature => "the token has expired".to_owned(),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a_key() -> Arc<DecodingKey> {
+        let pem = crate::signer::SigningKey::from_pem(include_str!(
+            "../../tests/support/keys/rsa2048.pem"
+        ))
+        .unwrap()
+        .public_key_pem();
+        Arc::new(DecodingKey::from_rsa_pem(pem.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn the_key_cache_survives_a_poisoned_lock() {
+        let base = Url::parse("https://api.example/v1.7/").unwrap();
+        let verifier = ServerJwtVerifier::new(vec![base.origin()], Duration::from_secs(1));
+        verifier.remember(HashMap::from([("k1".to_owned(), a_key())]));
+        // A panic while the lock is held poisons it.
+        let panicked = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _held = verifier.keys.write().unwrap();
+                panic!("a panic while the key cache is locked");
+            })
+            .join()
+        });
+        assert!(panicked.is_err());
+        assert!(verifier.keys.is_poisoned());
+        // Keys cached before are still found, and new ones still kept.
+        assert!(verifier.cached("k1").is_some());
+        verifier.remember(HashMap::from([("k2".to_owned(), a_key())]));
+        assert!(verifier.cached("k2").is_some());
     }
 }

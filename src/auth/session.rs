@@ -1,25 +1,31 @@
 //! [`UserSession`]: one user's token, shared by every call made for them,
-//! with single-flight refresh.
+//! optionally kept in a [`TokenStore`](crate::store::TokenStore).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use super::refresh::{OnTokenChange, TokenState, refresh};
+use super::user_call::{OnTokenChange, TokenState, call_hook};
 use crate::DigiMe;
 use crate::calls::AccountsOutcome;
 use crate::contract::ContractDetails;
-use crate::error::{Error, Result, ServerError};
+use crate::error::{Error, Result};
 use crate::push::PushBuilder;
+use crate::store::{SessionStore, TokenStore};
 use crate::token::UserAccessToken;
 
 /// One user's token, shared by every call made for them.
 ///
-/// Concurrent calls through a session share one refresh: when the access
-/// token expires under 200 pushes in flight, digi.me sees one refresh call,
-/// and the session's hook fires once. The session always holds the newest
-/// token; [`user_access_token`](Self::user_access_token) hands it out for
-/// storage.
+/// A session holds the newest token it knows. Its calls refresh through the
+/// SDK's refresher, so concurrent calls share one refresh, and the session's
+/// hook fires once per new token. [`user_access_token`](Self::user_access_token)
+/// hands the newest token out for storage.
+///
+/// Opened with [`DigiMe::session_from_store`], the session keeps the user's
+/// token in a [`TokenStore`]: refreshes then run under the store's lease, so
+/// that every process sharing the store makes one refresh per rotation and
+/// the others adopt it. The store is read when the session opens and
+/// written when the token is refreshed, never on the way of a push.
 ///
 /// It is `Clone + Send + Sync` (an `Arc` inside).
 ///
@@ -50,23 +56,17 @@ pub struct UserSession {
 struct SessionInner {
     sdk: DigiMe,
     contract: ContractDetails,
-    current: RwLock<Current>,
-    /// Held while one refresh runs; the others wait for it and reuse its result.
-    refresh_lock: tokio::sync::Mutex<()>,
+    current: RwLock<Arc<UserAccessToken>>,
+    store: Option<SessionStore>,
+    /// Called once per new token. Kept behind a mutex so that hook calls
+    /// never overlap and see tokens in order.
     on_change: Mutex<Option<OnTokenChange>>,
     refreshes: AtomicU64,
 }
 
-struct Current {
-    token: Arc<UserAccessToken>,
-    generation: u64,
-    /// Set when the refresh token was refused: every later call fails the
-    /// same way without asking digi.me again.
-    dead: Option<ServerError>,
-}
-
 impl DigiMe {
-    /// A shared session for one user. See [`UserSession`].
+    /// A shared session for one user, holding `token` in memory. See
+    /// [`UserSession`].
     ///
     /// ```no_run
     /// # fn f(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) {
@@ -74,25 +74,72 @@ impl DigiMe {
     /// # let _ = session; }
     /// ```
     pub fn session(&self, contract: &ContractDetails, token: UserAccessToken) -> UserSession {
+        UserSession::new(self.clone(), contract.clone(), token, None)
+    }
+
+    /// A shared session for the user `user` of a [`TokenStore`]: the token
+    /// is read from the store now, and every refresh goes through the store
+    /// under its lease (see [`store`](crate::store)).
+    ///
+    /// Errors: [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) when
+    /// the store cannot be read; [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// naming `user` when it is empty or the store holds no token for it.
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails) -> digime::Result<()> {
+    /// use std::sync::Arc;
+    /// let store = Arc::new(digime::store::FileTokenStore::new("/var/lib/my-app/tokens")?);
+    /// let session = sdk.session_from_store(&contract, store, "patient-42").await?;
+    /// let accounts = session.read_accounts().await?;
+    /// # let _ = accounts; Ok(()) }
+    /// ```
+    pub async fn session_from_store(
+        &self,
+        contract: &ContractDetails,
+        store: Arc<dyn TokenStore>,
+        user: impl Into<String>,
+    ) -> Result<UserSession> {
+        let user = user.into();
+        crate::validate::identifier("user", &user)?;
+        let token = store.load(&user).await?.ok_or_else(|| {
+            Error::invalid_input(
+                "user",
+                format!(
+                    "the token store {} holds no token for `{user}`",
+                    store.describe()
+                ),
+            )
+        })?;
+        Ok(UserSession::new(
+            self.clone(),
+            contract.clone(),
+            token,
+            Some(SessionStore { store, user }),
+        ))
+    }
+}
+
+impl UserSession {
+    fn new(
+        sdk: DigiMe,
+        contract: ContractDetails,
+        token: UserAccessToken,
+        store: Option<SessionStore>,
+    ) -> Self {
         UserSession {
             inner: Arc::new(SessionInner {
-                sdk: self.clone(),
-                contract: contract.clone(),
-                current: RwLock::new(Current {
-                    token: Arc::new(token),
-                    generation: 0,
-                    dead: None,
-                }),
-                refresh_lock: tokio::sync::Mutex::new(()),
+                sdk,
+                contract,
+                current: RwLock::new(Arc::new(token)),
+                store,
                 on_change: Mutex::new(None),
                 refreshes: AtomicU64::new(0),
             }),
         }
     }
-}
 
-impl UserSession {
-    /// The newest token: store it.
+    /// The newest token: store it (a session opened from a store has
+    /// already stored it).
     ///
     /// ```no_run
     /// # fn f(session: digime::UserSession) {
@@ -100,20 +147,23 @@ impl UserSession {
     /// # let _ = json; }
     /// ```
     pub fn user_access_token(&self) -> UserAccessToken {
-        Arc::unwrap_or_clone(self.current().0)
+        Arc::unwrap_or_clone(self.current())
     }
 
-    /// Sets the hook called once per refresh, with the new token. It runs
-    /// while the session holds its refresh lock, so it sees refreshes in
-    /// order; it must not call `on_access_token_change` itself.
+    /// Sets the hook called once per new token the session adopts, whether
+    /// this process refreshed it or another one did (through the store).
+    /// Hook calls never overlap, so they see tokens in order. A hook that
+    /// panics is logged and does not stop later calls to the hook.
     ///
     /// ```no_run
     /// # fn f(session: digime::UserSession) { session.on_access_token_change(|t| { let _ = t; }); }
     /// ```
     pub fn on_access_token_change(&self, hook: impl FnMut(&UserAccessToken) + Send + 'static) {
-        if let Ok(mut slot) = self.inner.on_change.lock() {
-            *slot = Some(Box::new(hook));
-        }
+        *self
+            .inner
+            .on_change
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Box::new(hook));
     }
 
     /// Starts a push for this user, with the session's token.
@@ -143,8 +193,9 @@ impl UserSession {
             .await
     }
 
-    /// Refreshes now (sharing a refresh already running), and returns the
-    /// new token.
+    /// Refreshes now and returns the new token. A refresh of the same token
+    /// already running (here, or in another process sharing the store) is
+    /// shared rather than repeated.
     ///
     /// ```no_run
     /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
@@ -152,12 +203,12 @@ impl UserSession {
     /// # let _ = token; Ok(()) }
     /// ```
     pub async fn refresh(&self) -> Result<UserAccessToken> {
-        let (_, generation) = self.current();
-        self.refresh_from(generation).await?;
-        Ok(self.user_access_token())
+        let current = self.current();
+        self.refresh_from(&current).await.map(Arc::unwrap_or_clone)
     }
 
-    /// How many refresh calls this session has made.
+    /// How many new tokens this session has adopted (its refreshes, and
+    /// rotations made elsewhere that it took over).
     ///
     /// ```no_run
     /// # fn f(session: digime::UserSession) { assert!(session.refresh_count() <= 1); }
@@ -176,77 +227,94 @@ impl UserSession {
         &self.inner.contract
     }
 
-    pub(crate) fn current(&self) -> (Arc<UserAccessToken>, u64) {
-        let c = self
-            .inner
+    pub(crate) fn current(&self) -> Arc<UserAccessToken> {
+        self.inner
             .current
             .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        (c.token.clone(), c.generation)
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
-    /// Refreshes unless someone already did since generation `seen`.
-    /// Returns the new token when this call ran the refresh.
-    pub(crate) async fn refresh_from(&self, seen: u64) -> Result<Option<UserAccessToken>> {
-        let _running = self.inner.refresh_lock.lock().await;
-        let old = {
-            let current = self
+    /// The session's token when it is newer than `seen`, else a rotation of
+    /// `seen` this client already made (adopted by the session too).
+    pub(crate) fn catch_up(&self, seen: &Arc<UserAccessToken>) -> Option<Arc<UserAccessToken>> {
+        let current = self.current();
+        if !Arc::ptr_eq(&current, seen) {
+            return Some(current);
+        }
+        let sdk = &self.inner.sdk;
+        let newer = sdk
+            .inner
+            .refresher
+            .rotated(&sdk.client_id(&self.inner.contract), seen)?;
+        self.adopt(seen, &newer);
+        Some(self.current())
+    }
+
+    /// A token newer than `seen`: the session's own when it already moved
+    /// on, else the result of refreshing `seen` (shared with every caller
+    /// refreshing the same token, and under the store's lease when there is
+    /// a store).
+    pub(crate) async fn refresh_from(
+        &self,
+        seen: &Arc<UserAccessToken>,
+    ) -> Result<Arc<UserAccessToken>> {
+        if let Some(newer) = self.catch_up(seen) {
+            return Ok(newer);
+        }
+        let sdk = &self.inner.sdk;
+        let newer = sdk
+            .inner
+            .refresher
+            .refresh(
+                sdk,
+                &self.inner.contract,
+                seen.clone(),
+                self.inner.store.clone(),
+            )
+            .await?;
+        self.adopt(seen, &newer);
+        Ok(self.current())
+    }
+
+    /// Replaces `seen` by `newer` if the session still holds `seen`, and
+    /// tells the hook.
+    fn adopt(&self, seen: &Arc<UserAccessToken>, newer: &Arc<UserAccessToken>) {
+        // The hook's lock is taken first, so that hook calls come in the
+        // order the tokens were adopted.
+        let mut hook = self
+            .inner
+            .on_change
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut current = self
                 .inner
                 .current
-                .read()
+                .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if current.generation != seen {
-                return Ok(None);
+            if !Arc::ptr_eq(&current, seen) {
+                return;
             }
-            if let Some(dead) = &current.dead {
-                return Err(Error::reauthorization_required(dead.clone()));
-            }
-            current.token.clone()
-        };
-        match refresh(&self.inner.sdk, &self.inner.contract, &old).await {
-            Ok(fresh) => {
-                self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
-                {
-                    // A poisoned lock still holds a usable token: never drop
-                    // the new one (the old refresh token is spent).
-                    let mut current = self
-                        .inner
-                        .current
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    current.token = Arc::new(fresh.clone());
-                    current.generation += 1;
-                }
-                if let Ok(mut hook) = self.inner.on_change.lock()
-                    && let Some(hook) = hook.as_mut()
-                {
-                    hook(&fresh);
-                }
-                Ok(Some(fresh))
-            }
-            Err(err) => {
-                if let (true, Some(server)) = (err.is_reauthorization_required(), err.server()) {
-                    let mut current = self
-                        .inner
-                        .current
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    current.dead = Some(server.clone());
-                }
-                Err(err)
-            }
+            *current = newer.clone();
+        }
+        self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
+        if let Some(hook) = hook.as_mut() {
+            call_hook(hook, newer);
         }
     }
 }
 
 impl fmt::Debug for UserSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (token, generation) = self.current();
-        f.debug_struct("UserSession")
-            .field("contract", &self.inner.contract)
-            .field("token", &token)
-            .field("generation", &generation)
-            .field("refreshes", &self.refresh_count())
-            .finish()
+        let mut d = f.debug_struct("UserSession");
+        d.field("contract", &self.inner.contract)
+            .field("token", &self.current())
+            .field("refreshes", &self.refresh_count());
+        if let Some(store) = &self.inner.store {
+            d.field("store", &store.store.describe())
+                .field("user", &store.user);
+        }
+        d.finish()
     }
 }

@@ -2,11 +2,16 @@
 //! tests and development; NOT for production) until Ctrl-C.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+// One writer of private files for both binaries.
+#[path = "digime/private_file.rs"]
+mod private_file;
 use digime::sandbox::Sandbox;
+use private_file::write_private;
 
 /// A local digi.me API for tests and development. NOT FOR PRODUCTION.
 ///
@@ -160,23 +165,4 @@ async fn run(args: Args) -> Result<(), Fail> {
     let _ = tokio::signal::ctrl_c().await;
     sandbox.shutdown().await;
     Ok(())
-}
-
-/// Writes `bytes` to `path`, readable by the owner only (0600 on Unix).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
 }

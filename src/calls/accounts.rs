@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::models::ServiceAccount;
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 
 /// The user's accounts, with the token to store.
 ///
@@ -129,7 +129,8 @@ impl DigiMe {
             claims: &NoClaims {},
             headers: Vec::new(),
             body: Body::Empty,
-            side_effect: false,
+            kind: CallKind::Idempotent,
+            ambiguous: Default::default(),
         };
         let reply = user_call(self, contract, &call, &mut tokens).await?;
         let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;

@@ -7,7 +7,7 @@ use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ContractInfo;
 use crate::signer::NoClaims;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 
 impl DigiMe {
     /// Asks digi.me about a contract: returns [`ContractInfo`], the server's
@@ -32,7 +32,8 @@ impl DigiMe {
             claims: &NoClaims {},
             headers: Vec::new(),
             body: Body::Empty,
-            side_effect: false,
+            kind: CallKind::Idempotent,
+            ambiguous: Default::default(),
         };
         self.execute(&call, None)
             .await?

@@ -11,7 +11,7 @@ use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 impl DigiMe {
@@ -61,7 +61,8 @@ impl DigiMe {
             claims: &NoClaims {},
             headers: vec![(HeaderName::from_static("accountid"), header)],
             body: Body::Empty,
-            side_effect: true,
+            kind: CallKind::Idempotent,
+            ambiguous: Default::default(),
         };
         user_call(self, contract, &call, &mut tokens).await?;
         let (token, refreshed) = tokens.finish();

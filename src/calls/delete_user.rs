@@ -8,7 +8,7 @@ use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 
 impl DigiMe {
     /// Deletes the user's library for this application. The user's tokens
@@ -32,7 +32,8 @@ impl DigiMe {
             claims: &NoClaims {},
             headers: Vec::new(),
             body: Body::Empty,
-            side_effect: true,
+            kind: CallKind::Idempotent,
+            ambiguous: Default::default(),
         };
         let mut tokens = TokenState::owned(token.clone());
         user_call(self, contract, &call, &mut tokens).await?;

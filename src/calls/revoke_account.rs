@@ -13,7 +13,7 @@ use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 impl DigiMe {
@@ -88,7 +88,8 @@ impl DigiMe {
                 ),
             ],
             body: Body::Empty,
-            side_effect: false,
+            kind: CallKind::Idempotent,
+            ambiguous: Default::default(),
         };
         let reply = user_call(self, contract, &call, &mut tokens).await?;
         #[derive(Deserialize)]

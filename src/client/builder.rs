@@ -6,7 +6,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{DigiMe, Inner};
-use crate::auth::ServerJwtVerifier;
+use crate::auth::{Refresher, ServerJwtVerifier};
 use crate::error::{Error, Result};
 use crate::validate;
 
@@ -40,12 +40,15 @@ pub struct DigiMeBuilder {
     refresh_skew: Option<Duration>,
     retry_ambiguous_pushes: bool,
     key_set_origins: Vec<String>,
+    lease_ttl: Option<Duration>,
 }
 
 /// The default limit on connecting.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default idle timeout.
 pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default lifetime of a token store's refresh lease.
+pub(crate) const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 impl DigiMeBuilder {
     /// The application id digi.me gave you. Required, non-empty.
@@ -85,10 +88,14 @@ impl DigiMeBuilder {
 
     /// How many times a failed call is retried when a retry is safe
     /// (default 2, as in the official SDK): a call makes at most
-    /// `max_retries + 1` attempts. Retried: connection failures, 429, 502,
-    /// 503 and 504 (after the server's `Retry-After` when it is at most 30 s,
-    /// else after an exponential backoff with jitter), and any 5xx or
-    /// timeout of a read (GET). Every attempt signs a new JWT. See the
+    /// `max_retries + 1` attempts. Every call is sent again after a failure
+    /// that says the server did not handle it: no connection, a body not
+    /// sent in full, 429 or 503 (after the server's `Retry-After` when it is
+    /// at most 30 s, else after an exponential backoff with jitter). Reads
+    /// and deletes are also sent again after any 5xx or a lost answer; a
+    /// push only when [`retry_ambiguous_pushes`](Self::retry_ambiguous_pushes)
+    /// is on; a token grant never. Every attempt signs a new JWT. See
+    /// the
     /// [reliability guide](crate::guide::reliability).
     ///
     /// ```
@@ -142,14 +149,16 @@ impl DigiMeBuilder {
     }
 
     /// Send a push again after a failure that may mean digi.me stored it: a
-    /// `500`, or the connection lost or timed out after the whole body was
-    /// sent (default `false`).
+    /// `500`, `502`, `504` or any other 5xx but `503`, or the connection
+    /// lost or timed out after the whole body was sent (default `false`).
     ///
     /// Off, such a push fails at once with an error whose
     /// [`may_have_been_stored`](crate::Error::may_have_been_stored) is true:
     /// nothing is ever stored twice behind your back. On, the push is retried
     /// like any other failure (within [`max_retries`](Self::max_retries)):
-    /// delivery is at-least-once, and the library may hold a duplicate.
+    /// delivery is at-least-once, and the library may hold a duplicate. If
+    /// the push still fails, its error says it may have been stored, even
+    /// when the last attempt failed cleanly.
     ///
     /// ```
     /// let sdk = digime::DigiMe::builder().application_id("app").retry_ambiguous_pushes(true).build().unwrap();
@@ -198,6 +207,21 @@ impl DigiMeBuilder {
         self
     }
 
+    /// How long a [`TokenStore`](crate::store::TokenStore)'s refresh lease
+    /// lasts (default 30 s). The refresh made under a lease is cut off
+    /// before the lease ends, so no other process can take the lease while
+    /// the refresh may still complete. When a process dies holding a lease,
+    /// the others wait this long before one of them refreshes instead.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("app").lease_ttl(std::time::Duration::from_secs(10)).build().unwrap();
+    /// # let _ = sdk;
+    /// ```
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = Some(ttl);
+        self
+    }
+
     /// Checks every setting and builds the SDK.
     ///
     /// Errors ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)):
@@ -227,6 +251,7 @@ impl DigiMeBuilder {
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),
             ("read_timeout", self.read_timeout),
+            ("lease_ttl", self.lease_ttl),
         ] {
             if value == Some(Duration::ZERO) {
                 return Err(Error::invalid_input(field, "must be more than zero"));
@@ -268,6 +293,8 @@ impl DigiMeBuilder {
                 refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),
                 read_timeout,
                 retry_ambiguous_pushes: self.retry_ambiguous_pushes,
+                refresher: Refresher::default(),
+                lease_ttl: self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL),
             }),
         })
     }

@@ -11,7 +11,7 @@ use url::Url;
 pub(crate) use builder::DEFAULT_READ_TIMEOUT;
 pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
 
-use crate::auth::{ServerJwtVerifier, TokenState};
+use crate::auth::{Refresher, ServerJwtVerifier, TokenState};
 use crate::contract::ContractDetails;
 use crate::push::PushBuilder;
 use crate::token::UserAccessToken;
@@ -62,6 +62,10 @@ pub(crate) struct Inner {
     pub(crate) read_timeout: Duration,
     /// Send a push again after a failure that may mean it was stored.
     pub(crate) retry_ambiguous_pushes: bool,
+    /// One refresh per refresh token, and the rotations already made.
+    pub(crate) refresher: Refresher,
+    /// How long a token store's refresh lease lasts.
+    pub(crate) lease_ttl: Duration,
 }
 
 impl DigiMe {
@@ -112,10 +116,13 @@ impl DigiMe {
     /// The contract and the token are cloned (both are cheap), so the
     /// builder and its future borrow nothing.
     ///
-    /// For many pushes at once for the same user, use a
-    /// [`session`](DigiMe::session) instead: its calls share one refresh.
-    /// Separate pushes from the same stored token each refresh on their own,
-    /// and since a refresh token works once, all but the first would fail.
+    /// Pushes from copies of the same stored token share one refresh: the
+    /// first to need it refreshes, the others wait for it, and a later push
+    /// with the old copy gets the new token (see
+    /// [`PushOutcome::token_refreshed`](crate::PushOutcome::token_refreshed)).
+    /// For processes that share users, keep tokens in a
+    /// [`TokenStore`](crate::store::TokenStore) and push through
+    /// [`session_from_store`](DigiMe::session_from_store).
     ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {

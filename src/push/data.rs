@@ -3,12 +3,11 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio_util::io::ReaderStream;
 
 use crate::error::{Error, Result};
 
@@ -86,7 +85,17 @@ impl FileData {
         })
     }
 
-    /// Any reader that yields exactly `len` bytes. It is read once.
+    /// Any reader that yields exactly `len` bytes, then ends. It is read
+    /// once.
+    ///
+    /// The last chunk is sent only once the reader has ended, so that data
+    /// of the wrong length never reaches digi.me as a complete body: a
+    /// reader that ends early, or yields more than `len` bytes, fails the
+    /// push with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// naming `file` and the length, and nothing is stored. (A reader that
+    /// stays open after `len` bytes, such as a socket, holds the push until
+    /// the idle timeout: close it, or wrap it in
+    /// [`AsyncReadExt::take`](tokio::io::AsyncReadExt::take).)
     ///
     /// ```
     /// let data = digime::push::FileData::from_reader(std::io::Cursor::new(vec![7u8; 10]), 10);
@@ -128,7 +137,10 @@ impl FileData {
     /// True when the data can still be sent (a reader not yet taken).
     pub(crate) fn can_send(&self) -> bool {
         match &self.source {
-            Source::Reader { reader, .. } => reader.lock().map(|r| r.is_some()).unwrap_or(false),
+            Source::Reader { reader, .. } => reader
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some(),
             _ => true,
         }
     }
@@ -155,11 +167,7 @@ impl FileData {
                     let stream = futures_util::stream::iter(
                         chunks.into_iter().map(Ok::<Bytes, std::io::Error>),
                     );
-                    Ok(reqwest::Body::wrap_stream(counted(
-                        stream,
-                        total,
-                        progress.clone(),
-                    )))
+                    Ok(into_body(stream, total, Some(progress)))
                 }
             },
             Source::Path { path, len } => {
@@ -176,12 +184,16 @@ impl FileData {
                         ),
                     ));
                 }
-                Ok(file_body(file.into_std().await, total, progress))
+                Ok(into_body(
+                    file_stream(file.into_std().await, total),
+                    total,
+                    progress,
+                ))
             }
             Source::Reader { reader, .. } => {
-                let taken = reader.lock().ok().and_then(|mut r| r.take());
+                let taken = reader.lock().unwrap_or_else(PoisonError::into_inner).take();
                 match taken {
-                    Some(reader) => Ok(stream_body(reader, total, progress)),
+                    Some(reader) => Ok(into_body(reader_stream(reader, total), total, progress)),
                     None => Err(Error::invalid_input(
                         "file",
                         "the reader was already read: a reader can be sent once",
@@ -192,43 +204,129 @@ impl FileData {
     }
 }
 
-/// A reader as a body of exactly `len` bytes, read through one copy buffer.
-fn stream_body(reader: BoxReader, len: u64, progress: Option<&Progress>) -> reqwest::Body {
-    let limited = ExactLength {
-        inner: reader.take(len),
-        remaining: len,
-    };
-    let stream = ReaderStream::with_capacity(limited, CHUNK);
+/// Data that was not the length it was given with. The body fails before
+/// its last byte goes out, so the server never gets a complete request; the
+/// push fails with [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+/// naming `file`, with this as the reason.
+#[derive(Debug)]
+pub(crate) struct LengthMismatch {
+    declared: u64,
+    /// `Some(missing bytes)` for data that ended early, `None` for data
+    /// longer than declared.
+    short_by: Option<u64>,
+}
+
+impl fmt::Display for LengthMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.short_by {
+            Some(missing) => write!(
+                f,
+                "the data ended {missing} bytes short of its declared length of {} bytes; \
+                 it was not sent in full",
+                self.declared
+            ),
+            None => write!(
+                f,
+                "the data is longer than its declared length of {} bytes; it was not sent in full",
+                self.declared
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LengthMismatch {}
+
+impl LengthMismatch {
+    fn short(declared: u64, missing: u64) -> std::io::Error {
+        std::io::Error::other(Self {
+            declared,
+            short_by: Some(missing),
+        })
+    }
+
+    fn long(declared: u64) -> std::io::Error {
+        std::io::Error::other(Self {
+            declared,
+            short_by: None,
+        })
+    }
+}
+
+type ChunkStream = futures_util::stream::BoxStream<'static, std::io::Result<Bytes>>;
+
+/// A stream of chunks as a request body, counted for `progress` when set.
+fn into_body(
+    stream: impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    len: u64,
+    progress: Option<&Progress>,
+) -> reqwest::Body {
     match progress {
         None => reqwest::Body::wrap_stream(stream),
         Some(p) => reqwest::Body::wrap_stream(counted(stream, len, p.clone())),
     }
 }
 
+/// A reader as exactly `len` bytes, read a chunk at a time. The last chunk
+/// comes only once the reader has ended: data shorter or longer than `len`
+/// fails the stream before it is complete.
+fn reader_stream(reader: BoxReader, len: u64) -> ChunkStream {
+    futures_util::stream::try_unfold(Some((reader, len)), move |state| async move {
+        let Some((mut reader, remaining)) = state else {
+            return Ok(None);
+        };
+        let mut buf = BytesMut::zeroed(remaining.min(CHUNK as u64) as usize);
+        let n = if buf.is_empty() {
+            0
+        } else {
+            reader.read(&mut buf).await?
+        };
+        if n == 0 && remaining > 0 {
+            return Err(LengthMismatch::short(len, remaining));
+        }
+        buf.truncate(n);
+        let remaining = remaining - n as u64;
+        if remaining > 0 {
+            return Ok(Some((buf.freeze(), Some((reader, remaining)))));
+        }
+        // The declared length is reached: the reader must end here.
+        if reader.read(&mut [0u8; 1]).await? > 0 {
+            return Err(LengthMismatch::long(len));
+        }
+        Ok((n > 0).then(|| (buf.freeze(), None)))
+    })
+    .boxed()
+}
+
 /// How many chunks a file reader may run ahead of the socket.
 const READ_AHEAD: usize = 4;
 
-/// A file as a body of exactly `len` bytes. One blocking thread reads the
-/// whole file, a chunk at a time, at most [`READ_AHEAD`] chunks ahead of the
-/// socket: memory stays at a few copy buffers, and the file costs one thread
-/// hand-off in all rather than one per chunk.
-fn file_body(mut file: std::fs::File, len: u64, progress: Option<&Progress>) -> reqwest::Body {
+/// A file as exactly `len` bytes. One blocking thread reads the whole file,
+/// a chunk at a time, at most [`READ_AHEAD`] chunks ahead of the socket:
+/// memory stays at a few copy buffers, and the file costs one thread
+/// hand-off in all rather than one per chunk. Like [`reader_stream`], the
+/// last chunk comes only once the file has ended.
+fn file_stream(mut file: std::fs::File, len: u64) -> ChunkStream {
     use std::io::Read;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut remaining = len;
         while remaining > 0 {
             let want = remaining.min(CHUNK as u64) as usize;
-            let mut buf = bytes::BytesMut::zeroed(want);
+            let mut buf = BytesMut::zeroed(want);
             let chunk = match file.read(&mut buf) {
-                Ok(0) => Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("the file ended {remaining} bytes short of its length"),
-                )),
+                Ok(0) => Err(LengthMismatch::short(len, remaining)),
                 Ok(n) => {
                     buf.truncate(n);
                     remaining -= n as u64;
-                    Ok(buf.freeze())
+                    // The last chunk goes out only if the file ends there.
+                    match remaining {
+                        0 => match read_retrying(&mut file, &mut [0u8; 1]) {
+                            Ok(0) => Ok(buf.freeze()),
+                            Ok(_) => Err(LengthMismatch::long(len)),
+                            Err(e) => Err(e),
+                        },
+                        _ => Ok(buf.freeze()),
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
@@ -240,12 +338,20 @@ fn file_body(mut file: std::fs::File, len: u64, progress: Option<&Progress>) -> 
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
-    });
-    match progress {
-        None => reqwest::Body::wrap_stream(stream),
-        Some(p) => reqwest::Body::wrap_stream(counted(stream, len, p.clone())),
+    })
+    .boxed()
+}
+
+/// `read`, again after an interruption.
+fn read_retrying(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
 
@@ -265,38 +371,6 @@ where
         }
         chunk
     })
-}
-
-/// Fails the body if the reader ends before its declared length: a short
-/// body must never look like a complete upload.
-struct ExactLength<R> {
-    inner: R,
-    remaining: u64,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for ExactLength<R> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let std::task::Poll::Ready(Ok(())) = &poll {
-            let read = (buf.filled().len() - before) as u64;
-            if read == 0 && self.remaining > 0 {
-                return std::task::Poll::Ready(Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "the data ended {} bytes short of its length",
-                        self.remaining
-                    ),
-                )));
-            }
-            self.remaining -= read.min(self.remaining);
-        }
-        poll
-    }
 }
 
 impl fmt::Debug for FileData {
@@ -341,15 +415,85 @@ impl From<String> for FileData {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_short_reader_fails_instead_of_sending_less() {
-        let mut r = ExactLength {
-            inner: std::io::Cursor::new(vec![1u8; 5]).take(10),
-            remaining: 10,
-        };
+    /// Everything `stream` yields until its end, and the reason it failed.
+    async fn drain(mut stream: ChunkStream) -> (Vec<u8>, Option<String>) {
         let mut out = Vec::new();
-        let err = r.read_to_end(&mut out).await.unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(e) => {
+                    let mismatch = e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<LengthMismatch>())
+                        .unwrap_or_else(|| panic!("not a LengthMismatch: {e:?}"));
+                    return (out, Some(mismatch.to_string()));
+                }
+            }
+        }
+        (out, None)
+    }
+
+    fn reader(bytes: Vec<u8>) -> BoxReader {
+        Box::new(std::io::Cursor::new(bytes))
+    }
+
+    #[tokio::test]
+    async fn a_reader_of_its_length_is_sent_whole() {
+        for len in [0usize, 1, CHUNK, CHUNK + 1, 3 * CHUNK] {
+            let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let (out, err) = drain(reader_stream(reader(bytes.clone()), len as u64)).await;
+            assert_eq!(err, None, "{len}");
+            assert_eq!(out, bytes, "{len}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_short_reader_fails_before_the_body_is_complete() {
+        let (out, err) = drain(reader_stream(reader(vec![1u8; 5]), 10)).await;
+        assert_eq!(out.len(), 5);
+        let reason = err.expect("a short reader fails");
+        assert!(
+            reason.contains("5 bytes short") && reason.contains("declared length of 10 bytes"),
+            "{reason}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_long_reader_fails_and_holds_back_its_last_chunk() {
+        for (actual, declared) in [(11usize, 10u64), (CHUNK + 1, CHUNK as u64), (1, 0)] {
+            let (out, err) = drain(reader_stream(reader(vec![1u8; actual]), declared)).await;
+            let reason = err.expect("a long reader fails");
+            assert!(
+                reason.contains(&format!(
+                    "longer than its declared length of {declared} bytes"
+                )),
+                "{reason}"
+            );
+            assert!(
+                (out.len() as u64) < declared.max(1),
+                "the body never reaches its declared length: {} of {declared}",
+                out.len()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_that_grew_fails_before_the_body_is_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grows.bin");
+        std::fs::write(&path, vec![2u8; 150]).unwrap();
+        // Given as 100 bytes; it holds 150 when it is read.
+        let (out, err) = drain(file_stream(std::fs::File::open(&path).unwrap(), 100)).await;
+        let reason = err.expect("a longer file fails");
+        assert!(reason.contains("declared length of 100 bytes"), "{reason}");
+        assert!(out.len() < 100, "{}", out.len());
+        // And one that shrank.
+        let (out, err) = drain(file_stream(std::fs::File::open(&path).unwrap(), 200)).await;
+        assert!(
+            err.expect("a shorter file fails")
+                .contains("50 bytes short")
+        );
+        assert_eq!(out.len(), 150);
     }
 
     #[tokio::test]

@@ -17,7 +17,7 @@ use crate::descriptor::FileDescriptor;
 use crate::error::Result;
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 /// A push into the user's library. `F` and `D` are the markers of
@@ -176,9 +176,16 @@ impl<F, D> LibraryPush<F, D> {
         let descriptor = self.descriptor_state.into_descriptor();
         let span = tracing::info_span!(
             "digime.push.library",
-            file_name = %file_name.escape_debug(),
             size = data.len(),
+            file_name = tracing::field::Empty,
         );
+        // A file name can say what a health record is about: DEBUG only.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            span.record(
+                "file_name",
+                tracing::field::display(file_name.escape_debug()),
+            );
+        }
         Box::pin(
             send_library(self.ctx, data, file_name, descriptor, self.progress).instrument(span),
         )
@@ -207,7 +214,8 @@ async fn send_library(
             data: &data,
             progress: progress.as_ref(),
         },
-        side_effect: true,
+        kind: CallKind::Push,
+        ambiguous: Default::default(),
     };
     run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }

@@ -80,13 +80,24 @@ impl PushOutcome {
 }
 
 /// Runs a push's call for the user and turns the reply into an outcome.
+///
+/// Once any attempt of the push may have been stored, its error says so,
+/// whatever failed last (a later clean failure, a refresh).
 pub(crate) async fn run_push<E: Serialize>(
     sdk: &DigiMe,
     contract: &ContractDetails,
     mut tokens: TokenState,
     call: &Call<'_, E>,
 ) -> Result<PushOutcome> {
-    let reply = user_call(sdk, contract, call, &mut tokens).await?;
+    let reply = user_call(sdk, contract, call, &mut tokens)
+        .await
+        .map_err(|err| {
+            if call.was_ambiguous() {
+                err.mark_may_have_been_stored(sdk.inner.retry_ambiguous_pushes)
+            } else {
+                err
+            }
+        })?;
     let (token, refreshed) = tokens.finish();
     Ok(PushOutcome {
         status: reply.status.as_u16(),

@@ -10,13 +10,13 @@ use tracing::Instrument;
 use super::outcome::{PushOutcome, run_push};
 use super::state::{
     AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
-    HasVersion, StandardMissing, StandardSet, VersionMissing, VersionSet,
+    HasVersion, Record, StandardMissing, StandardSet, VersionMissing, VersionSet,
 };
 use super::{PushContext, PushFuture};
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 /// The data standard of a provider push. FHIR is the only one today.
@@ -195,7 +195,7 @@ impl<S, V, A> ProviderPush<S, V, A, DataMissing> {
             standard_state: self.standard_state,
             version_state: self.version_state,
             account_id_state: self.account_id_state,
-            data_state: DataSet(data),
+            data_state: DataSet(Record(data)),
         }
     }
 }
@@ -241,7 +241,7 @@ impl<S, V, A, D> ProviderPush<S, V, A, D> {
         let standard = self.standard_state.into_standard();
         let version = self.version_state.into_version();
         let account_id = self.account_id_state.into_account_id();
-        let data = self.data_state.into_data();
+        let data = self.data_state.into_data().0;
         let span = tracing::info_span!(
             "digime.push.provider",
             standard = standard.as_str(),
@@ -287,7 +287,8 @@ async fn send_provider(
             content_type: "application/json",
             bytes: body.into(),
         },
-        side_effect: true,
+        kind: CallKind::Push,
+        ambiguous: Default::default(),
     };
     run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }

@@ -92,8 +92,8 @@ state_pair!(
 state_pair!(
     /// Provider push: `.data(..)` has not been called.
     DataMissing,
-    /// Provider push: the record is set.
-    DataSet(Value),
+    /// Provider push: the record is set. `Debug` shows its size only.
+    DataSet(Record),
     /// Proof that a provider push has its data.
     #[diagnostic::on_unimplemented(
         message = "the record to push is missing: call `.data(json)` with a FHIR resource or bundle before `.send()`",
@@ -102,3 +102,16 @@ state_pair!(
     )]
     HasData::into_data
 );
+
+/// A provider push's record: health data, so `Debug` shows its size as
+/// JSON, never its content.
+pub struct Record(pub(crate) Value);
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_vec(&self.0) {
+            Ok(json) => write!(f, "Record({} bytes of JSON)", json.len()),
+            Err(_) => f.write_str("Record(..)"),
+        }
+    }
+}

@@ -48,7 +48,7 @@ mod util;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -101,7 +101,12 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.get_mut().ok().and_then(Option::take) {
+        if let Some(stop) = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
             let _ = stop.send(());
         }
     }
@@ -403,7 +408,7 @@ impl Sandbox {
     pub fn generate_contract(&self, app_id: &str, contract_id: &str) -> Result<ContractDetails> {
         crate::validate::identifier("contract_id", contract_id)?;
         let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-            .map_err(|_| Error::invalid_input("private_key", "RSA key generation failed"))?;
+            .map_err(|_| Error::crypto("generating an RSA key"))?;
         let contract = ContractDetails::from_parts(
             contract_id.to_string(),
             crate::signer::SigningKey::from_pair(pair),
@@ -583,15 +588,18 @@ impl Sandbox {
     /// # }
     /// ```
     pub async fn shutdown(&self) {
-        let stop = self.inner.stop.lock().ok().and_then(|mut s| s.take());
-        if let Some(stop) = stop {
+        if let Some(stop) = take(&self.inner.stop) {
             let _ = stop.send(());
         }
-        let task = self.inner.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
+        if let Some(task) = take(&self.inner.task) {
             let _ = task.await;
         }
     }
+}
+
+/// Takes what `slot` holds, also after a panic elsewhere poisoned it.
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
 /// A fresh RSA-2048 private key as a PKCS#8 PEM (`BEGIN PRIVATE KEY`), for
@@ -606,9 +614,9 @@ impl Sandbox {
 pub fn generate_private_key_pem() -> Result<String> {
     use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
     let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-        .map_err(|_| Error::invalid_input("private_key", "RSA key generation failed"))?;
+        .map_err(|_| Error::crypto("generating an RSA key"))?;
     let der: Pkcs8V1Der<'static> = pair
         .as_der()
-        .map_err(|_| Error::invalid_input("private_key", "the key could not be encoded"))?;
+        .map_err(|_| Error::crypto("encoding the generated key"))?;
     Ok(util::pem_lf("PRIVATE KEY", der.as_ref().to_vec()))
 }

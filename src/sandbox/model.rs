@@ -344,6 +344,10 @@ pub struct RequestRecord {
     pub headers: Vec<String>,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
+    /// The `Content-Length` header, when the request had a readable one: the
+    /// size of the body the client announced, known even when the body was
+    /// never read (a fault answered first).
+    pub content_length: Option<u64>,
     /// The body size in bytes, when the body was read.
     pub body_size: Option<u64>,
     /// The body's SHA-256 (lowercase hex), when the body was read.

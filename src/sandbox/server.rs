@@ -179,6 +179,11 @@ pub(crate) async fn record_and_fault(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let content_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     let slot = RecordSlot::default();
     req.extensions_mut().insert(slot.clone());
     let http1 = req.version() < axum::http::Version::HTTP_2;
@@ -251,6 +256,7 @@ pub(crate) async fn record_and_fault(
         nonce: extra.nonce,
         headers,
         content_type,
+        content_length,
         body_size: extra.body_size,
         body_sha256: extra.body_sha256,
         fault: fault_kind.map(str::to_string),

@@ -376,7 +376,7 @@ impl ServerKey {
         use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
         use aws_lc_rs::signature::KeyPair as _;
         let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-            .map_err(|_| Error::invalid_input("server_key", "RSA key generation failed"))?;
+            .map_err(|_| Error::crypto("generating the sandbox's RSA key"))?;
         let pkcs8: Pkcs8V1Der<'static> = pair
             .as_der()
             .map_err(|_| Error::invalid_input("server_key", "cannot encode the key"))?;

@@ -7,7 +7,7 @@
 //! signature each instead of two.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use reqwest::header::HeaderValue;
 
@@ -33,24 +33,24 @@ impl DescriptorCache {
         descriptor: &FileDescriptor,
     ) -> Result<HeaderValue> {
         let payload = descriptor_payload(descriptor)?;
-        if let Some(hit) = self
-            .entries
-            .lock()
-            .ok()
-            .and_then(|e| e.get(&payload).cloned())
-        {
+        if let Some(hit) = self.entries().get(&payload).cloned() {
             return Ok(hit);
         }
         let jwt = key.sign_jwt(&payload)?;
         let header =
             HeaderValue::try_from(jwt).map_err(|e| Error::invalid_input("descriptor", e))?;
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-            entries.insert(payload, header.clone());
+        let mut entries = self.entries();
+        if entries.len() >= CAPACITY {
+            entries.clear();
         }
+        entries.insert(payload, header.clone());
         Ok(header)
+    }
+
+    /// The entries, also after a panic elsewhere poisoned the lock (each
+    /// entry is written whole, so the map is always usable).
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, HeaderValue>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

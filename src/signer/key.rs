@@ -4,6 +4,7 @@ use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::signature::{KeyPair, RSA_PSS_SHA512, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
 
@@ -26,13 +27,28 @@ pub(crate) struct SigningKey {
 
 impl SigningKey {
     /// Parses a PKCS#1 (`BEGIN RSA PRIVATE KEY`) or PKCS#8 (`BEGIN PRIVATE
-    /// KEY`) PEM. Errors name the field `private_key`.
+    /// KEY`) PEM. Errors name the field `private_key`. The DER bytes decoded
+    /// from the PEM are wiped once parsed.
     pub(crate) fn from_pem(pem_text: &str) -> Result<Self> {
+        let block = pem::parse(pem_text.trim()).map_err(|e| {
+            Error::invalid_input("private_key", format!("not a PEM private key ({e})"))
+        })?;
+        let tag = block.tag().to_owned();
+        Self::from_der(&tag, &mut block.into_contents())
+    }
+
+    /// Parses the DER of a PEM block tagged `tag`, then wipes `der`,
+    /// whatever the outcome: no copy of the private key is left behind but
+    /// the parsed key itself.
+    fn from_der(tag: &str, der: &mut [u8]) -> Result<Self> {
+        let parsed = Self::parse_der(tag, der);
+        der.zeroize();
+        parsed
+    }
+
+    fn parse_der(tag: &str, der: &[u8]) -> Result<Self> {
         const FIELD: &str = "private_key";
-        let block = pem::parse(pem_text.trim())
-            .map_err(|e| Error::invalid_input(FIELD, format!("not a PEM private key ({e})")))?;
-        let der = block.contents();
-        let parsed = match block.tag() {
+        let parsed = match tag {
             "RSA PRIVATE KEY" => RsaKeyPair::from_der(der),
             "PRIVATE KEY" => {
                 if !contains(der, RSA_OID_DER) {
@@ -110,7 +126,7 @@ impl SigningKey {
         let rng = aws_lc_rs::rand::SystemRandom::new();
         self.pair
             .sign(&RSA_PSS_SHA512, &rng, jwt.as_bytes(), &mut sig)
-            .map_err(|_| Error::transport("signing a JWT", "the RSA signature failed"))?;
+            .map_err(|_| Error::crypto("signing a JWT"))?;
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(&sig, &mut jwt);
         Ok(jwt)
@@ -124,6 +140,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_der_bytes_are_wiped_after_parsing_or_failing() {
+        let pem = pem::parse(include_str!("../../tests/support/keys/rsa2048.pem")).unwrap();
+        let tag = pem.tag().to_owned();
+        let mut der = pem.into_contents();
+        assert!(der.iter().any(|&b| b != 0));
+        SigningKey::from_der(&tag, &mut der).expect("the key parses");
+        assert!(der.iter().all(|&b| b == 0), "wiped after parsing");
+
+        let mut broken = vec![0x30, 0x03, 0x02, 0x01, 0x07];
+        assert!(SigningKey::from_der("RSA PRIVATE KEY", &mut broken).is_err());
+        assert!(broken.iter().all(|&b| b == 0), "wiped after a failure");
+    }
 
     #[test]
     fn header_constant_is_the_ps512_header() {

@@ -21,12 +21,8 @@ pub(crate) fn random_alnum(len: usize) -> Result<String> {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 48];
     while out.len() < len {
-        aws_lc_rs::rand::fill(&mut buf).map_err(|_| {
-            Error::transport(
-                "drawing random characters from the system CSPRNG",
-                "CSPRNG unavailable",
-            )
-        })?;
+        aws_lc_rs::rand::fill(&mut buf)
+            .map_err(|_| Error::crypto("drawing random bytes from the system CSPRNG"))?;
         for &b in &buf {
             // 248 = 4 * 62: bytes at or above it would bias the draw.
             if b < 248 && out.len() < len {

@@ -12,3 +12,4 @@ pub(crate) mod retry;
 
 pub(crate) use request::{Body, Call};
 pub(crate) use response::Reply;
+pub(crate) use retry::CallKind;

@@ -1,7 +1,7 @@
 //! One call to the API, and its execution.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -12,12 +12,12 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use super::response::{self, Reply};
-use super::retry::{self, AttemptInfo, Decision, Policy};
+use super::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::push::FileData;
-use crate::push::data::Progress;
+use crate::push::data::{LengthMismatch, Progress};
 use crate::signer::BearerClaims;
 
 /// The largest in-memory body sent in one piece rather than streamed.
@@ -63,10 +63,20 @@ pub(crate) struct Call<'a, E: Serialize> {
     pub(crate) claims: &'a E,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Body<'a>,
-    /// Whether the server may have acted on a request whose response was
-    /// lost (a push). Such a call is not retried after a 500 or a dropped
-    /// connection once the request went out.
-    pub(crate) side_effect: bool,
+    /// What the call does on the server: decides what may be sent again.
+    pub(crate) kind: CallKind,
+    /// Set once an attempt may have been acted on (a push or a token grant
+    /// that failed ambiguously). It outlives one `execute`: a push sent
+    /// again after a refresh still knows, and its owner reports it.
+    pub(crate) ambiguous: AtomicBool,
+}
+
+impl<E: Serialize> Call<'_, E> {
+    /// True when an attempt of this call may have been acted on by the
+    /// server although it failed.
+    pub(crate) fn was_ambiguous(&self) -> bool {
+        self.ambiguous.load(Ordering::SeqCst)
+    }
 }
 
 impl DigiMe {
@@ -87,15 +97,11 @@ impl DigiMe {
             .join(call.path)
             .map_err(|e| Error::invalid_input("path", e))?;
         let client_id = self.client_id(call.contract);
-        let is_push = call.endpoint.starts_with("permission-access/import");
         let policy = Policy {
-            idempotent: call.method == Method::GET,
-            side_effect: call.side_effect,
-            retry_ambiguous: is_push && self.inner.retry_ambiguous_pushes,
+            kind: call.kind,
+            retry_ambiguous: call.kind == CallKind::Push && self.inner.retry_ambiguous_pushes,
             max_retries: self.inner.max_retries,
         };
-        // Once an attempt may have been acted on, so may the call.
-        let mut ambiguous_before = false;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -108,55 +114,45 @@ impl DigiMe {
                 duration_ms = tracing::field::Empty,
             );
             let started = Instant::now();
-            let (outcome, body_sent) = self
+            let (outcome, reached) = self
                 .attempt(call, access_token, &url, &client_id)
                 .instrument(span.clone())
                 .await;
             span.record("duration_ms", started.elapsed().as_millis() as u64);
-            match &outcome {
-                Ok(reply) => {
-                    span.record("status", reply.status.as_u16());
-                }
-                Err(err) => {
-                    if let Some(status) = err.status() {
-                        span.record("status", status);
-                    }
-                }
+            if let Reached::Answered(status) = reached {
+                span.record("status", status.as_u16());
             }
-            let info = AttemptInfo { attempt, body_sent };
+            let info = AttemptInfo { attempt, reached };
             let mut decision = retry::decide(&outcome, info, policy);
-            if !call.body.can_send() {
+            if let Decision::RetryAfter { ambiguous, .. } = decision
+                && !call.body.can_send()
+            {
                 // A one-shot reader was consumed: no attempt can follow.
-                decision = match decision {
-                    Decision::RetryAfter {
-                        ambiguous: true, ..
-                    } => Decision::ReturnAmbiguous,
-                    Decision::RetryAfter { .. } => Decision::Return,
-                    other => other,
-                };
+                decision = Decision::Return { ambiguous };
             }
             match decision {
-                Decision::Return if !ambiguous_before => return outcome,
-                Decision::Return | Decision::ReturnAmbiguous => {
-                    return outcome.map_err(|err| {
-                        if is_push {
+                Decision::Return { ambiguous } => {
+                    if ambiguous {
+                        call.ambiguous.store(true, Ordering::SeqCst);
+                        if let Err(err) = &outcome {
                             span.in_scope(|| {
                                 tracing::warn!(
                                     error = %err,
-                                    "push failed after it may have been stored: not sent again"
+                                    "the call failed after digi.me may have acted on it: not sent again"
                                 )
                             });
-                            err.mark_may_have_been_stored()
-                        } else {
-                            err
                         }
-                    });
+                    }
+                    return outcome;
                 }
                 Decision::RetryAfter { wait, ambiguous } => {
-                    ambiguous_before |= ambiguous;
+                    if ambiguous {
+                        call.ambiguous.store(true, Ordering::SeqCst);
+                    }
                     span.in_scope(|| {
                         tracing::debug!(
                             wait_ms = wait.as_millis() as u64,
+                            ambiguous,
                             error = %outcome.as_ref().err().map(ToString::to_string).unwrap_or_default(),
                             "retrying"
                         )
@@ -167,8 +163,8 @@ impl DigiMe {
         }
     }
 
-    /// One attempt: sign, send, read. Also says whether the request's body
-    /// went out in full (when it did not, the server cannot have acted).
+    /// One attempt: sign, send, read. Also says how far it got: the retry
+    /// policy needs to know whether the server can have acted on it.
     ///
     /// The idle timeout runs here: the attempt fails when neither the upload
     /// nor the response moves for `read_timeout`.
@@ -178,41 +174,55 @@ impl DigiMe {
         access_token: Option<&SecretString>,
         url: &url::Url,
         client_id: &str,
-    ) -> (Result<Reply>, bool) {
+    ) -> (Result<Reply>, Reached) {
         let watch = Arc::new(Watch::new());
         let request = match self
             .build_request(call, access_token, url, client_id, &watch)
             .await
         {
             Ok(request) => request,
-            Err(err) => return (Err(err), false),
+            Err(err) => return (Err(err), Reached::NotSent),
         };
         let idle = self.inner.read_timeout;
         let what = format!("{} {}", call.method, call.endpoint);
         let response = tokio::select! {
             biased;
-            response = request.send() => response
-                .map_err(|e| Error::transport(format_args!("{what}"), e)),
-            () = watch.stalled(idle) => Err(Error::timed_out(
-                format_args!("{what}: waiting for digi.me"),
-                idle,
+            response = request.send() => response.map_err(|e| {
+                // Data that was not the length it was given with: the body
+                // was cut before its last byte, and the push is bad input.
+                match find_cause::<LengthMismatch>(&e) {
+                    Some(mismatch) => (Error::invalid_input("file", mismatch), false),
+                    None => {
+                        let not_connected = is_connect_error(&e);
+                        (Error::transport(format_args!("{what}"), e), not_connected)
+                    }
+                }
+            }),
+            () = watch.stalled(idle) => Err((
+                Error::timed_out(format_args!("{what}: waiting for digi.me"), idle),
+                false,
             )),
         };
-        let body_sent = watch.body_sent();
         let response = match response {
             Ok(response) => response,
-            Err(err) => return (Err(err), body_sent),
+            Err((err, not_connected)) => {
+                let reached = if not_connected || !watch.body_sent() {
+                    Reached::NotSent
+                } else {
+                    Reached::Sent
+                };
+                return (Err(err), reached);
+            }
         };
-        // A response arrived: whatever it says, the whole request was read
-        // or refused.
+        let reached = Reached::Answered(response.status());
         let reply = match response::read_within(response, call.endpoint, idle).await {
             Ok(reply) => reply,
-            Err(err) => return (Err(err), true),
+            Err(err) => return (Err(err), reached),
         };
         if reply.status.is_success() {
-            (Ok(reply), true)
+            (Ok(reply), reached)
         } else {
-            (Err(response::server_error(&reply)), true)
+            (Err(response::server_error(&reply)), reached)
         }
     }
 
@@ -339,6 +349,33 @@ impl Watch {
             }
         }
     }
+}
+
+/// A failure to connect: nothing reached the server.
+fn is_connect_error(err: &reqwest::Error) -> bool {
+    err.is_connect() || find_cause::<reqwest::Error>(err).is_some_and(reqwest::Error::is_connect)
+}
+
+/// The first error of type `T` in `err`'s chain of sources, looking inside
+/// `std::io::Error`s too (their `source()` skips the error they wrap).
+fn find_cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = std::error::Error::source(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(found) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<T>())
+        {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// True for a status the SDK treats as "the access token is no good":

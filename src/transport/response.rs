@@ -10,9 +10,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result, ServerError};
 
-/// The most of a response body this SDK reads (a defence against a runaway
-/// server; digi.me's answers are small).
+/// The most of a successful answer this SDK reads (a defence against a
+/// runaway server; digi.me's answers are small).
 const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The most of a small answer this SDK reads: an error body, the key set.
+pub(crate) const MAX_SMALL_BODY: usize = 64 * 1024;
 
 /// A response read in full.
 #[derive(Debug)]
@@ -40,14 +43,32 @@ impl Reply {
     }
 }
 
-/// Reads the whole body, up to [`MAX_BODY`]. (The client behind `response`
+/// Reads a small answer (the key set) whole, up to [`MAX_SMALL_BODY`]; a
+/// larger one is an error naming the cap. (The client behind `response`
 /// carries its own read timeout: see `DigiMeBuilder::build`.)
-pub(crate) async fn read(response: reqwest::Response, endpoint: &str) -> Result<Reply> {
-    read_within(response, endpoint, crate::client::DEFAULT_READ_TIMEOUT).await
+pub(crate) async fn read_small(mut response: reqwest::Response, endpoint: &str) -> Result<Reply> {
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let idle = crate::client::DEFAULT_READ_TIMEOUT;
+    match read_body(&mut response, endpoint, idle, MAX_SMALL_BODY).await? {
+        Some(body) => Ok(Reply {
+            status,
+            headers,
+            body,
+        }),
+        None => Err(Error::invalid_response(format!(
+            "{endpoint} sent a body over the {} KiB cap",
+            MAX_SMALL_BODY / 1024
+        ))),
+    }
 }
 
-/// Reads the whole body, up to [`MAX_BODY`]. Each chunk must arrive within
-/// `idle`: a server that stops sending mid-body fails the read.
+/// Reads an API answer whole: a success up to [`MAX_BODY`], an error body
+/// up to [`MAX_SMALL_BODY`]. Each chunk must arrive within `idle`: a server
+/// that stops sending mid-body fails the read.
+///
+/// An error body over its cap is not read: the error keeps the status and
+/// the `X-Error-*` headers, and its message names the cap.
 pub(crate) async fn read_within(
     mut response: reqwest::Response,
     endpoint: &str,
@@ -55,6 +76,34 @@ pub(crate) async fn read_within(
 ) -> Result<Reply> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
+    let cap = if status.is_success() {
+        MAX_BODY
+    } else {
+        MAX_SMALL_BODY
+    };
+    match read_body(&mut response, endpoint, idle, cap).await? {
+        Some(body) => Ok(Reply {
+            status,
+            headers,
+            body,
+        }),
+        None if status.is_success() => Err(Error::invalid_response(format!(
+            "{endpoint} sent a response body over {MAX_BODY} bytes"
+        ))),
+        None => Err(Error::from_server_body_over_cap(
+            parse_server_error(status.as_u16(), &headers, b""),
+            cap,
+        )),
+    }
+}
+
+/// The body, or `None` when it is over `cap` bytes (reading stops there).
+async fn read_body(
+    response: &mut reqwest::Response,
+    endpoint: &str,
+    idle: Duration,
+    cap: usize,
+) -> Result<Option<Bytes>> {
     let mut body = Vec::new();
     loop {
         let chunk = match tokio::time::timeout(idle, response.chunk()).await {
@@ -69,18 +118,12 @@ pub(crate) async fn read_within(
             }
         };
         let Some(chunk) = chunk else { break };
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(Error::invalid_response(format!(
-                "{endpoint} sent a response body over {MAX_BODY} bytes"
-            )));
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(Reply {
-        status,
-        headers,
-        body: Bytes::from(body),
-    })
+    Ok(Some(Bytes::from(body)))
 }
 
 #[derive(Deserialize)]
@@ -127,10 +170,20 @@ pub(crate) fn parse_server_error(status: u16, headers: &HeaderMap, body: &[u8]) 
         message.or_else(|| header("x-error-message")),
         reference.or_else(|| header("x-error-reference")),
     )
-    .with_retry_after(
-        header("retry-after")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(std::time::Duration::from_secs),
+    .with_retry_after(header("retry-after").as_deref().and_then(retry_after))
+}
+
+/// A `Retry-After` value as a wait: delay-seconds, or an HTTP-date (a date
+/// already past is no wait). `None` when it is neither.
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
     )
 }
 
@@ -149,6 +202,37 @@ mod tests {
         assert_eq!(e.code(), Some("InvalidToken"));
         assert_eq!(e.message(), Some("expired"));
         assert_eq!(e.reference(), Some("ref-h"));
+    }
+
+    fn retry_after_of(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_str(value).unwrap());
+        parse_server_error(503, &headers, b"").retry_after()
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_or_as_an_http_date() {
+        assert_eq!(retry_after_of("7"), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after_of(" 120 "), Some(Duration::from_secs(120)));
+        // An HTTP-date 20 s ahead (whole seconds; wide bounds for a busy
+        // machine).
+        let at = std::time::SystemTime::now() + Duration::from_secs(20);
+        let wait = retry_after_of(&httpdate::fmt_http_date(at)).expect("an HTTP-date");
+        assert!(
+            wait > Duration::from_secs(10) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        // Two minutes ahead: the caller gets it (the retry policy caps it).
+        let at = std::time::SystemTime::now() + Duration::from_secs(120);
+        let wait = retry_after_of(&httpdate::fmt_http_date(at)).expect("an HTTP-date");
+        assert!(wait > Duration::from_secs(100), "{wait:?}");
+        // A date already past means "now"; other forms are ignored.
+        assert_eq!(
+            retry_after_of("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after_of("soon"), None);
+        assert_eq!(retry_after_of("-5"), None);
     }
 
     #[test]

@@ -1,18 +1,26 @@
-//! The retry policy: which failures are retried, and how long to wait.
+//! The retry policy: which failures are sent again, which are ambiguous, and
+//! how long to wait.
 //!
-//! | failure | read (GET) | other call | push / delete (side effect) |
+//! An attempt's failure says one of three things about the server:
+//!
+//! - **not handled**: nothing, or not all of the request, left this machine
+//!   (could not connect, the body was not sent in full), or the server said
+//!   it did not handle it (429; 503, assumed to mean the same);
+//! - **ambiguous**: the server may have acted on it: a 500, 502, 504 or any
+//!   other 5xx, a connection lost or a timeout once the whole request went
+//!   out, or a success whose body could not be read;
+//! - **final**: an answer that sending again would not change (4xx), or a
+//!   local failure (bad input, signing).
+//!
+//! | failure | idempotent call | push | `oauth/token` |
 //! | --- | --- | --- | --- |
-//! | could not connect; body not sent in full | retry | retry | retry |
-//! | 429, 502, 503, 504 | retry | retry | retry |
-//! | other 5xx (500, …) | retry | return | return, *may have been stored* |
-//! | connection lost or timeout after the body went out | retry | retry | return, *may have been stored* |
-//! | anything else (4xx, bad response) | return | return | return |
+//! | not handled | resend | resend | resend |
+//! | ambiguous | resend | return, *may have been stored* (resend when opted in) | return, *may have happened* |
+//! | final | return | return | return |
 //!
-//! A side-effect call is retried after an ambiguous failure only when the
-//! caller opted in (`retry_ambiguous_pushes`). The wait is the server's
-//! `Retry-After` when it is at most [`MAX_RETRY_AFTER`] (a longer one is not
-//! retried: the error carries it), else exponential backoff with full
-//! jitter.
+//! The wait is the server's `Retry-After` when it is at most
+//! [`MAX_RETRY_AFTER`] (a longer one is not waited for: the error carries
+//! it), else exponential backoff with full jitter.
 
 use std::time::Duration;
 
@@ -29,17 +37,41 @@ const BASE_DELAY: Duration = Duration::from_millis(200);
 /// The upper bound of any backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
+/// What a call does on the server, which decides what may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    /// Sending it twice does no harm: reads (GET), deletes (DELETE), and
+    /// `oauth/authorize` (a repeated one only leaves an unused
+    /// preauthorization code). Resent after any failure but a final one.
+    Idempotent,
+    /// A push: stores the user's data, and has no idempotency key. Resent
+    /// after an ambiguous failure only when the caller opted in.
+    Push,
+    /// `oauth/token`: spends a single-use code or refresh token. Never
+    /// resent after an ambiguous failure.
+    TokenGrant,
+}
+
 /// What the policy needs to know about a call.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Policy {
-    /// A read (GET): any 5xx and any lost response may be retried.
-    pub(crate) idempotent: bool,
-    /// The server may act on the request (a push, a delete): a failure after
-    /// the request went out in full is ambiguous.
-    pub(crate) side_effect: bool,
-    /// Retry after an ambiguous failure anyway (the caller opted in).
+    pub(crate) kind: CallKind,
+    /// Resend a push after an ambiguous failure (the caller opted in).
     pub(crate) retry_ambiguous: bool,
     pub(crate) max_retries: u32,
+}
+
+/// How far an attempt got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reached {
+    /// Not all of the request left this machine: a local failure, no
+    /// connection, or a body not sent in full. The server cannot have acted.
+    NotSent,
+    /// The whole request went out, and no answer came: the connection was
+    /// lost, or a timeout fired.
+    Sent,
+    /// The server answered with this status (its body may not have arrived).
+    Answered(StatusCode),
 }
 
 /// What one attempt did.
@@ -47,66 +79,73 @@ pub(crate) struct Policy {
 pub(crate) struct AttemptInfo {
     /// 1 for the first attempt.
     pub(crate) attempt: u32,
-    /// The request body went out in full (always true without a body). When
-    /// false, the server cannot have acted on the request.
-    pub(crate) body_sent: bool,
+    pub(crate) reached: Reached,
 }
 
 /// What to do after an attempt.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
-    /// Return the outcome as it is.
-    Return,
-    /// Return the error, marked "may have been stored".
-    ReturnAmbiguous,
-    /// Wait, then try again. `ambiguous`: this attempt may have been acted on.
+    /// Return the outcome. `ambiguous`: this attempt may have been acted on
+    /// (for a push or a token grant).
+    Return { ambiguous: bool },
+    /// Wait, then try again. `ambiguous` as above.
     RetryAfter { wait: Duration, ambiguous: bool },
+}
+
+/// What a failed attempt says about the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    NotHandled,
+    Ambiguous,
+    Final,
 }
 
 /// Decides what follows an attempt.
 pub(crate) fn decide(outcome: &Result<Reply>, info: AttemptInfo, policy: Policy) -> Decision {
     let err = match outcome {
-        Ok(_) => return Decision::Return,
+        Ok(_) => return Decision::Return { ambiguous: false },
         Err(err) => err,
     };
-    let (retryable, ambiguous) = classify(err, info, policy);
-    let ambiguous = ambiguous && policy.side_effect;
-    let retryable = retryable && (!ambiguous || policy.retry_ambiguous);
+    let failure = classify(err, info.reached);
+    let resend = match (failure, policy.kind) {
+        (Failure::NotHandled, _) | (Failure::Ambiguous, CallKind::Idempotent) => true,
+        (Failure::Ambiguous, CallKind::Push) => policy.retry_ambiguous,
+        (Failure::Ambiguous, CallKind::TokenGrant) | (Failure::Final, _) => false,
+    };
+    // Sending an idempotent call again settles its fate: no need to report.
+    let ambiguous = failure == Failure::Ambiguous && policy.kind != CallKind::Idempotent;
     let wait = match err.retry_after() {
         Some(asked) if asked > MAX_RETRY_AFTER => None,
         Some(asked) => Some(asked),
         None => Some(backoff(info.attempt)),
     };
     match wait {
-        Some(wait) if retryable && info.attempt <= policy.max_retries => {
+        Some(wait) if resend && info.attempt <= policy.max_retries => {
             Decision::RetryAfter { wait, ambiguous }
         }
-        _ if ambiguous => Decision::ReturnAmbiguous,
-        _ => Decision::Return,
+        _ => Decision::Return { ambiguous },
     }
 }
 
-/// `(retryable, ambiguous)` for a failed attempt, before the opt-in.
-fn classify(err: &Error, info: AttemptInfo, policy: Policy) -> (bool, bool) {
-    match err.kind() {
-        // Nothing reached the server, or not all of the body did: it cannot
-        // have acted on the request.
-        ErrorKind::Transport if is_connect_error(err) || !info.body_sent => (true, false),
-        // The request went out; the response was lost or late.
-        ErrorKind::Transport => (true, true),
-        ErrorKind::Server => match err.status().and_then(|s| StatusCode::from_u16(s).ok()) {
-            Some(
-                StatusCode::TOO_MANY_REQUESTS
-                | StatusCode::BAD_GATEWAY
-                | StatusCode::SERVICE_UNAVAILABLE
-                | StatusCode::GATEWAY_TIMEOUT,
-            ) => (true, false),
-            // A 500 may come after the server acted: ambiguous for a push;
-            // a read may always try again.
-            Some(s) if s.is_server_error() => (policy.idempotent || policy.side_effect, true),
-            _ => (false, false),
-        },
-        _ => (false, false),
+/// What a failed attempt says, from how far it got.
+fn classify(err: &Error, reached: Reached) -> Failure {
+    if matches!(
+        err.kind(),
+        ErrorKind::InvalidInput | ErrorKind::Crypto | ErrorKind::DataNotReplayable
+    ) {
+        // A local failure: sending again fails the same way.
+        return Failure::Final;
+    }
+    match reached {
+        Reached::NotSent => Failure::NotHandled,
+        Reached::Sent => Failure::Ambiguous,
+        Reached::Answered(StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) => {
+            Failure::NotHandled
+        }
+        // A 5xx may come after the service acted (a gateway's 502 or 504
+        // too); a success whose body was lost certainly did.
+        Reached::Answered(s) if s.is_server_error() || s.is_success() => Failure::Ambiguous,
+        Reached::Answered(_) => Failure::Final,
     }
 }
 
@@ -124,152 +163,188 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
     cap.mul_f64(fraction).max(Duration::from_millis(10))
 }
 
-/// A failure to connect: nothing reached the server, so any call may be
-/// sent again.
-fn is_connect_error(err: &Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    while let Some(e) = source {
-        if let Some(req) = e.downcast_ref::<reqwest::Error>()
-            && req.is_connect()
-        {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ServerError;
 
+    fn policy(kind: CallKind) -> Policy {
+        Policy {
+            kind,
+            retry_ambiguous: false,
+            max_retries: 2,
+        }
+    }
     const PUSH: Policy = Policy {
-        idempotent: false,
-        side_effect: true,
+        kind: CallKind::Push,
         retry_ambiguous: false,
         max_retries: 2,
     };
-    const READ: Policy = Policy {
-        idempotent: true,
-        side_effect: false,
-        retry_ambiguous: false,
-        max_retries: 2,
-    };
-    const TOKEN: Policy = Policy {
-        idempotent: false,
-        side_effect: false,
-        retry_ambiguous: false,
-        max_retries: 2,
-    };
+    const KINDS: [CallKind; 3] = [CallKind::Idempotent, CallKind::Push, CallKind::TokenGrant];
 
-    fn status(code: u16, retry_after: Option<u64>) -> Result<Reply> {
-        Err(Error::from_server(
+    fn status(code: u16, retry_after: Option<u64>) -> (Result<Reply>, AttemptInfo) {
+        let err = Error::from_server(
             ServerError::new(code, None, None, None)
                 .with_retry_after(retry_after.map(Duration::from_secs)),
-        ))
+        );
+        let reached = Reached::Answered(StatusCode::from_u16(code).unwrap());
+        (
+            Err(err),
+            AttemptInfo {
+                attempt: 1,
+                reached,
+            },
+        )
     }
 
-    fn lost() -> Result<Reply> {
-        Err(Error::transport(
+    fn lost(reached: Reached) -> (Result<Reply>, AttemptInfo) {
+        let err = Error::transport(
             "POST x",
             std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset"),
-        ))
+        );
+        (
+            Err(err),
+            AttemptInfo {
+                attempt: 1,
+                reached,
+            },
+        )
     }
 
-    const FIRST: AttemptInfo = AttemptInfo {
-        attempt: 1,
-        body_sent: true,
-    };
+    fn run(case: &(Result<Reply>, AttemptInfo), policy: Policy) -> Decision {
+        decide(&case.0, case.1, policy)
+    }
 
-    fn retries(d: Decision) -> bool {
+    fn resends(d: Decision) -> bool {
         matches!(d, Decision::RetryAfter { .. })
     }
 
     #[test]
-    fn transient_statuses_are_retried_for_every_call() {
-        for code in [429, 502, 503, 504] {
-            for policy in [PUSH, READ, TOKEN] {
-                assert!(
-                    retries(decide(&status(code, None), FIRST, policy)),
-                    "{code}"
+    fn what_says_not_handled_is_resent_for_every_call() {
+        for kind in KINDS {
+            for code in [429, 503] {
+                assert_eq!(
+                    run(&status(code, Some(0)), policy(kind)),
+                    Decision::RetryAfter {
+                        wait: Duration::ZERO,
+                        ambiguous: false
+                    },
+                    "{code} {kind:?}"
+                );
+            }
+            assert!(resends(run(&lost(Reached::NotSent), policy(kind))));
+        }
+    }
+
+    #[test]
+    fn what_may_follow_handling_is_ambiguous_for_a_push_and_a_token_grant() {
+        let ambiguous = [
+            status(500, None),
+            status(502, None),
+            status(504, None),
+            status(501, None),
+            status(599, None),
+            lost(Reached::Sent),
+            lost(Reached::Answered(StatusCode::OK)),
+        ];
+        for case in &ambiguous {
+            for kind in [CallKind::Push, CallKind::TokenGrant] {
+                assert_eq!(
+                    run(case, policy(kind)),
+                    Decision::Return { ambiguous: true },
+                    "{:?} {kind:?}",
+                    case.1
+                );
+            }
+            // An idempotent call is simply sent again.
+            assert!(resends(run(case, policy(CallKind::Idempotent))));
+        }
+    }
+
+    #[test]
+    fn an_opted_in_push_is_resent_and_still_marked_ambiguous() {
+        let opted_in = Policy {
+            retry_ambiguous: true,
+            ..PUSH
+        };
+        assert_eq!(
+            run(&status(502, Some(0)), opted_in),
+            Decision::RetryAfter {
+                wait: Duration::ZERO,
+                ambiguous: true
+            }
+        );
+        // The opt-in is for pushes only.
+        let token = Policy {
+            retry_ambiguous: true,
+            ..policy(CallKind::TokenGrant)
+        };
+        assert_eq!(
+            run(&status(502, None), token),
+            Decision::Return { ambiguous: true }
+        );
+    }
+
+    #[test]
+    fn four_hundreds_and_local_failures_are_never_resent() {
+        for kind in KINDS {
+            for code in [400, 401, 403, 404, 406, 408] {
+                assert_eq!(
+                    run(&status(code, None), policy(kind)),
+                    Decision::Return { ambiguous: false }
+                );
+            }
+            let info = AttemptInfo {
+                attempt: 1,
+                reached: Reached::NotSent,
+            };
+            for err in [
+                Error::crypto("signing a JWT"),
+                Error::invalid_input("file", "too long"),
+            ] {
+                assert_eq!(
+                    decide(&Err(err), info, policy(kind)),
+                    Decision::Return { ambiguous: false }
                 );
             }
         }
     }
 
     #[test]
-    fn a_500_is_ambiguous_for_a_push_and_retried_for_a_read() {
-        assert_eq!(
-            decide(&status(500, None), FIRST, PUSH),
-            Decision::ReturnAmbiguous
-        );
-        assert!(retries(decide(&status(500, None), FIRST, READ)));
-        assert_eq!(decide(&status(500, None), FIRST, TOKEN), Decision::Return);
-        let opted_in = Policy {
-            retry_ambiguous: true,
-            ..PUSH
-        };
-        assert_eq!(
-            decide(&status(500, Some(0)), FIRST, opted_in),
-            Decision::RetryAfter {
-                wait: Duration::ZERO,
-                ambiguous: true
-            }
-        );
-    }
-
-    #[test]
-    fn a_lost_response_is_ambiguous_only_once_the_body_went_out() {
-        assert_eq!(decide(&lost(), FIRST, PUSH), Decision::ReturnAmbiguous);
-        let partial = AttemptInfo {
-            attempt: 1,
-            body_sent: false,
-        };
-        assert!(retries(decide(&lost(), partial, PUSH)));
-        assert!(retries(decide(&lost(), FIRST, READ)));
-    }
-
-    #[test]
-    fn four_hundreds_are_never_retried() {
-        for code in [400, 401, 403, 404, 406] {
-            assert_eq!(decide(&status(code, None), FIRST, READ), Decision::Return);
-            assert_eq!(decide(&status(code, None), FIRST, PUSH), Decision::Return);
-        }
-    }
-
-    #[test]
     fn retry_after_is_honoured_up_to_the_cap() {
         assert_eq!(
-            decide(&status(503, Some(2)), FIRST, PUSH),
+            run(&status(503, Some(2)), PUSH),
             Decision::RetryAfter {
                 wait: Duration::from_secs(2),
                 ambiguous: false
             }
         );
         assert_eq!(
-            decide(&status(503, Some(31)), FIRST, PUSH),
-            Decision::Return
+            run(&status(429, Some(31)), PUSH),
+            Decision::Return { ambiguous: false }
         );
     }
 
     #[test]
     fn the_budget_is_max_retries() {
-        let third = AttemptInfo {
-            attempt: 3,
-            body_sent: true,
+        let (outcome, _) = status(503, None);
+        let at = |attempt| AttemptInfo {
+            attempt,
+            reached: Reached::Answered(StatusCode::SERVICE_UNAVAILABLE),
         };
-        assert_eq!(decide(&status(503, None), third, PUSH), Decision::Return);
-        let second = AttemptInfo {
-            attempt: 2,
-            body_sent: true,
-        };
-        assert!(retries(decide(&status(503, None), second, PUSH)));
+        assert_eq!(
+            decide(&outcome, at(3), PUSH),
+            Decision::Return { ambiguous: false }
+        );
+        assert!(resends(decide(&outcome, at(2), PUSH)));
         let none = Policy {
             max_retries: 0,
-            ..READ
+            ..PUSH
         };
-        assert_eq!(decide(&status(503, None), FIRST, none), Decision::Return);
+        assert_eq!(
+            decide(&outcome, at(1), none),
+            Decision::Return { ambiguous: false }
+        );
     }
 
     #[test]

@@ -62,4 +62,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// need no sandbox. Never register it anywhere real.
 pub const RSA_2048_PEM: &str = include_str!("keys/rsa2048.pem");
 pub const RSA_1024_PEM: &str = include_str!("keys/rsa1024.pem");
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
 pub const EC_PEM: &str = include_str!("keys/ec.pem");

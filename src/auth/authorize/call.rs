@@ -11,7 +11,7 @@ use crate::auth::pkce;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call};
+use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 #[derive(Deserialize)]
@@ -67,7 +67,8 @@ pub(super) async fn send(
             content_type: "application/json",
             bytes: agent_body(options.pull.as_ref())?,
         },
-        side_effect: false,
+        kind: CallKind::Idempotent,
+        ambiguous: Default::default(),
     };
     let access = user_access_token.as_ref().map(|t| t.access_token().value());
     let reply = sdk.execute(&call, access).await?;

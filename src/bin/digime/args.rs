@@ -44,7 +44,7 @@ pub struct Global {
     )]
     pub key_file: Option<PathBuf>,
 
-    /// The user access token (JSON file); rewritten (mode 0600) when the token is refreshed.
+    /// The user access token (JSON file); read, refreshed and rewritten (mode 0600) under a lock.
     #[arg(
         long = "token",
         env = "DIGIME_TOKEN_FILE",
@@ -52,6 +52,26 @@ pub struct Global {
         value_name = "TOKEN_JSON_PATH"
     )]
     pub token_file: Option<PathBuf>,
+
+    /// Where users' tokens live, shared by every process: `file://DIR` (one
+    /// machine) or `postgres://…` (a fleet). Used instead of --token.
+    #[arg(long, env = "DIGIME_TOKEN_STORE", global = true, value_name = "URL")]
+    pub token_store: Option<String>,
+
+    /// The user whose token to use in the --token-store.
+    #[arg(long, env = "DIGIME_USER", global = true, value_name = "KEY")]
+    pub user: Option<String>,
+
+    /// How long a token refresh may hold the user's lock before another process takes over.
+    #[arg(
+        long,
+        env = "DIGIME_LEASE_TTL",
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub lease_ttl: u64,
 
     /// Print one JSON object on stdout instead of human-readable text.
     #[arg(long, global = true)]
@@ -156,8 +176,19 @@ impl FhirVersionArg {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Refresh the user access token now and rewrite the token file.
+    /// Refresh the user access token now and rewrite the token file (or the store's token).
     Refresh,
+    /// Store a token (a JSON file, or - for stdin) as --user's token in the --token-store.
+    Put(TokenPutArgs),
+    /// Print --user's stored token (JSON, with its secret values).
+    Get,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenPutArgs {
+    /// The token JSON file, or - to read it from stdin.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,15 +1,19 @@
 //! Turns the global flags (or their environment variables) into an SDK
-//! client, a contract and a token, with exit-2 errors that say which
-//! setting is missing or wrong.
+//! client, a contract and the user's token source, with exit-2 errors that
+//! say which setting is missing or wrong.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use digime::{ContractDetails, DigiMe, UserAccessToken};
+use digime::store::{FileTokenStore, TokenStore};
+use digime::{ContractDetails, DigiMe, ErrorKind, UserSession};
 
 use crate::args::Global;
 use crate::output::Failure;
-use crate::token_file::TokenFile;
+
+/// The user key of the token file (a token file holds one user's token).
+const FILE_USER: &str = "default";
 
 fn required<'a, T>(
     value: &'a Option<T>,
@@ -22,7 +26,7 @@ fn required<'a, T>(
         .ok_or_else(|| Failure::config(format!("{what} is not set: pass {flag} or set {env}")))
 }
 
-/// The SDK client: `--app-id` and `--base-url`.
+/// The SDK client: `--app-id`, `--base-url` and `--lease-ttl`.
 pub fn sdk(global: &Global) -> Result<DigiMe, Failure> {
     let app_id = required(
         &global.app_id,
@@ -30,7 +34,9 @@ pub fn sdk(global: &Global) -> Result<DigiMe, Failure> {
         "DIGIME_APP_ID",
         "the application id",
     )?;
-    let mut builder = DigiMe::builder().application_id(app_id.as_str());
+    let mut builder = DigiMe::builder()
+        .application_id(app_id.as_str())
+        .lease_ttl(Duration::from_secs(global.lease_ttl));
     if let Some(base_url) = &global.base_url {
         builder = builder.base_url(base_url);
     }
@@ -66,38 +72,79 @@ pub fn contract(global: &Global) -> Result<ContractDetails, Failure> {
     })
 }
 
+/// Where the user's token lives: `--token-store` and `--user`, else the
+/// `--token` file (a store of one token, locked while it is refreshed).
+pub struct TokenSource {
+    pub store: Arc<dyn TokenStore>,
+    pub user: String,
+    /// The token file, when there is no store.
+    pub file: Option<PathBuf>,
+}
+
+impl TokenSource {
+    /// Where the token is, for messages: the token file, or the user in the
+    /// store (never a password).
+    pub fn describe(&self) -> String {
+        match &self.file {
+            Some(path) => path.display().to_string(),
+            None => format!("user {} in {}", self.user, self.store.describe()),
+        }
+    }
+}
+
+/// The token source the flags name.
+pub async fn token_source(global: &Global) -> Result<TokenSource, Failure> {
+    if let Some(url) = &global.token_store {
+        let user = required(&global.user, "--user", "DIGIME_USER", "the user")?;
+        let store = digime::store::open(url)
+            .await
+            .map_err(|e| Failure::config(format!("{e}")))?;
+        return Ok(TokenSource {
+            store,
+            user: user.clone(),
+            file: None,
+        });
+    }
+    let path = token_path(global)?;
+    Ok(TokenSource {
+        store: Arc::new(FileTokenStore::single_file(path)),
+        user: FILE_USER.to_owned(),
+        file: Some(path.to_path_buf()),
+    })
+}
+
 /// The path given with `--token`.
 pub fn token_path(global: &Global) -> Result<&Path, Failure> {
     required(
         &global.token_file,
         "--token",
         "DIGIME_TOKEN_FILE",
-        "the token file",
+        "the token file (or --token-store and --user)",
     )
     .map(PathBuf::as_path)
 }
 
-/// The token file, read and parsed.
-pub fn token(global: &Global) -> Result<(Arc<TokenFile>, UserAccessToken), Failure> {
-    TokenFile::load(token_path(global)?)
-}
-
 /// Everything a call made for a user needs, checked before any request.
 pub struct UserContext {
-    pub sdk: DigiMe,
-    pub contract: ContractDetails,
-    pub file: Arc<TokenFile>,
-    pub token: UserAccessToken,
+    pub session: UserSession,
+    pub source: TokenSource,
 }
 
-pub fn user_context(global: &Global) -> Result<UserContext, Failure> {
+/// The user's session on the token source: its token is read now, and
+/// every refresh goes through the source's lock (or lease).
+pub async fn user_context(global: &Global) -> Result<UserContext, Failure> {
     let sdk = sdk(global)?;
     let contract = contract(global)?;
-    let (file, token) = token(global)?;
-    Ok(UserContext {
-        sdk,
-        contract,
-        file,
-        token,
-    })
+    let source = token_source(global).await?;
+    let session = sdk
+        .session_from_store(&contract, source.store.clone(), source.user.as_str())
+        .await
+        .map_err(|e| match (&source.file, e.kind()) {
+            (Some(path), ErrorKind::InvalidInput) => Failure::config(format!(
+                "cannot read the token file {}: it does not exist",
+                path.display()
+            )),
+            _ => Failure::config(format!("{e}")),
+        })?;
+    Ok(UserContext { session, source })
 }

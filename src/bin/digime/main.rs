@@ -12,8 +12,8 @@ mod args;
 mod commands;
 mod config;
 mod output;
+mod private_file;
 mod progress;
-mod token_file;
 
 use std::process::ExitCode;
 

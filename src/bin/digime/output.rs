@@ -137,6 +137,8 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::TokenVerification => "token_verification",
         ErrorKind::AuthorizationFailed => "authorization_failed",
         ErrorKind::DataNotReplayable => "data_not_replayable",
+        ErrorKind::Crypto => "crypto",
+        ErrorKind::TokenStore => "token_store",
         _ => "other",
     }
 }
@@ -164,6 +166,14 @@ impl Output {
                 let _ = writeln!(stdout);
             }
         }
+        let _ = stdout.flush();
+    }
+
+    /// One line on stdout as it is, in either mode (a value that is already
+    /// the command's one JSON object).
+    pub fn raw_line(&self, line: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
         let _ = stdout.flush();
     }
 

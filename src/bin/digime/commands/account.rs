@@ -10,10 +10,9 @@ use crate::output::{Failure, Output};
 
 /// `digime account delete ID`: the account leaves the user's library.
 pub async fn delete(global: &Global, args: AccountDeleteArgs, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let id = args.id;
-    let (_, change) = with_session(ctx, |session| {
+    let (_, change) = with_session(&ctx, |session| {
         let id = id.clone();
         async move { session.delete_account(&id).await }
     })
@@ -21,7 +20,7 @@ pub async fn delete(global: &Global, args: AccountDeleteArgs, out: Output) -> Re
     out.result(
         || {
             let mut text = format!("account {id} deleted\n");
-            if let Some(note) = token_note(&change, &token_path) {
+            if let Some(note) = token_note(&change, &ctx) {
                 text.push_str(&note);
                 text.push('\n');
             }
@@ -44,10 +43,9 @@ pub async fn revoke_url(
     args: AccountRevokeUrlArgs,
     out: Output,
 ) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let (id, redirect) = (args.id, args.redirect);
-    let (outcome, change) = with_session(ctx, |session| {
+    let (outcome, change) = with_session(&ctx, |session| {
         let (id, redirect) = (id.clone(), redirect.clone());
         async move { session.revoke_account_url(&id, &redirect).await }
     })
@@ -56,7 +54,7 @@ pub async fn revoke_url(
     out.result(
         || {
             let mut text = format!("{location}\n");
-            if let Some(note) = token_note(&change, &token_path) {
+            if let Some(note) = token_note(&change, &ctx) {
                 text.push_str(&note);
                 text.push('\n');
             }

@@ -10,10 +10,9 @@ use crate::config;
 use crate::output::{Failure, Output};
 
 pub async fn run(global: &Global, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let (outcome, change) =
-        with_session(ctx, |session| async move { session.read_accounts().await }).await?;
+        with_session(&ctx, |session| async move { session.read_accounts().await }).await?;
     let accounts = outcome.accounts();
     out.result(
         || {
@@ -59,7 +58,7 @@ pub async fn run(global: &Global, out: Output) -> Result<(), Failure> {
                     line([&row[0], &row[1], &row[2], &row[3]]);
                 }
             }
-            if let Some(note) = token_note(&change, &token_path) {
+            if let Some(note) = token_note(&change, &ctx) {
                 let _ = writeln!(text, "{note}");
             }
             text

@@ -7,14 +7,13 @@ use serde_json::json;
 
 use super::callback_server::{Browser, CallbackServer};
 use crate::args::{AuthorizeArgs, Global};
-use crate::config;
+use crate::config::{self, TokenSource};
 use crate::output::{Failure, Output};
-use crate::token_file::TokenFile;
 
 pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<(), Failure> {
     let sdk = config::sdk(global)?;
     let contract = config::contract(global)?;
-    let token_file = TokenFile::new_target(config::token_path(global)?);
+    let source = config::token_source(global).await?;
 
     let server = CallbackServer::bind(args.callback_port).await?;
     let state = digime::auth::generate_state()?;
@@ -40,7 +39,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         &contract,
         &callback,
         authorization.code_verifier(),
-        &token_file,
+        &source,
         browser,
         "digime is authorized. You can close this window.",
     )
@@ -54,7 +53,12 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         match sdk.read_accounts(&contract, &token).await {
             Ok(accounts) => {
                 account_id = accounts.find_by_reference(reference).map(|a| a.id.clone());
-                let _ = token_file.save_if_changed(accounts.user_access_token());
+                if accounts.token_refreshed() {
+                    let _ = source
+                        .store
+                        .save(&source.user, accounts.user_access_token())
+                        .await;
+                }
             }
             Err(err) => out.note(&format!(
                 "digime: warning: could not read the accounts: {err}"
@@ -62,7 +66,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         }
     }
 
-    let path = token_file.path().display().to_string();
+    let path = source.describe();
     out.result(
         || {
             let mut text = format!("authorized; token written to {path}\n");
@@ -78,7 +82,9 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         },
         json!({
             "authorized": true,
-            "token_file": path,
+            "token_file": source.file.as_ref().map(|p| p.display().to_string()),
+            "token_store": source.store.describe(),
+            "user": source.user,
             "user_id": token.user_id(),
             "account_reference": reference,
             "account_id": account_id,
@@ -94,14 +100,15 @@ pub fn parse_authorize_callback(query: &str, state: &str) -> digime::Result<Auth
     Ok(callback)
 }
 
-/// Exchanges the callback's code, writes the token file, and tells the
-/// browser how it went (`done` on success).
+/// Exchanges the callback's code, writes the token through the token
+/// source (the token file, or the store), and tells the browser how it went
+/// (`done` on success).
 pub async fn exchange_and_save(
     sdk: &digime::DigiMe,
     contract: &digime::ContractDetails,
     callback: &AuthorizeCallback,
     verifier: &digime::secrecy::SecretString,
-    token_file: &TokenFile,
+    source: &TokenSource,
     browser: Browser,
     done: &'static str,
 ) -> Result<digime::UserAccessToken, Failure> {
@@ -121,7 +128,7 @@ pub async fn exchange_and_save(
             return Err(err.into());
         }
     };
-    if let Err(failure) = token_file.save_if_changed(&token) {
+    if let Err(err) = source.store.save(&source.user, &token).await {
         browser
             .answer(
                 500,
@@ -129,7 +136,9 @@ pub async fn exchange_and_save(
                 "The token could not be saved. See the terminal.",
             )
             .await;
-        return Err(failure);
+        return Err(Failure::config(format!(
+            "the token could not be stored: {err}"
+        )));
     }
     browser.answer(200, "Authorized", done).await;
     Ok(token)

@@ -1,5 +1,5 @@
-//! One module per command, and what they share: a user session whose
-//! refreshed tokens go straight to the token file.
+//! One module per command, and what they share: a user session on the token
+//! file (or the token store), whose refreshes run under its lock.
 
 mod account;
 mod accounts;
@@ -13,7 +13,6 @@ mod sandbox;
 mod token;
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
 
 use digime::UserSession;
 
@@ -29,6 +28,8 @@ pub async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
         Command::Push(PushCommand::Provider(args)) => push::provider(global, args, out).await,
         Command::Accounts => accounts::run(global, out).await,
         Command::Token(TokenCommand::Refresh) => token::refresh(global, out).await,
+        Command::Token(TokenCommand::Put(args)) => token::put(global, args, out).await,
+        Command::Token(TokenCommand::Get) => token::get(global, out).await,
         Command::Contract => contract::run(global, out).await,
         Command::Authorize(args) => authorize::run(global, args, out).await,
         Command::Reauthorize(args) => reauthorize::run(global, args, out).await,
@@ -43,65 +44,53 @@ pub async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
 
 /// What a call made for a user did to the token.
 pub struct TokenChange {
-    /// The SDK refreshed the token during the call.
+    /// The token changed during the call: refreshed here, or adopted from
+    /// another process that refreshed it.
     pub refreshed: bool,
-    /// The token file was rewritten.
+    /// The token file (or the store) holds the new token.
     pub written: bool,
 }
 
-/// Runs `call` with a session on the user's token. Every token the SDK
-/// refreshes is written to the token file at once (a refresh token is
-/// single-use: a later failure must not lose the new one), and once more at
-/// the end if it still differs from the file.
-pub async fn with_session<T, F, Fut>(ctx: UserContext, call: F) -> Result<(T, TokenChange), Failure>
+/// Runs `call` with the user's session. A refreshed token is written by the
+/// token source itself, under its lock, as the refresh completes (a refresh
+/// token is single-use: a later failure must not lose the new one).
+pub async fn with_session<T, F, Fut>(
+    ctx: &UserContext,
+    call: F,
+) -> Result<(T, TokenChange), Failure>
 where
     F: FnOnce(UserSession) -> Fut,
     Fut: Future<Output = digime::Result<T>>,
 {
-    let session = ctx.sdk.session(&ctx.contract, ctx.token);
-    let written = Arc::new(Mutex::new(false));
-    let hook_failure: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
-    {
-        let file = ctx.file.clone();
-        let written = written.clone();
-        let hook_failure = hook_failure.clone();
-        session.on_access_token_change(move |token| match file.save_if_changed(token) {
-            Ok(true) => *written.lock().unwrap_or_else(|p| p.into_inner()) = true,
-            Ok(false) => {}
-            Err(failure) => *hook_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(failure),
-        });
-    }
-    let result = call(session.clone()).await;
-    let saved = ctx.file.save_if_changed(&session.user_access_token());
-    let written_now = matches!(saved, Ok(true));
-    let change = TokenChange {
-        refreshed: session.refresh_count() > 0,
-        written: *written.lock().unwrap_or_else(|p| p.into_inner()) || written_now,
-    };
-    match (result, saved) {
-        (Ok(value), Ok(_)) => Ok((value, change)),
-        (Ok(_), Err(failure)) => Err(failure),
-        (Err(err), saved) => {
-            if let Err(failure) = saved {
-                eprintln!("digime: warning: {failure}");
-            } else if let Some(failure) = hook_failure
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
+    let result = call(ctx.session.clone()).await;
+    let refreshed = ctx.session.refresh_count() > 0;
+    match result {
+        Ok(value) => Ok((
+            value,
+            TokenChange {
+                refreshed,
+                written: refreshed,
+            },
+        )),
+        Err(err) => {
+            // The refresh happened but the source did not take the token:
+            // one more try, so that the user's consent is not lost.
+            if let Some(token) = err.user_access_token()
+                && let Err(save) = ctx.source.store.save(&ctx.source.user, token).await
             {
-                eprintln!("digime: warning: {failure}");
+                eprintln!("digime: warning: the refreshed token could not be stored: {save}");
             }
             Err(Failure::Sdk(err))
         }
     }
 }
 
-/// The human line about the token file after a call, if there is one.
-pub fn token_note(change: &TokenChange, ctx_path: &std::path::Path) -> Option<String> {
+/// The human line about the token after a call, if there is one.
+pub fn token_note(change: &TokenChange, ctx: &UserContext) -> Option<String> {
     change.written.then(|| {
         format!(
             "the access token was refreshed; the new token was written to {}",
-            ctx_path.display()
+            ctx.source.describe()
         )
     })
 }

@@ -14,11 +14,10 @@ use crate::config;
 use crate::output::{Failure, Output};
 
 pub async fn run(global: &Global, args: OnboardArgs, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let server = CallbackServer::bind(args.callback_port).await?;
     let state = digime::auth::generate_state()?;
-    let (waited, change) = with_session(ctx, |session| async move {
+    let (waited, change) = with_session(&ctx, |session| async move {
         let mut request = session
             .onboard()
             .callback(server.url())
@@ -68,7 +67,7 @@ pub async fn run(global: &Global, args: OnboardArgs, out: Output) -> Result<(), 
                 (None, Some(r)) => text.push_str(&format!("account reference {r}\n")),
                 _ => {}
             }
-            if let Some(note) = token_note(&change, &token_path) {
+            if let Some(note) = token_note(&change, &ctx) {
                 text.push_str(&note);
                 text.push('\n');
             }

@@ -26,8 +26,7 @@ pub fn mime_type_for(path: &Path, explicit: Option<&str>) -> String {
 }
 
 pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let mime = mime_type_for(&args.file, args.mime.as_deref());
     let file_name = args
         .file
@@ -63,7 +62,7 @@ pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<
     };
 
     let bar = progress::for_upload(size);
-    let (outcome, change) = with_session(ctx, |session| {
+    let (outcome, change) = with_session(&ctx, |session| {
         let mut push = session
             .push()
             .library()
@@ -91,7 +90,7 @@ pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<
             if !args.references.is_empty() {
                 let _ = writeln!(text, "references: {}", args.references.join(", "));
             }
-            if let Some(note) = token_note(&change, &token_path) {
+            if let Some(note) = token_note(&change, &ctx) {
                 let _ = writeln!(text, "{note}");
             }
             text
@@ -115,8 +114,7 @@ pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<
 }
 
 pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
     let data: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
@@ -135,7 +133,7 @@ pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Resul
     }
     let version = args.fhir_version.to_sdk();
     let account_id = args.account_id.clone();
-    let (outcome, change) = with_session(ctx, |session| {
+    let (outcome, change) = with_session(&ctx, |session| {
         session
             .push()
             .provider()
@@ -155,7 +153,7 @@ pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Resul
                 version.as_str(),
                 args.account_id
             );
-            if let Some(note) = token_note(&change, &token_path) {
+            if let Some(note) = token_note(&change, &ctx) {
                 let _ = writeln!(text, "{note}");
             }
             text

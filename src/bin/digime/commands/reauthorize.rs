@@ -1,7 +1,8 @@
 //! `digime reauthorize --callback-port P`: the user's consent again after
 //! their refresh token ran out (exit 3). Works like `authorize`, with the
-//! token file's last token: the new token belongs to the same user and
-//! library, and replaces the file's.
+//! last token of the token file (or store): the new token belongs to the
+//! same user and library, and is written through the token source as
+//! `authorize` writes it.
 
 use serde_json::json;
 
@@ -14,7 +15,10 @@ use crate::output::{Failure, Output};
 pub async fn run(global: &Global, args: ReauthorizeArgs, out: Output) -> Result<(), Failure> {
     let sdk = config::sdk(global)?;
     let contract = config::contract(global)?;
-    let (token_file, old) = config::token(global)?;
+    // The last token: its refresh token has run out, and no refresh is
+    // tried; it is sent as it is.
+    let ctx = config::user_context(global).await?;
+    let old = ctx.session.user_access_token();
 
     let server = CallbackServer::bind(args.callback_port).await?;
     let state = digime::auth::generate_state()?;
@@ -37,13 +41,13 @@ pub async fn run(global: &Global, args: ReauthorizeArgs, out: Output) -> Result<
         &contract,
         &callback,
         authorization.code_verifier(),
-        &token_file,
+        &ctx.source,
         browser,
         "digime is reauthorized. You can close this window.",
     )
     .await?;
 
-    let path = token_file.path().display().to_string();
+    let path = ctx.source.describe();
     out.result(
         || {
             let mut text = format!("reauthorized; token written to {path}\n");
@@ -54,7 +58,9 @@ pub async fn run(global: &Global, args: ReauthorizeArgs, out: Output) -> Result<
         },
         json!({
             "reauthorized": true,
-            "token_file": path,
+            "token_file": ctx.source.file.as_ref().map(|p| p.display().to_string()),
+            "token_store": ctx.source.store.describe(),
+            "user": ctx.source.user,
             "user_id": token.user_id(),
         }),
     );

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use digime::ContractDetails;
 use digime::sandbox::{Sandbox, generate_private_key_pem};
+use digime::store::{FileTokenStore, TokenStore};
 use serde_json::json;
 
 use crate::args::{Global, SandboxArgs};
 use crate::output::{Failure, Output};
-use crate::token_file::write_atomic;
+use crate::private_file::write_private;
 
 /// The names used when the global flags do not give them.
 const DEFAULT_APP_ID: &str = "sandbox-app";
@@ -56,8 +57,6 @@ pub async fn run(global: &Global, args: SandboxArgs, out: Output) -> Result<(), 
     let key_path = dir.join(KEY_FILE);
     let token_path = dir.join(TOKEN_FILE);
     let env_path = dir.join(ENV_FILE);
-    let token_json = serde_json::to_string(&token)
-        .map_err(|e| Failure::config(format!("cannot encode the token: {e}")))?;
     let env = env_file(&[
         ("DIGIME_BASE_URL", base_url.clone()),
         ("DIGIME_APP_ID", app_id.clone()),
@@ -65,14 +64,15 @@ pub async fn run(global: &Global, args: SandboxArgs, out: Output) -> Result<(), 
         ("DIGIME_KEY_FILE", key_path.display().to_string()),
         ("DIGIME_TOKEN_FILE", token_path.display().to_string()),
     ]);
-    for (path, bytes) in [
-        (&key_path, pem.as_bytes()),
-        (&token_path, token_json.as_bytes()),
-        (&env_path, env.as_bytes()),
-    ] {
-        write_atomic(path, bytes)
+    for (path, bytes) in [(&key_path, pem.as_bytes()), (&env_path, env.as_bytes())] {
+        write_private(path, bytes)
             .map_err(|e| Failure::config(format!("cannot write {}: {e}", path.display())))?;
     }
+    // The token file is the CLI's token store: written the way it rewrites it.
+    FileTokenStore::single_file(&token_path)
+        .save("default", &token)
+        .await
+        .map_err(|e| Failure::config(format!("{e}")))?;
 
     out.note("digime sandbox: a local digi.me API for tests and development. NOT FOR PRODUCTION.");
     out.result(

@@ -1,25 +1,28 @@
-//! `digime token refresh`: refresh the user access token now.
+//! `digime token refresh|put|get`: the user access token.
+
+use std::io::Read;
 
 use digime::UserAccessToken;
 use serde_json::json;
 
 use super::with_session;
-use crate::args::Global;
+use crate::args::{Global, TokenPutArgs};
 use crate::config;
 use crate::output::{Failure, Output, relative, unix_seconds};
 
+/// `digime token refresh`: refresh now (or adopt the refresh another
+/// process just made), under the token source's lock.
 pub async fn refresh(global: &Global, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global)?;
-    let token_path = ctx.file.path().to_path_buf();
+    let ctx = config::user_context(global).await?;
     let (token, change): (UserAccessToken, _) =
-        with_session(ctx, |session| async move { session.refresh().await }).await?;
+        with_session(&ctx, |session| async move { session.refresh().await }).await?;
     let access = unix_seconds(token.access_token().expires_at());
     let refresh = unix_seconds(token.refresh_token().expires_at());
+    let location = ctx.source.describe();
     out.result(
         || {
             format!(
-                "token refreshed and written to {}\naccess token expires at {access} ({})\nrefresh token expires at {refresh} ({})\n",
-                token_path.display(),
+                "token refreshed and written to {location}\naccess token expires at {access} ({})\nrefresh token expires at {refresh} ({})\n",
                 relative(access),
                 relative(refresh),
             )
@@ -27,12 +30,74 @@ pub async fn refresh(global: &Global, out: Output) -> Result<(), Failure> {
         // Expiries and ids only: never the token values.
         json!({
             "refreshed": true,
-            "token_file": token_path.display().to_string(),
+            "token_file": ctx.source.file.as_ref().map(|p| p.display().to_string()),
+            "token_store": ctx.source.store.describe(),
+            "user": ctx.source.user,
             "token_written": change.written,
             "user_id": token.user_id(),
             "access_token_expiry": access,
             "refresh_token_expiry": refresh,
         }),
     );
+    Ok(())
+}
+
+/// `digime token put FILE`: store a token as the user's token.
+pub async fn put(global: &Global, args: TokenPutArgs, out: Output) -> Result<(), Failure> {
+    let source = config::token_source(global).await?;
+    let from_stdin = args.file.as_os_str() == "-";
+    let text = if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::usage(format!("cannot read the token from stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(&args.file)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?
+    };
+    let what = if from_stdin {
+        "stdin".to_owned()
+    } else {
+        args.file.display().to_string()
+    };
+    let token: UserAccessToken = serde_json::from_str(&text).map_err(|e| {
+        // A line and column, never the content: it holds secrets.
+        Failure::usage(format!(
+            "{what} is not a digi.me user access token (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    source.store.save(&source.user, &token).await?;
+    let location = source.describe();
+    out.result(
+        || format!("stored the token as {location}\n"),
+        json!({
+            "stored": true,
+            "user": source.user,
+            "token_store": source.store.describe(),
+            "user_id": token.user_id(),
+            "access_token_expiry": unix_seconds(token.access_token().expires_at()),
+            "refresh_token_expiry": unix_seconds(token.refresh_token().expires_at()),
+        }),
+    );
+    Ok(())
+}
+
+/// `digime token get`: print the user's stored token, as JSON. This is the
+/// one command that prints secret values: it is how an operator takes a
+/// token out of the store.
+pub async fn get(global: &Global, out: Output) -> Result<(), Failure> {
+    let source = config::token_source(global).await?;
+    let token =
+        source.store.load(&source.user).await?.ok_or_else(|| {
+            Failure::config(format!("no token is stored as {}", source.describe()))
+        })?;
+    // The token's own JSON (the TypeScript SDK's field order), in both
+    // output modes: it is already one JSON object.
+    let json = serde_json::to_string(&token)
+        .map_err(|e| Failure::config(format!("cannot encode the token ({:?})", e.classify())))?;
+    out.raw_line(&json);
     Ok(())
 }

@@ -1,0 +1,187 @@
+//! The token refresher: one refresh per refresh token, whoever asks.
+//!
+//! Every path that refreshes a user's token (a push, read accounts, delete
+//! user, `refresh_token`, a [`UserSession`](crate::UserSession)) comes
+//! here. Within one [`DigiMe`] and its clones:
+//!
+//! - **single flight**: concurrent callers holding the same refresh token
+//!   share one refresh. The first starts it, the others wait for its result;
+//! - **late callers**: a caller that arrives after the refresh, with a copy
+//!   of the old token, gets the token it was rotated to from the bounded
+//!   [rotation memory](super::rotations), without a call to digi.me;
+//! - **fleets**: with a [`TokenStore`](crate::store::TokenStore), the one
+//!   refresh of this process runs under the store's lease, so that across
+//!   every process sharing the store, one refresh runs per rotation and the
+//!   others adopt its result.
+//!
+//! The refresh itself runs in a task of its own: a caller that gives up
+//! (its future dropped, a timeout) never cancels a refresh half-way, when
+//! the old refresh token may already be spent.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::refresh::refresh;
+use super::rotations::{Outcome, RotationKey, Rotations};
+use crate::DigiMe;
+use crate::contract::ContractDetails;
+use crate::error::{Error, Result};
+use crate::store::{SessionStore, refresh_through};
+use crate::token::UserAccessToken;
+
+/// The result of one refresh, shared by everyone who waited for it.
+type Flight = Result<Arc<UserAccessToken>>;
+
+/// The refresher of one [`DigiMe`].
+#[derive(Default)]
+pub(crate) struct Refresher {
+    rotations: Mutex<Rotations>,
+    /// The refreshes running now, by the refresh token they spend.
+    flights: Mutex<HashMap<RotationKey, watch::Receiver<Option<Flight>>>>,
+}
+
+impl std::fmt::Debug for Refresher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refresher")
+            .field("in_flight", &lock(&self.flights).len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locks a mutex whether or not an earlier holder panicked: the data behind
+/// these locks stays consistent at every point a panic could happen.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// When a token's refresh token expires.
+fn refresh_expiry(token: &UserAccessToken) -> SystemTime {
+    token.refresh_token().expires_at()
+}
+
+impl Refresher {
+    /// The newest token this client knows `token` was rotated to, if it was.
+    /// A refresh token digi.me refused is not reported here: the call goes
+    /// on with the access token it has, which may still work.
+    pub(crate) fn rotated(
+        &self,
+        client_id: &str,
+        token: &UserAccessToken,
+    ) -> Option<Arc<UserAccessToken>> {
+        let rotations = lock(&self.rotations);
+        if rotations.is_empty() {
+            return None;
+        }
+        match rotations.lookup(client_id, RotationKey::new(client_id, token)) {
+            Some(Outcome::Rotated(newer)) => Some(newer),
+            _ => None,
+        }
+    }
+
+    /// What became of `key`'s refresh token, as a refresh's answer.
+    fn known(&self, client_id: &str, key: RotationKey) -> Option<Flight> {
+        let rotations = lock(&self.rotations);
+        if rotations.is_empty() {
+            return None;
+        }
+        match rotations.lookup(client_id, key)? {
+            Outcome::Rotated(newer) => Some(Ok(newer)),
+            Outcome::Refused(server) => Some(Err(Error::reauthorization_required(server))),
+        }
+    }
+
+    /// Refreshes `token`, or joins the refresh of the same refresh token
+    /// already running, or returns the rotation already made. With `store`,
+    /// the refresh runs under the store's lease.
+    pub(crate) async fn refresh(
+        &self,
+        sdk: &DigiMe,
+        contract: &ContractDetails,
+        token: Arc<UserAccessToken>,
+        store: Option<SessionStore>,
+    ) -> Result<Arc<UserAccessToken>> {
+        let client_id = sdk.client_id(contract);
+        let key = RotationKey::new(&client_id, &token);
+        loop {
+            if let Some(known) = self.known(&client_id, key) {
+                tracing::debug!("token already rotated by this client: adopting it");
+                return known;
+            }
+            let mut waiting = {
+                let mut flights = lock(&self.flights);
+                match flights.get(&key) {
+                    // A flight whose task is gone (it panicked) is replaced.
+                    Some(rx) if rx.has_changed().is_ok() => rx.clone(),
+                    _ => {
+                        let (tx, rx) = watch::channel(None);
+                        flights.insert(key, rx.clone());
+                        let flight = run_flight(
+                            sdk.clone(),
+                            contract.clone(),
+                            token.clone(),
+                            store.clone(),
+                            key,
+                            tx,
+                        );
+                        tokio::spawn(flight.in_current_span());
+                        rx
+                    }
+                }
+            };
+            match waiting.wait_for(Option::is_some).await {
+                Ok(result) => {
+                    if let Some(result) = result.as_ref() {
+                        return result.clone();
+                    }
+                }
+                // The flight's task ended without a result (it panicked):
+                // look again, and start a new one if nothing is known.
+                Err(_) => continue,
+            }
+        }
+    }
+}
+
+/// One refresh, in its own task: the grant (under the store's lease when
+/// there is a store), then the memory of its outcome, then the answer to
+/// everyone waiting.
+async fn run_flight(
+    sdk: DigiMe,
+    contract: ContractDetails,
+    token: Arc<UserAccessToken>,
+    store: Option<SessionStore>,
+    key: RotationKey,
+    tx: watch::Sender<Option<Flight>>,
+) {
+    let result = match &store {
+        None => refresh(&sdk, &contract, &token).await,
+        Some(store) => refresh_through(&sdk, &contract, store, &token).await,
+    }
+    .map(Arc::new);
+    let refresher = &sdk.inner.refresher;
+    {
+        let mut rotations = lock(&refresher.rotations);
+        match &result {
+            Ok(newer) => {
+                rotations.record(key, Outcome::Rotated(newer.clone()), refresh_expiry(&token))
+            }
+            Err(err) if err.is_reauthorization_required() => {
+                if let Some(server) = err.server() {
+                    rotations.record(
+                        key,
+                        Outcome::Refused(server.clone()),
+                        refresh_expiry(&token),
+                    );
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    lock(&refresher.flights).remove(&key);
+    // Nobody may be waiting any more: that is fine, the rotation is kept.
+    let _ = tx.send(Some(result));
+}
