@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::onboard::{html_page, redirect};
@@ -26,10 +26,35 @@ use crate::sandbox::state::{
 };
 use crate::sandbox::util::{now_ms, random_alnum};
 
-/// A bad link: `400` with an HTML page saying why.
-fn bad(message: &str) -> Response {
-    html_page(StatusCode::BAD_REQUEST, "Invalid request", message)
+/// A bad link: answered `400` with an HTML page saying why.
+pub(crate) struct BadLink {
+    title: &'static str,
+    message: String,
 }
+
+impl IntoResponse for BadLink {
+    fn into_response(self) -> Response {
+        html_page(StatusCode::BAD_REQUEST, self.title, &self.message)
+    }
+}
+
+/// A bad query.
+fn bad(message: impl Into<String>) -> BadLink {
+    BadLink {
+        title: "Invalid request",
+        message: message.into(),
+    }
+}
+
+/// A link whose code is unknown, expired or already used.
+fn stale() -> BadLink {
+    BadLink {
+        title: "Invalid link",
+        message: "this link is unknown, expired or already used".into(),
+    }
+}
+
+type Page = Result<Response, BadLink>;
 
 /// The query's parameters (a repeated one keeps its last value).
 fn params(query: Option<String>) -> HashMap<String, String> {
@@ -39,13 +64,13 @@ fn params(query: Option<String>) -> HashMap<String, String> {
 }
 
 /// Checks that each of `names`, when present, is `true` or `false`.
-fn check_bools(params: &HashMap<String, String>, names: &[&str]) -> Result<(), Response> {
+fn check_bools(params: &HashMap<String, String>, names: &[&str]) -> Result<(), BadLink> {
     for name in names {
         if let Some(value) = params.get(*name)
             && value != "true"
             && value != "false"
         {
-            return Err(bad(&format!("`{name}` must be `true` or `false`")));
+            return Err(bad(format!("`{name}` must be `true` or `false`")));
         }
     }
     Ok(())
@@ -53,10 +78,7 @@ fn check_bools(params: &HashMap<String, String>, names: &[&str]) -> Result<(), R
 
 /// Takes the reference code of the link: known, unused and unexpired. It is
 /// used up whatever the page does next.
-fn take_reference(
-    st: &mut St,
-    params: &HashMap<String, String>,
-) -> Result<ReferenceCode, Response> {
+fn take_reference(st: &mut St, params: &HashMap<String, String>) -> Result<ReferenceCode, BadLink> {
     let code = params
         .get("code")
         .ok_or_else(|| bad("the `code` parameter is missing"))?;
@@ -66,11 +88,7 @@ fn take_reference(
             r.used = true;
             Ok(r.clone())
         }
-        _ => Err(html_page(
-            StatusCode::BAD_REQUEST,
-            "Invalid link",
-            "this link is unknown, expired or already used",
-        )),
+        _ => Err(stale()),
     }
 }
 
@@ -100,21 +118,16 @@ fn consent_failure(st: &St, reference: &ReferenceCode) -> Option<Response> {
 pub(crate) async fn user_reauth(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Page {
     let params = params(query);
-    if let Err(page) = check_bools(&params, &["triggerQuery"]) {
-        return page;
-    }
+    check_bools(&params, &["triggerQuery"])?;
     let mut st = shared.lock();
-    let reference = match take_reference(&mut st, &params) {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let Some(challenge) = reference.code_challenge.clone() else {
-        return bad("a reauthorization link needs a reference code made with a code challenge");
-    };
+    let reference = take_reference(&mut st, &params)?;
+    let challenge = reference.code_challenge.clone().ok_or_else(|| {
+        bad("a reauthorization link needs a reference code made with a code challenge")
+    })?;
     if let Some(page) = consent_failure(&st, &reference) {
-        return page;
+        return Ok(page);
     }
     let code = random_alnum(32);
     st.codes.insert(
@@ -130,48 +143,38 @@ pub(crate) async fn user_reauth(
         },
     );
     drop(st);
-    success(&reference, &[("code", &code)])
+    Ok(success(&reference, &[("code", &code)]))
 }
 
 /// `GET /apps/saas/onboard?code=…&sourceType=pull|push[&service=…][&sourcesScope=…]…`.
-pub(crate) async fn onboard(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(crate) async fn onboard(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Page {
     let params = params(query);
     let source_type = match params.get("sourceType").map(String::as_str) {
         Some("pull") => "pull",
         Some("push") => "push",
-        Some(_) => return bad("`sourceType` must be `pull` or `push`"),
-        None => return bad("the `sourceType` parameter is missing"),
+        Some(_) => return Err(bad("`sourceType` must be `pull` or `push`")),
+        None => return Err(bad("the `sourceType` parameter is missing")),
     };
     let service = match params.get("service").map(|s| s.parse::<u64>()) {
         None => None,
         Some(Ok(id)) => Some(id),
-        Some(Err(_)) => return bad("`service` must be a service id (a number)"),
+        Some(Err(_)) => return Err(bad("`service` must be a service id (a number)")),
     };
-    if let Err(page) = check_bools(
+    check_bools(
         &params,
         &[
             "sampleDataAutoOnboard",
             "includeSampleDataOnlySources",
             "triggerQuery",
         ],
-    ) {
-        return page;
-    }
-    if let Some(scope) = params.get("sourcesScope")
-        && let Err(reason) = check_sources_scope(scope)
-    {
-        return bad(&reason);
+    )?;
+    if let Some(scope) = params.get("sourcesScope") {
+        check_sources_scope(scope).map_err(bad)?;
     }
     let mut st = shared.lock();
-    let reference = match take_reference(&mut st, &params) {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
+    let reference = take_reference(&mut st, &params)?;
     if let Some(page) = consent_failure(&st, &reference) {
-        return page;
+        return Ok(page);
     }
     let account = AccountRec::new(
         format!("acc-{}", random_alnum(12)),
@@ -185,7 +188,10 @@ pub(crate) async fn onboard(
         .accounts
         .push(account);
     drop(st);
-    success(&reference, &[("accountReference", &account_reference)])
+    Ok(success(
+        &reference,
+        &[("accountReference", &account_reference)],
+    ))
 }
 
 /// `sourcesScope`, once decoded from the query, is what
@@ -234,45 +240,46 @@ fn check_sources_scope(value: &str) -> Result<(), String> {
 pub(crate) async fn reauthorize(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Page {
     let params = params(query);
-    let Some(account_ref) = params.get("accountRef") else {
-        return bad("the `accountRef` parameter is missing");
-    };
+    let account_ref = params
+        .get("accountRef")
+        .ok_or_else(|| bad("the `accountRef` parameter is missing"))?;
     let mut st = shared.lock();
-    let reference = match take_reference(&mut st, &params) {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
+    let reference = take_reference(&mut st, &params)?;
     let account_id = match st.account_refs.get(account_ref) {
         Some(r) if r.client_id == reference.client_id && r.expires_ms > now_ms() => {
             r.account_id.clone()
         }
-        _ => return bad("`accountRef` is unknown, expired, or of another contract"),
+        _ => {
+            return Err(bad(
+                "`accountRef` is unknown, expired, or of another contract",
+            ));
+        }
     };
     if let Some(page) = consent_failure(&st, &reference) {
-        return page;
+        return Ok(page);
     }
-    let Some(account) = st.account_mut(&reference.user, &account_id) else {
-        return bad("the account of `accountRef` is not one of this user's accounts");
-    };
+    let account = st
+        .account_mut(&reference.user, &account_id)
+        .ok_or_else(|| bad("the account of `accountRef` is not one of this user's accounts"))?;
     account.authorized = true;
     let account_reference = account.reference.clone();
     drop(st);
-    success(&reference, &[("accountReference", &account_reference)])
+    Ok(success(
+        &reference,
+        &[("accountReference", &account_reference)],
+    ))
 }
 
 /// `GET /apps/saas/revoke?code=…`: the user revokes the application's
 /// permission for the account, and goes back to the `redirectUri` given to
 /// `permission-access/revoke` with `success=true&accountReference=…`.
-pub(crate) async fn revoke(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub(crate) async fn revoke(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Page {
     let params = params(query);
-    let Some(code) = params.get("code") else {
-        return bad("the `code` parameter is missing");
-    };
+    let code = params
+        .get("code")
+        .ok_or_else(|| bad("the `code` parameter is missing"))?;
     let mut st = shared.lock();
     let now = now_ms();
     let (user, account_id, redirect_uri) = match st.revocations.get_mut(code) {
@@ -280,27 +287,21 @@ pub(crate) async fn revoke(
             r.used = true;
             (r.user.clone(), r.account_id.clone(), r.redirect_uri.clone())
         }
-        _ => {
-            return html_page(
-                StatusCode::BAD_REQUEST,
-                "Invalid link",
-                "this link is unknown, expired or already used",
-            );
-        }
+        _ => return Err(stale()),
     };
-    let Some(account) = st.account_mut(&user, &account_id) else {
-        return bad("the account no longer exists");
-    };
+    let account = st
+        .account_mut(&user, &account_id)
+        .ok_or_else(|| bad("the account no longer exists"))?;
     account.authorized = false;
     let account_reference = account.reference.clone();
     drop(st);
-    redirect(
+    Ok(redirect(
         &redirect_uri,
         &[
             ("success", "true"),
             ("accountReference", &account_reference),
         ],
-    )
+    ))
 }
 
 #[cfg(test)]
