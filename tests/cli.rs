@@ -971,6 +971,21 @@ async fn start_waiting(
     (child, url, rest)
 }
 
+/// Waits for a command started with `start_waiting` to end with exit 0.
+async fn finished_ok(child: tokio::process::Child) -> std::process::Output {
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the command ends")
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Follows the onboard URL like a browser, without following the redirect.
 async fn consent(url: &str) -> String {
     let browser = reqwest::Client::builder()
@@ -1003,16 +1018,7 @@ async fn authorize_prints_the_url_waits_for_the_callback_and_writes_the_token() 
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("authorized"));
 
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished_ok(child).await;
     let stdout = stdout.await.unwrap();
     assert!(stdout.contains("authorized; token written to"), "{stdout}");
     assert!(stdout.contains("account acc-"), "{stdout}");
@@ -1124,16 +1130,7 @@ async fn reauthorize_rewrites_the_token_file_for_the_same_user() {
     let page = reqwest::get(&location).await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("reauthorized"));
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finished_ok(child).await;
     let stdout = stdout.await.unwrap();
     assert!(
         stdout.contains("reauthorized; token written to"),
@@ -1189,16 +1186,7 @@ async fn onboard_adds_a_provider_account_and_reports_its_id() {
     let location = consent(&url).await;
     let page = reqwest::get(&location).await.unwrap();
     assert_eq!(page.status(), 200);
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished_ok(child).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(v["onboarded"], true);

@@ -8,18 +8,7 @@ mod support;
 use digime::auth::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
 use digime::sandbox::RequestRecord;
 use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard};
-use support::{ACCOUNTS, APP, CONTRACT, Env, USER, sha256_hex};
-
-/// Follows a consent page like a browser and returns the redirect target.
-async fn consent(url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = browser.get(url).send().await.expect("the page answers");
-    assert_eq!(resp.status(), 302, "consent redirects: {url}");
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
+use support::{ACCOUNTS, APP, CONTRACT, Env, USER, consent, sha256_hex};
 
 fn text_file(
     env: &Env,

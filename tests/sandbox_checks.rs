@@ -111,20 +111,12 @@ impl Env {
 
     /// Valid common claims, plus `extra`.
     fn claims(&self, extra: Value) -> Value {
-        let mut map = Map::new();
-        map.insert("client_id".into(), json!(format!("{APP}_{CONTRACT}")));
-        map.insert("nonce".into(), json!(nonce()));
-        map.insert("timestamp".into(), json!(now_ms()));
-        if let Value::Object(extra) = extra {
-            for (k, v) in extra {
-                if v.is_null() {
-                    map.remove(&k);
-                } else {
-                    map.insert(k, v);
-                }
-            }
-        }
-        Value::Object(map)
+        let base = json!({
+            "client_id": format!("{APP}_{CONTRACT}"),
+            "nonce": nonce(),
+            "timestamp": now_ms(),
+        });
+        merged(base, extra)
     }
 
     fn user_claims(&self) -> Value {
@@ -843,7 +835,7 @@ async fn verify_server_jwt(env: &Env, jwt: &str) -> Value {
 }
 
 async fn authorize(env: &Env, challenge: &str, extra: Value) -> reqwest::Response {
-    let mut claims = env.claims(json!({
+    let claims = env.claims(json!({
         "redirect_uri": "https://app.example/callback?x=1",
         "state": "state-123",
         "response_mode": "query",
@@ -851,15 +843,7 @@ async fn authorize(env: &Env, challenge: &str, extra: Value) -> reqwest::Respons
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }));
-    if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                c.remove(&k);
-            } else {
-                c.insert(k, v);
-            }
-        }
-    }
+    let claims = merged(claims, extra);
     env.http
         .post(env.url("oauth/authorize"))
         .bearer_auth(sign(&claims))
@@ -1081,20 +1065,12 @@ async fn the_refresh_grant_rotates_and_the_old_tokens_die() {
 /// `POST oauth/token/reference` with valid claims plus `extra` (a `null`
 /// removes a claim), and `body`.
 async fn token_reference(env: &Env, extra: Value, body: &Value) -> reqwest::Response {
-    let mut claims = env.claims(json!({
+    let claims = env.claims(json!({
         "access_token": env.access(),
         "redirect_uri": "https://app.example/lifecycle",
         "state": "state-l",
     }));
-    if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                c.remove(&k);
-            } else {
-                c.insert(k, v);
-            }
-        }
-    }
+    let claims = merged(claims, extra);
     env.http
         .post(env.url("oauth/token/reference"))
         .bearer_auth(sign(&claims))
@@ -2181,6 +2157,20 @@ fn the_binary_rejects_bad_flags_and_documents_them() {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// `base` with `extra`'s claims set (a `null` removes one).
+fn merged(mut base: Value, extra: Value) -> Value {
+    if let (Value::Object(c), Value::Object(e)) = (&mut base, extra) {
+        for (k, v) in e {
+            if v.is_null() {
+                c.remove(&k);
+            } else {
+                c.insert(k, v);
+            }
+        }
+    }
+    base
+}
 
 /// JSON without reqwest's `json` feature.
 trait JsonResponse {

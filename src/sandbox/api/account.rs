@@ -14,25 +14,32 @@ use super::ApiResult;
 use super::authenticate::{UserMode, authenticate};
 use super::oauth::is_absolute_http_url;
 use crate::sandbox::server::{ApiError, RecordSlot, header_str};
-use crate::sandbox::state::{CODE_TTL_MS, Revocation, Shared, State as SandboxState};
+use crate::sandbox::state::{CODE_TTL_MS, Revocation, Shared};
 use crate::sandbox::util::{now_ms, random_alnum};
 
-/// The `accountId` header, naming one of `user`'s accounts, or
-/// `406 ValidationErrors`.
-fn account_header(st: &SandboxState, headers: &HeaderMap, user: &str) -> ApiResult<String> {
+/// The caller's user and the account the `accountId` header names: one of
+/// that user's accounts, or `406 ValidationErrors`.
+fn user_and_account(
+    shared: &Shared,
+    headers: &HeaderMap,
+    slot: &RecordSlot,
+) -> ApiResult<(String, String)> {
+    let caller = authenticate(shared, headers, slot, UserMode::Required)?;
+    let user = caller.user()?.to_string();
     let account_id = header_str(headers, "accountid")
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::validation("accountId: the header is missing"))?;
-    let known = st
+    let known = shared
+        .lock()
         .users
-        .get(user)
+        .get(&user)
         .is_some_and(|u| u.accounts.iter().any(|a| a.id == account_id));
     if !known {
         return Err(ApiError::validation(format!(
             "accountId: `{account_id}` is not one of the user's accounts"
         )));
     }
-    Ok(account_id.to_string())
+    Ok((user, account_id.to_string()))
 }
 
 /// `GET permission-access/revoke/h:accountId`: `{"location"}`, a page where
@@ -43,10 +50,7 @@ pub(crate) async fn revoke(
     Extension(slot): Extension<RecordSlot>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let caller = authenticate(&shared, &headers, &slot, UserMode::Required)?;
-    let user = caller.user()?.to_string();
-    let mut st = shared.lock();
-    let account_id = account_header(&st, &headers, &user)?;
+    let (user, account_id) = user_and_account(&shared, &headers, &slot)?;
     let redirect_uri = header_str(&headers, "redirecturi")
         .filter(|r| is_absolute_http_url(r))
         .ok_or_else(|| {
@@ -58,7 +62,7 @@ pub(crate) async fn revoke(
         })?
         .to_string();
     let code = random_alnum(32);
-    st.revocations.insert(
+    shared.lock().revocations.insert(
         code.clone(),
         Revocation {
             user,
@@ -68,7 +72,6 @@ pub(crate) async fn revoke(
             used: false,
         },
     );
-    drop(st);
     let location = format!("{}revoke?code={code}", shared.onboard_url);
     Ok(Json(json!({ "location": location })).into_response())
 }
@@ -80,11 +83,8 @@ pub(crate) async fn delete_account(
     Extension(slot): Extension<RecordSlot>,
     headers: HeaderMap,
 ) -> ApiResult {
-    let caller = authenticate(&shared, &headers, &slot, UserMode::Required)?;
-    let user = caller.user()?.to_string();
-    let mut st = shared.lock();
-    let account_id = account_header(&st, &headers, &user)?;
-    if let Some(u) = st.users.get_mut(&user) {
+    let (user, account_id) = user_and_account(&shared, &headers, &slot)?;
+    if let Some(u) = shared.lock().users.get_mut(&user) {
         u.accounts.retain(|a| a.id != account_id);
     }
     Ok(StatusCode::NO_CONTENT.into_response())
