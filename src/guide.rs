@@ -5,7 +5,7 @@
 //! | guide | for |
 //! | --- | --- |
 //! | [`push_data`] | pushing a file into a user's library, and a FHIR record to a provider |
-//! | [`authorization`] | the consent flow, what to store, when to authorize again |
+//! | [`authorization`] | the consent flow, what to store, and the flows after it: reauthorize, onboard, an account's reauthorization, revocation and deletion |
 //! | [`reliability`] | retries, timeouts, faults, and what is never lost |
 //! | [`performance`] | what a push costs, measured |
 //! | `sandbox` (feature `sandbox`) | the local digi.me API for your tests: what it checks, its control API |
