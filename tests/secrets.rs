@@ -9,6 +9,8 @@
 //! authorization code must appear nowhere. The per-call span (endpoint,
 //! attempt, status, duration) must be there.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -280,15 +282,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         reauthorization.code_verifier().expose_secret(),
     );
     seen.debug("Authorization (reauthorize)", &reauthorization);
-    let location = browser
-        .get(reauthorization.url().as_str())
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let location = support::consent(reauthorization.url().as_str()).await;
     let callback = AuthorizeCallback::from_url(&location).unwrap();
     seen.secret("reauthorization code", callback.code());
     let token = sdk
@@ -303,15 +297,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     seen.debug("OnboardBuilder", &onboard);
     let link = onboard.send().await.unwrap();
     seen.debug("ConsentLink", &link);
-    let location = browser
-        .get(link.url().as_str())
-        .send()
-        .await
-        .unwrap()
-        .headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let location = support::consent(link.url().as_str()).await;
     seen.debug(
         "AccountCallback",
         &digime::auth::AccountCallback::from_url(&location).unwrap(),
