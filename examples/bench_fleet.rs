@@ -2,7 +2,7 @@
 //! throughput, refreshes and reauthorizations.
 //!
 //! ```text
-//! cargo run --release --features sandbox,postgres --example bench_fleet -- \
+//! cargo run --release --features sandbox-bin,postgres --example bench_fleet -- \
 //!     --processes P --concurrency C --users U --count N \
 //!     [--token-store postgres://…|file://DIR] [--expire-every-ms MS]
 //! ```
@@ -173,6 +173,13 @@ async fn lead(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             .map(|r| r[k].as_u64().unwrap_or(0))
             .sum::<u64>()
     };
+    // Latencies: the worst worker's figure.
+    let worst = |k: &str| {
+        reports
+            .iter()
+            .map(|r| r[k].as_f64().unwrap_or(0.0))
+            .fold(0.0, f64::max)
+    };
     let (pushes, errors) = (sum("pushes"), sum("errors"));
     let refused_refreshes = sandbox
         .requests()
@@ -209,6 +216,7 @@ async fn lead(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             "pushes": pushes, "errors": errors, "seconds": seconds,
             "pushes_per_s": pushes as f64 / seconds, "refreshes": refreshes,
             "reauthorizations": reauthorizations, "expiries": expiries,
+            "p50_ms": worst("p50_ms"), "p99_ms": worst("p99_ms"), "max_ms": worst("max_ms"),
             "processes": args.processes, "users": args.users, "store": store,
         })
     );
@@ -268,21 +276,21 @@ async fn worker(job: Value) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut set = tokio::task::JoinSet::new();
     let (mut pushes, mut errors, mut reauthorizations) = (0u64, 0u64, 0u64);
-    let mut tally = |result: Result<
-        digime::Result<digime::PushOutcome>,
-        tokio::task::JoinError,
-    >| {
-        match result {
-            Ok(Ok(_)) => pushes += 1,
-            Ok(Err(err)) => {
-                errors += 1;
-                if err.is_reauthorization_required() {
-                    reauthorizations += 1;
-                }
-                eprintln!("worker {process}: {err}");
-            }
-            Err(_) => errors += 1,
+    let mut latencies_ms: Vec<f64> = Vec::with_capacity(count);
+    type Done = Result<(Duration, digime::Result<digime::PushOutcome>), tokio::task::JoinError>;
+    let mut tally = |result: Done| match result {
+        Ok((took, Ok(_))) => {
+            pushes += 1;
+            latencies_ms.push(took.as_secs_f64() * 1000.0);
         }
+        Ok((_, Err(err))) => {
+            errors += 1;
+            if err.is_reauthorization_required() {
+                reauthorizations += 1;
+            }
+            eprintln!("worker {process}: {err}");
+        }
+        Err(_) => errors += 1,
     };
     for i in 0..count {
         let session = sessions[i % sessions.len()].clone();
@@ -290,13 +298,15 @@ async fn worker(job: Value) -> Result<(), Box<dyn std::error::Error>> {
         set.spawn(async move {
             let mut body = vec![0u8; 1024];
             body[..16].copy_from_slice(&(((process as u128) << 64) | i as u128).to_le_bytes());
-            session
+            let started = Instant::now();
+            let result = session
                 .push()
                 .library()
                 .file(body, "fleet.bin")
                 .descriptor(descriptor)
                 .send()
-                .await
+                .await;
+            (started.elapsed(), result)
         });
         while set.len() >= concurrency {
             if let Some(result) = set.join_next().await {
@@ -307,9 +317,20 @@ async fn worker(job: Value) -> Result<(), Box<dyn std::error::Error>> {
     while let Some(result) = set.join_next().await {
         tally(result);
     }
+    latencies_ms.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies_ms
+            .get(
+                ((latencies_ms.len() as f64 * q) as usize)
+                    .min(latencies_ms.len().saturating_sub(1)),
+            )
+            .copied()
+            .unwrap_or(0.0)
+    };
     println!(
         "{}",
-        json!({ "pushes": pushes, "errors": errors, "reauthorizations": reauthorizations })
+        json!({ "pushes": pushes, "errors": errors, "reauthorizations": reauthorizations,
+                "p50_ms": at(0.50), "p99_ms": at(0.99), "max_ms": at(1.0) })
     );
     Ok(())
 }

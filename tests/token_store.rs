@@ -193,3 +193,86 @@ async fn a_missing_user_or_an_empty_key_names_the_field() {
         .unwrap_err();
     assert_eq!(err.field(), Some("user"));
 }
+
+/// A store that loses its connection right when the new token is written.
+#[derive(Debug, Default)]
+struct CommitFails {
+    inner: MemoryTokenStore,
+}
+
+impl TokenStore for CommitFails {
+    fn describe(&self) -> String {
+        "flaky".into()
+    }
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<UserAccessToken>>> {
+        self.inner.load(user)
+    }
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, digime::Result<()>> {
+        self.inner.save(user, token)
+    }
+    fn acquire_lease<'a>(
+        &'a self,
+        user: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, digime::Result<LeaseAttempt>> {
+        self.inner.acquire_lease(user, ttl)
+    }
+    fn commit<'a>(
+        &'a self,
+        lease: Lease,
+        _token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, digime::Result<()>> {
+        let released = self.inner.release(lease);
+        Box::pin(async move {
+            released.await?;
+            Err(digime::store::store_error(
+                "flaky",
+                "the connection was lost",
+            ))
+        })
+    }
+    fn release(&self, lease: Lease) -> BoxFuture<'_, digime::Result<()>> {
+        self.inner.release(lease)
+    }
+}
+
+#[tokio::test]
+async fn a_refreshed_token_the_store_did_not_take_is_handed_back_and_kept() {
+    let env = Env::new().await;
+    let store = Arc::new(CommitFails::default());
+    store.save(USER, &env.token).await.unwrap();
+    let session = env
+        .sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    env.sandbox.expire_access_token(USER);
+    let push = || {
+        session
+            .push()
+            .library()
+            .file(b"x".to_vec(), "x.txt")
+            .descriptor(descriptor())
+            .send()
+    };
+    let err = push().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenStore, "{err:?}");
+    assert!(
+        err.token_refreshed(),
+        "the new token travels with the error"
+    );
+    let fresh = err.user_access_token().unwrap().clone();
+    assert_ne!(
+        fresh.refresh_token().value().expose_secret(),
+        env.token.refresh_token().value().expose_secret()
+    );
+    // This process keeps the new token: the next push uses it, and the old
+    // refresh token is not spent a second time.
+    push().await.expect("the next push adopts the kept token");
+    assert_eq!(env.sandbox.refresh_count(), 1);
+    assert_eq!(env.sandbox.library(USER).len(), 1);
+}

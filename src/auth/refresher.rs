@@ -169,6 +169,18 @@ async fn run_flight(
             Ok(newer) => {
                 rotations.record(key, Outcome::Rotated(newer.clone()), refresh_expiry(&token))
             }
+            // The refresh happened but the token store did not take the new
+            // token: this process keeps it, so that its later calls adopt it
+            // rather than spend the old refresh token again.
+            Err(err) if err.token_refreshed() => {
+                if let Some(fresh) = err.user_access_token() {
+                    rotations.record(
+                        key,
+                        Outcome::Rotated(Arc::new(fresh.clone())),
+                        refresh_expiry(&token),
+                    );
+                }
+            }
             Err(err) if err.is_reauthorization_required() => {
                 if let Some(server) = err.server() {
                     rotations.record(

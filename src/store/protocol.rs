@@ -13,9 +13,13 @@ use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
 
-/// The first wait before asking again for a held lease; it doubles up to
-/// [`MAX_POLL`].
-const FIRST_POLL: Duration = Duration::from_millis(2);
+/// How often a caller asks again for a lease another process holds: every
+/// [`POLL`] while a refresh is expected to finish (its holder's new token
+/// shows up within a poll of its commit), then less and less often, up to
+/// [`MAX_POLL`], while a holder takes long or died.
+const POLL: Duration = Duration::from_millis(5);
+/// How long callers ask every [`POLL`].
+const FAST_POLLING: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_millis(100);
 
 /// True when `stored` is another token than `stale`: someone rotated it.
@@ -38,7 +42,8 @@ pub(crate) async fn refresh_through(
     // holder to finish, or for a dead holder's lease to expire, twice over.
     let patience = ttl.saturating_mul(2).saturating_add(Duration::from_secs(5));
     let give_up = Instant::now().checked_add(patience);
-    let mut poll = FIRST_POLL;
+    let started = Instant::now();
+    let mut poll = POLL;
     loop {
         match store.acquire_lease(user, ttl).await? {
             LeaseAttempt::Acquired { lease, current } => {
@@ -73,7 +78,9 @@ pub(crate) async fn refresh_through(
                     ));
                 }
                 tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), poll)).await;
-                poll = (poll * 2).min(MAX_POLL);
+                if started.elapsed() >= FAST_POLLING {
+                    poll = (poll * 2).min(MAX_POLL);
+                }
             }
         }
     }

@@ -73,15 +73,37 @@ where
             },
         )),
         Err(err) => {
-            // The refresh happened but the source did not take the token:
-            // one more try, so that the user's consent is not lost.
-            if let Some(token) = err.user_access_token()
-                && let Err(save) = ctx.source.store.save(&ctx.source.user, token).await
+            // The refresh happened but the source did not take the new token
+            // (the store failed): one more try, so that the user's consent
+            // is not lost. Only while the source still holds the token this
+            // command started with: never over a newer one.
+            if err.token_refreshed()
+                && let Some(token) = err.user_access_token()
             {
-                eprintln!("digime: warning: the refreshed token could not be stored: {save}");
+                keep_refreshed(ctx, token).await;
             }
             Err(Failure::Sdk(err))
         }
+    }
+}
+
+/// Writes `token`, refreshed by this command, to the token source if it
+/// still holds the token the command started with.
+async fn keep_refreshed(ctx: &UserContext, token: &digime::UserAccessToken) {
+    use digime::secrecy::ExposeSecret;
+    let refresh_value =
+        |t: &digime::UserAccessToken| t.refresh_token().value().expose_secret().to_owned();
+    let stored = ctx.source.store.load(&ctx.source.user).await;
+    let untouched = match &stored {
+        Ok(Some(stored)) => refresh_value(stored) == refresh_value(&ctx.started_with),
+        Ok(None) => true,
+        Err(_) => false,
+    };
+    if !untouched {
+        return;
+    }
+    if let Err(save) = ctx.source.store.save(&ctx.source.user, token).await {
+        eprintln!("digime: warning: the refreshed token could not be stored: {save}");
     }
 }
 
