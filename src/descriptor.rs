@@ -29,7 +29,9 @@ use crate::validate;
 #[serde(rename_all = "camelCase")]
 #[builder(doc)]
 pub struct FileDescriptor {
-    /// The file's MIME type, such as `application/pdf`.
+    /// The file's MIME type, such as `application/pdf` or
+    /// `text/plain; charset=utf-8`: a media type of RFC 9110, parameters
+    /// included.
     #[builder(setter(into))]
     mime_type: String,
     /// The accounts in *your* system that this file belongs to.
@@ -85,27 +87,24 @@ impl FileDescriptor {
         self.reference.as_deref()
     }
 
-    /// Checks what the type system cannot: a MIME type of the form
-    /// `type/subtype` in printable ASCII, at least one account, no control
+    /// Checks what the type system cannot: a MIME type that follows RFC
+    /// 9110's media-type grammar (`type/subtype`, parameters such as
+    /// `; charset=utf-8` allowed), at least one account, no control
     /// characters anywhere, and sizes within [`MAX_LIST_ITEMS`] entries of
     /// at most [`MAX_ITEM_LEN`] bytes per tag or reference list, and
     /// [`MAX_DESCRIPTOR_BYTES`] for the whole descriptor (it travels in an
     /// HTTP header). The push builder calls this before anything is sent.
     pub(crate) fn validate(&self) -> Result<()> {
         use crate::Error;
-        validate::header_value("descriptor.mime_type", &self.mime_type)?;
-        let well_formed = self.mime_type.split_once('/').is_some_and(|(kind, sub)| {
-            !kind.is_empty()
-                && !sub.is_empty()
-                && !sub.contains('/')
-                && !self.mime_type.contains(char::is_whitespace)
-        });
-        if !well_formed {
-            return Err(Error::invalid_input(
+        crate::media_type::check(&self.mime_type).map_err(|reason| {
+            Error::invalid_input(
                 "descriptor.mime_type",
-                "must be a MIME type such as `application/pdf`",
-            ));
-        }
+                format!(
+                    "must be a media type such as `application/pdf` or \
+                     `text/plain; charset=utf-8` (RFC 9110): {reason}"
+                ),
+            )
+        })?;
         if self.accounts.is_empty() {
             return Err(Error::invalid_input(
                 "descriptor.accounts",

@@ -61,7 +61,7 @@ struct Inner {
 /// ```
 /// # fn handle(err: digime::Error) {
 /// match err.kind() {
-///     digime::ErrorKind::ReauthorizationRequired => { /* send the user through authorize again */ }
+///     digime::ErrorKind::ReauthorizationRequired => { /* send the user through sdk.reauthorize(..) */ }
 ///     digime::ErrorKind::Server => eprintln!("digi.me said {:?}", err.server()),
 ///     _ => eprintln!("{err}"),
 /// }
@@ -74,8 +74,11 @@ pub enum ErrorKind {
     InvalidInput,
     /// digi.me answered with an error status. [`Error::server`] has the details.
     Server,
-    /// The refresh token was rejected: the user must be authorized again.
-    /// [`Error::server`] has the server's answer.
+    /// The refresh token was rejected (expired, already used or revoked):
+    /// the user must consent again through the reauthorize flow,
+    /// [`DigiMe::reauthorize`](crate::DigiMe::reauthorize) with their last
+    /// token, which keeps their user id and library. [`Error::server`] has
+    /// the server's answer.
     ReauthorizationRequired,
     /// The request could not be sent or the response not read (DNS, TCP,
     /// TLS, a timeout).
@@ -242,7 +245,11 @@ impl Error {
     pub(crate) fn reauthorization_required(server: ServerError) -> Self {
         let mut err = Self::new(
             ErrorKind::ReauthorizationRequired,
-            format!("the refresh token was rejected ({server}): the user must be authorized again"),
+            format!(
+                "the refresh token was rejected ({server}): the user must consent again through \
+                 the reauthorize flow (`DigiMe::reauthorize` with their last token), which keeps \
+                 their user id and library"
+            ),
         );
         err.inner.server = Some(server);
         err
@@ -533,12 +540,12 @@ impl Error {
             .and_then(ServerError::retry_after)
     }
 
-    /// True when the user must go through authorization again: the refresh
-    /// token was rejected.
+    /// True when the user must consent again: the refresh token was
+    /// rejected. Send them through [`DigiMe::reauthorize`](crate::DigiMe::reauthorize).
     ///
     /// ```
     /// # fn show(err: &digime::Error) {
-    /// if err.is_reauthorization_required() { /* redirect the user to authorize */ }
+    /// if err.is_reauthorization_required() { /* redirect the user to sdk.reauthorize(..)'s URL */ }
     /// # }
     /// ```
     pub fn is_reauthorization_required(&self) -> bool {
@@ -662,6 +669,20 @@ mod tests {
         assert!(text.contains("ref-1"), "{text}");
         assert_eq!(err.code(), Some("InsufficientScope"));
         assert_eq!(err.status(), Some(403));
+    }
+
+    #[test]
+    fn reauthorization_required_names_the_reauthorize_flow() {
+        let err = Error::reauthorization_required(ServerError::new(
+            401,
+            Some("InvalidToken".into()),
+            None,
+            None,
+        ));
+        let text = err.to_string();
+        assert!(text.contains("reauthorize flow"), "{text}");
+        assert!(text.contains("DigiMe::reauthorize"), "{text}");
+        assert!(!text.contains("authorized again"), "{text}");
     }
 
     #[test]

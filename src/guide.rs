@@ -5,7 +5,7 @@
 //! | guide | for |
 //! | --- | --- |
 //! | [`push_data`] | pushing a file into a user's library, and a FHIR record to a provider |
-//! | [`authorization`] | the consent flow, what to store, when to authorize again |
+//! | [`authorization`] | the consent flow, what to store, and the flows after it: reauthorize, onboard, an account's reauthorization, revocation and deletion |
 //! | [`reliability`] | retries, timeouts, faults, and what is never lost |
 //! | [`performance`] | what a push costs, measured |
 //! | [`web`] | a web app that streams browser uploads into the library (the `web_push` example) |

@@ -3,7 +3,9 @@
 //! A Rust SDK for the digi.me write path: push files and FHIR records into a
 //! user's digi.me library, with everything around it (authorization with
 //! PKCE, token exchange and refresh, read accounts, contract info, delete
-//! user), and a faithful local sandbox of the API for tests.
+//! user, and the account lifecycle: reauthorize, onboard a service,
+//! reauthorize, revoke or delete an account), and a faithful local sandbox
+//! of the API for tests.
 //!
 //! ## Install
 //!
@@ -85,7 +87,7 @@
 //! share their tokens through a [`store::TokenStore`], under a lease. See the
 //! [scaling guide](guide::scaling). A refresh token that is spent or expired
 //! is [`ErrorKind::ReauthorizationRequired`]: send the user through
-//! authorization again.
+//! [`DigiMe::reauthorize`], which keeps their user id and library.
 //!
 //! ## Features
 //!
@@ -121,6 +123,7 @@ mod contract;
 mod descriptor;
 pub mod error;
 pub mod guide;
+mod media_type;
 pub mod models;
 pub mod push;
 mod signer;

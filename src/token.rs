@@ -57,10 +57,13 @@ impl fmt::Debug for UserAccessToken {
     }
 }
 
-/// The `user` part of a [`UserAccessToken`].
+/// The `user` part of a [`UserAccessToken`]. Its `id` is optional: the
+/// official SDK stores `"user": {}` when the server's JWT has no `sub`, and
+/// such a token loads and saves back the same way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct TokenUser {
-    id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
 }
 
 impl UserAccessToken {
@@ -88,7 +91,7 @@ impl UserAccessToken {
         Self {
             access_token,
             refresh_token,
-            user: user_id.map(|id| TokenUser { id }),
+            user: user_id.map(|id| TokenUser { id: Some(id) }),
             consent_id,
             other: serde_json::Map::new(),
         }
@@ -116,20 +119,26 @@ impl UserAccessToken {
         &self.refresh_token
     }
 
-    /// The digi.me user id (`user.id`), when the token carries it.
+    /// The digi.me user id (`user.id`), when the token carries it. A token
+    /// stored as `"user": {}` (as the official SDK stores one whose server
+    /// JWT had no `sub`) has none, and keeps its `"user": {}` when saved.
     ///
     /// ```
     /// # let token = digime::UserAccessToken::new(digime::Token::new("a", std::time::SystemTime::now()), digime::Token::new("r", std::time::SystemTime::now()), Some("u".into()), None);
     /// assert_eq!(token.user_id(), Some("u"));
+    /// let stored = r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2},"user":{}}"#;
+    /// let anonymous: digime::UserAccessToken = serde_json::from_str(stored).unwrap();
+    /// assert_eq!(anonymous.user_id(), None);
+    /// assert_eq!(serde_json::to_string(&anonymous).unwrap(), stored);
     /// ```
     pub fn user_id(&self) -> Option<&str> {
-        self.user.as_ref().map(|u| u.id.as_str())
+        self.user.as_ref().and_then(|u| u.id.as_deref())
     }
 
     /// Keeps the user id, consent id and unknown fields of `old` where the
     /// server's new token does not carry them.
     pub(crate) fn inherit_identity(&mut self, old: &UserAccessToken) {
-        if self.user.is_none() {
+        if self.user_id().is_none() && old.user.is_some() {
             self.user = old.user.clone();
         }
         if self.consent_id.is_none() {
@@ -275,6 +284,32 @@ mod tests {
         let token: UserAccessToken = serde_json::from_str(s).unwrap();
         assert_eq!(token.user_id(), None);
         assert_eq!(serde_json::to_string(&token).unwrap(), s);
+    }
+
+    #[test]
+    fn an_empty_user_loads_and_saves_back_the_same() {
+        for s in [
+            r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2},"user":{}}"#,
+            r#"{"accessToken":{"value":"a","expiry":1},"refreshToken":{"value":"r","expiry":2},"user":{},"consentid":"c"}"#,
+        ] {
+            let token: UserAccessToken = serde_json::from_str(s).unwrap();
+            assert_eq!(token.user_id(), None);
+            assert_eq!(serde_json::to_string(&token).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn a_refreshed_token_without_sub_keeps_the_old_user_id() {
+        let old: UserAccessToken = serde_json::from_str(STORED).unwrap();
+        let mut fresh = UserAccessToken::new(
+            Token::from_unix_secs("a-2", 1),
+            Token::from_unix_secs("r-2", 2),
+            None,
+            None,
+        );
+        fresh.inherit_identity(&old);
+        assert_eq!(fresh.user_id(), Some("user-id"));
+        assert_eq!(fresh.consent_id(), Some("consent-id"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! What every type-state builder in this crate shares: the sealing trait and
+//! What every type-state builder in this crate shares: the sealing trait,
 //! the macro that declares one field's markers and the trait `send()`
-//! requires of it.
+//! requires of it, and the macro that adds another builder's trait to
+//! existing markers.
 
 pub(crate) mod sealed {
     /// Only this crate's markers implement it, so no other state can exist.
@@ -33,6 +34,17 @@ macro_rules! state_pair {
         impl $crate::typestate::sealed::Sealed for $missing {}
         impl $crate::typestate::sealed::Sealed for $set {}
 
+        $crate::typestate::state_trait!($(#[$hattr])* $has::$into for $set($inner));
+    };
+}
+pub(crate) use state_pair;
+
+/// Declares one more sealed trait that `send()` may require of a field whose
+/// markers exist already (another builder's own sentence for the same
+/// field): `$has`, implemented by `$set` only, with `$into` to take the
+/// value out.
+macro_rules! state_trait {
+    ($(#[$hattr:meta])* $has:ident::$into:ident for $set:ident($inner:ty)) => {
         $(#[$hattr])*
         pub trait $has: $crate::typestate::sealed::Sealed {
             #[doc(hidden)]
@@ -46,4 +58,4 @@ macro_rules! state_pair {
         }
     };
 }
-pub(crate) use state_pair;
+pub(crate) use state_trait;

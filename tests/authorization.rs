@@ -6,18 +6,7 @@ mod support;
 
 use digime::auth::AuthorizeCallback;
 use digime::{ErrorKind, FhirVersion, SourceType, Standard};
-use support::{APP, CONTRACT, Env, USER};
-
-/// Follows the onboard URL like a browser and returns the redirect target.
-async fn consent(url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let resp = browser.get(url).send().await.expect("onboard page answers");
-    assert_eq!(resp.status(), 302, "consent redirects");
-    resp.headers()["location"].to_str().unwrap().to_string()
-}
+use support::{APP, CONTRACT, Env, USER, consent};
 
 #[tokio::test]
 async fn authorize_consent_exchange_read_accounts_then_push() {

@@ -753,7 +753,13 @@ async fn a_spent_refresh_token_exits_3() {
     env.sandbox.expire_refresh_token(USER);
     let before = env.token_json();
     let run = env.run(&["accounts"]).await.expect(3);
-    assert!(run.stderr.contains("authorize"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("run `digime reauthorize --callback-port PORT`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("reauthorize flow"), "{}", run.stderr);
     let v = env
         .run(&["--json", "token", "refresh"])
         .await
@@ -885,8 +891,15 @@ async fn help_and_version_exit_0() {
         "token",
         "contract",
         "authorize",
+        "reauthorize",
+        "onboard",
+        "account",
         "sandbox",
     ] {
+        assert!(run_.stdout.contains(command), "{command}: {}", run_.stdout);
+    }
+    let run_ = run(bare(&["account", "--help"])).await.expect(0);
+    for command in ["delete", "revoke-url"] {
         assert!(run_.stdout.contains(command), "{command}: {}", run_.stdout);
     }
     let run_ = run(bare(&["--version"])).await.expect(0);
@@ -907,8 +920,22 @@ async fn start_authorize(
     String,
     tokio::task::JoinHandle<String>,
 ) {
+    start_waiting(env, token, &[&["authorize"], args].concat()).await
+}
+
+/// Starts a command that prints a consent URL and waits for the redirect
+/// (`authorize`, `reauthorize`, `onboard`); returns as `start_authorize`.
+async fn start_waiting(
+    env: &Env,
+    token: &Path,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<String>,
+) {
     let json = args.contains(&"--json");
-    let mut cmd = env.command(&[&["authorize"], args].concat());
+    let mut cmd = env.command(args);
     cmd.env("DIGIME_TOKEN_FILE", token)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -944,6 +971,21 @@ async fn start_authorize(
     (child, url, rest)
 }
 
+/// Waits for a command started with `start_waiting` to end with exit 0.
+async fn finished_ok(child: tokio::process::Child) -> std::process::Output {
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the command ends")
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Follows the onboard URL like a browser, without following the redirect.
 async fn consent(url: &str) -> String {
     let browser = reqwest::Client::builder()
@@ -976,16 +1018,7 @@ async fn authorize_prints_the_url_waits_for_the_callback_and_writes_the_token() 
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("authorized"));
 
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = finished_ok(child).await;
     let stdout = stdout.await.unwrap();
     assert!(stdout.contains("authorized; token written to"), "{stdout}");
     assert!(stdout.contains("account acc-"), "{stdout}");
@@ -1065,6 +1098,218 @@ async fn authorize_json_reports_a_refused_consent_as_exit_1() {
     assert_eq!(v["error"]["kind"], "authorization_failed");
     assert_eq!(v["error"]["code"], "UserCancelled");
     assert!(!token.exists());
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reauthorize_rewrites_the_token_file_for_the_same_user() {
+    let env = Env::new().await;
+    let file = env.write("before.txt", b"before");
+    env.run(&[
+        "push",
+        "library",
+        file.to_str().unwrap(),
+        "--account",
+        "acc-1",
+    ])
+    .await
+    .expect(0);
+    env.sandbox.expire_access_token(USER);
+    env.sandbox.expire_refresh_token(USER);
+    env.run(&["accounts"]).await.expect(3);
+    let before = env.token_json();
+
+    let (child, url, stdout) =
+        start_waiting(&env, &env.token, &["reauthorize", "--callback-port", "0"]).await;
+    assert!(
+        url.starts_with(&format!("{}user-reauth?code=", env.sandbox.onboard_url())),
+        "{url}"
+    );
+    let location = consent(&url).await;
+    let page = reqwest::get(&location).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("reauthorized"));
+    finished_ok(child).await;
+    let stdout = stdout.await.unwrap();
+    assert!(
+        stdout.contains("reauthorized; token written to"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("user {USER}")), "{stdout}");
+    assert_ne!(env.token_json(), before, "the token file was rewritten");
+    assert_eq!(mode(&env.token), 0o600);
+    let saved: digime::UserAccessToken = serde_json::from_str(&env.token_json()).unwrap();
+    assert_eq!(saved.user_id(), Some(USER), "the same user");
+
+    // The same library: the new token pushes next to the old file.
+    let file = env.write("after.txt", b"after");
+    env.run(&[
+        "push",
+        "library",
+        file.to_str().unwrap(),
+        "--account",
+        "acc-1",
+    ])
+    .await
+    .expect(0);
+    assert_eq!(env.sandbox.library(USER).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onboard_adds_a_provider_account_and_reports_its_id() {
+    let env = Env::new().await;
+    let before = env.token_json();
+    let (child, url, _stderr) = start_waiting(
+        &env,
+        &env.token,
+        &[
+            "--json",
+            "onboard",
+            "--callback-port",
+            "0",
+            "--source-type",
+            "push",
+            "--service",
+            "9",
+        ],
+    )
+    .await;
+    assert!(
+        url.starts_with(&format!("{}onboard?code=", env.sandbox.onboard_url())),
+        "{url}"
+    );
+    assert!(
+        url.contains("sourceType=push") && url.contains("service=9"),
+        "{url}"
+    );
+    let location = consent(&url).await;
+    let page = reqwest::get(&location).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let out = finished_ok(child).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(v["onboarded"], true);
+    assert_eq!(v["token_written"], false);
+    let id = v["account_id"].as_str().expect("the new account's id");
+    let account = env
+        .sandbox
+        .accounts(USER)
+        .into_iter()
+        .find(|a| a["id"] == id)
+        .expect("listed");
+    assert_eq!(account["reference"], v["account_reference"]);
+    assert_eq!(account["serviceTypeId"], 9);
+    assert_eq!(env.token_json(), before, "an unchanged token is left alone");
+    // A provider push to it works.
+    let record = env.write("r.json", br#"{"resourceType":"Bundle"}"#);
+    env.run(&[
+        "push",
+        "provider",
+        record.to_str().unwrap(),
+        "--account-id",
+        id,
+    ])
+    .await
+    .expect(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_delete_removes_the_account() {
+    let env = Env::new().await;
+    let v = env
+        .run(&["--json", "account", "delete", "acc-2"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(v["deleted"], true);
+    assert_eq!(v["account_id"], "acc-2");
+    let ids: Vec<Value> = env
+        .sandbox
+        .accounts(USER)
+        .into_iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, [Value::from("acc-1")]);
+    let run = env.run(&["account", "delete", "acc-2"]).await.expect(1);
+    assert!(run.stderr.contains("ValidationErrors"), "{}", run.stderr);
+    let record = env.write("r.json", br#"{"resourceType":"Bundle"}"#);
+    env.run(&[
+        "push",
+        "provider",
+        record.to_str().unwrap(),
+        "--account-id",
+        "acc-2",
+    ])
+    .await
+    .expect(1);
+    // Human output.
+    let run = env.run(&["account", "delete", "acc-1"]).await.expect(0);
+    assert!(
+        run.stdout.contains("account acc-1 deleted"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn account_revoke_url_prints_where_to_send_the_user() {
+    let env = Env::new().await;
+    let run = env
+        .run(&[
+            "account",
+            "revoke-url",
+            "acc-1",
+            "--redirect",
+            "https://my.app/back",
+        ])
+        .await
+        .expect(0);
+    let location = run.stdout.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        location.starts_with(&env.sandbox.onboard_url()),
+        "{location}"
+    );
+    // The user revokes there and comes back to the redirect.
+    let back = consent(&location).await;
+    assert!(
+        back.starts_with("https://my.app/back?success=true"),
+        "{back}"
+    );
+    let v = env
+        .run(&[
+            "--json",
+            "account",
+            "revoke-url",
+            "acc-2",
+            "--redirect",
+            "https://my.app/back",
+        ])
+        .await
+        .expect(0)
+        .json();
+    assert!(
+        v["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert_eq!(v["account_id"], "acc-2");
+    // A bad redirect is bad input: exit 2, nothing sent.
+    let v = env
+        .run(&[
+            "--json",
+            "account",
+            "revoke-url",
+            "acc-1",
+            "--redirect",
+            "not a url",
+        ])
+        .await
+        .expect(2)
+        .json();
+    assert_eq!(v["error"]["field"], "redirect_uri");
+    env.run(&["account", "revoke-url", "acc-1"]).await.expect(2); // no --redirect
 }
 
 // ---------------------------------------------------------------- sandbox

@@ -1,4 +1,4 @@
-//! The type-state rules of the push and authorize builders and of the
+//! The type-state rules of the push and consent-flow builders and of the
 //! `FileDescriptor` builder, checked at compile time.
 //!
 //! Each file in `tests/ui/` breaks exactly one rule. Its `.expected` file

@@ -111,20 +111,12 @@ impl Env {
 
     /// Valid common claims, plus `extra`.
     fn claims(&self, extra: Value) -> Value {
-        let mut map = Map::new();
-        map.insert("client_id".into(), json!(format!("{APP}_{CONTRACT}")));
-        map.insert("nonce".into(), json!(nonce()));
-        map.insert("timestamp".into(), json!(now_ms()));
-        if let Value::Object(extra) = extra {
-            for (k, v) in extra {
-                if v.is_null() {
-                    map.remove(&k);
-                } else {
-                    map.insert(k, v);
-                }
-            }
-        }
-        Value::Object(map)
+        let base = json!({
+            "client_id": format!("{APP}_{CONTRACT}"),
+            "nonce": nonce(),
+            "timestamp": now_ms(),
+        });
+        merged(base, extra)
     }
 
     fn user_claims(&self) -> Value {
@@ -843,7 +835,7 @@ async fn verify_server_jwt(env: &Env, jwt: &str) -> Value {
 }
 
 async fn authorize(env: &Env, challenge: &str, extra: Value) -> reqwest::Response {
-    let mut claims = env.claims(json!({
+    let claims = env.claims(json!({
         "redirect_uri": "https://app.example/callback?x=1",
         "state": "state-123",
         "response_mode": "query",
@@ -851,15 +843,7 @@ async fn authorize(env: &Env, challenge: &str, extra: Value) -> reqwest::Respons
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }));
-    if let (Value::Object(c), Value::Object(e)) = (&mut claims, extra) {
-        for (k, v) in e {
-            if v.is_null() {
-                c.remove(&k);
-            } else {
-                c.insert(k, v);
-            }
-        }
-    }
+    let claims = merged(claims, extra);
     env.http
         .post(env.url("oauth/authorize"))
         .bearer_auth(sign(&claims))
@@ -1074,6 +1058,507 @@ async fn the_refresh_grant_rotates_and_the_old_tokens_die() {
         .await;
     expect_error(r, 401, "InvalidToken").await;
     assert_eq!(env.sb.refresh_count(), 1);
+}
+
+// ---------------------------------------------------------------- account lifecycle
+
+/// `POST oauth/token/reference` with valid claims plus `extra` (a `null`
+/// removes a claim), and `body`.
+async fn token_reference(env: &Env, extra: Value, body: &Value) -> reqwest::Response {
+    let claims = env.claims(json!({
+        "access_token": env.access(),
+        "redirect_uri": "https://app.example/lifecycle",
+        "state": "state-l",
+    }));
+    let claims = merged(claims, extra);
+    env.http
+        .post(env.url("oauth/token/reference"))
+        .bearer_auth(sign(&claims))
+        .json_body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The body without `actions`, as the SDKs send it without session options.
+fn bare_agent() -> Value {
+    json!({"agent": {"sdk": {"name": "rust", "version": "0.1.0", "meta": {}}}})
+}
+
+/// A reference code from a successful call, and the answer's body.
+async fn reference_code(env: &Env, extra: Value, body: &Value) -> (String, Value) {
+    let r = token_reference(env, extra, body).await;
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json_as().await.unwrap();
+    let claims = verify_server_jwt(env, answer["token"].as_str().unwrap()).await;
+    (
+        claims["reference_code"].as_str().unwrap().to_string(),
+        answer,
+    )
+}
+
+/// Opens a consent page; returns the status and, for a redirect, the
+/// callback's query.
+async fn open_page(env: &Env, page: &str) -> (u16, Map<String, Value>) {
+    let r = env
+        .http
+        .get(format!("{}{page}", env.sb.onboard_url()))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    if status != 302 {
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{page}: a bad link gets an HTML page"
+        );
+        return (status, Map::new());
+    }
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let query = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    (status, query)
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_says_so_on_every_try() {
+    let env = Env::new().await;
+    env.sb.expire_refresh_token(USER);
+    for _ in 0..2 {
+        let r = env
+            .token_grant(json!({"grant_type": "refresh_token", "refresh_token": env.refresh()}))
+            .await;
+        let msg = expect_error(r, 401, "InvalidToken").await;
+        assert!(msg.contains("expired"), "{msg}");
+    }
+    assert_eq!(env.sb.refresh_count(), 0);
+}
+
+#[tokio::test]
+async fn the_reference_call_checks_the_token_callback_state_pkce_and_body() {
+    let env = Env::new().await;
+    let (_, challenge) = pkce();
+    let body = bare_agent();
+    for (extra, status, code) in [
+        (json!({"access_token": null}), 401, "InvalidToken"),
+        (json!({"access_token": "unknown"}), 401, "InvalidToken"),
+        (json!({"redirect_uri": null}), 400, "InvalidRedirectUri"),
+        (
+            json!({"redirect_uri": "not a url"}),
+            400,
+            "InvalidRedirectUri",
+        ),
+        (
+            json!({"redirect_uri": "ftp://x/cb"}),
+            400,
+            "InvalidRedirectUri",
+        ),
+        (json!({"state": 7}), 406, "ValidationErrors"),
+        (
+            json!({"code_challenge": challenge}),
+            406,
+            "ValidationErrors",
+        ),
+        (
+            json!({"code_challenge_method": "S256"}),
+            406,
+            "ValidationErrors",
+        ),
+        (
+            json!({"code_challenge": challenge, "code_challenge_method": "plain"}),
+            406,
+            "ValidationErrors",
+        ),
+        (
+            json!({"code_challenge": "short", "code_challenge_method": "S256"}),
+            406,
+            "ValidationErrors",
+        ),
+    ] {
+        let r = token_reference(&env, extra.clone(), &body).await;
+        assert_eq!(r.status().as_u16(), status, "{extra}");
+        expect_error(r, status, code).await;
+    }
+    let r = token_reference(&env, json!({}), &json!({"agent": {"sdk": {}}})).await;
+    let msg = expect_error(r, 406, "ValidationErrors").await;
+    assert!(msg.contains("agent.sdk.name"), "{msg}");
+    let with_bad_actions = json!({"agent": {"sdk": {"name": "x"}}, "actions": "pull"});
+    let r = token_reference(&env, json!({}), &with_bad_actions).await;
+    let msg = expect_error(r, 406, "ValidationErrors").await;
+    assert!(msg.contains("actions"), "{msg}");
+
+    // Without `actions`, no session; with them, one. A missing state is fine.
+    let (_, answer) = reference_code(&env, json!({"state": null}), &body).await;
+    assert!(answer.get("session").is_none(), "{answer}");
+    let (_, answer) = reference_code(&env, json!({}), &agent()).await;
+    assert!(answer["session"]["key"].is_string(), "{answer}");
+}
+
+#[tokio::test]
+async fn a_lapsed_access_token_is_accepted_for_reauthorization_only() {
+    let env = Env::new().await;
+    let (verifier, challenge) = pkce();
+    let pkce_claims = json!({"code_challenge": challenge, "code_challenge_method": "S256"});
+    // Expired access token, live refresh token: not lapsed, refused.
+    env.sb.expire_access_token(USER);
+    let r = token_reference(&env, pkce_claims.clone(), &bare_agent()).await;
+    expect_error(r, 401, "InvalidToken").await;
+    // Once the refresh token has run out too, it is lapsed: only the call
+    // with a code challenge takes it.
+    env.sb.expire_refresh_token(USER);
+    let r = token_reference(&env, json!({}), &bare_agent()).await;
+    expect_error(r, 401, "InvalidToken").await;
+    expect_error(
+        env.accounts_with(&env.user_claims()).await,
+        401,
+        "InvalidToken",
+    )
+    .await;
+    let (code, _) = reference_code(&env, pkce_claims, &bare_agent()).await;
+
+    // The user-reauth page takes it once.
+    let (status, q) = open_page(
+        &env,
+        &format!("user-reauth?code={code}&lng=nl&triggerQuery=true"),
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert_eq!(q["success"], "true");
+    assert_eq!(q["state"], "state-l");
+    let auth_code = q["code"].as_str().unwrap().to_string();
+    let (status, _) = open_page(&env, &format!("user-reauth?code={code}")).await;
+    assert_eq!(status, 400, "single use");
+
+    // The exchange needs the verifier, and gives the same user a new pair.
+    let (wrong, _) = pkce();
+    let r = env
+        .token_grant(
+            json!({"grant_type": "authorization_code", "code": auth_code, "code_verifier": wrong}),
+        )
+        .await;
+    expect_error(r, 406, "InvalidRequest").await;
+    let (_, challenge2) = pkce();
+    let (code2, _) = reference_code(
+        &env,
+        json!({"code_challenge": challenge2, "code_challenge_method": "S256"}),
+        &bare_agent(),
+    )
+    .await;
+    let (_, q) = open_page(&env, &format!("user-reauth?code={code2}")).await;
+    let r = env
+        .token_grant(json!({"grant_type": "authorization_code", "code": q["code"], "code_verifier": verifier}))
+        .await;
+    expect_error(r, 406, "InvalidRequest").await; // bound to challenge2's verifier
+    let (verifier3, challenge3) = pkce();
+    let (code3, _) = reference_code(
+        &env,
+        json!({"code_challenge": challenge3, "code_challenge_method": "S256"}),
+        &bare_agent(),
+    )
+    .await;
+    let (_, q) = open_page(&env, &format!("user-reauth?code={code3}")).await;
+    let r = env
+        .token_grant(json!({"grant_type": "authorization_code", "code": q["code"], "code_verifier": verifier3}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json_as().await.unwrap();
+    let payload = verify_server_jwt(&env, body["token"].as_str().unwrap()).await;
+    assert_eq!(payload["sub"], USER, "the same user");
+    let fresh = payload["access_token"]["value"].as_str().unwrap();
+    let r = env
+        .accounts_with(&env.claims(json!({ "access_token": fresh })))
+        .await;
+    assert_eq!(r.status(), 200);
+    // The lapsed pair is over: neither the old access nor the old refresh
+    // token opens anything.
+    let r = token_reference(
+        &env,
+        json!({"code_challenge": challenge3, "code_challenge_method": "S256"}),
+        &bare_agent(),
+    )
+    .await;
+    expect_error(r, 401, "InvalidToken").await;
+    let r = env
+        .token_grant(json!({"grant_type": "refresh_token", "refresh_token": env.refresh()}))
+        .await;
+    expect_error(r, 401, "InvalidToken").await;
+}
+
+#[tokio::test]
+async fn the_user_reauth_page_needs_a_reference_code_with_a_challenge() {
+    let env = Env::new().await;
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    let (status, _) = open_page(&env, &format!("user-reauth?code={code}")).await;
+    assert_eq!(status, 400);
+    for page in ["user-reauth", "user-reauth?code=unknown"] {
+        assert_eq!(open_page(&env, page).await.0, 400, "{page}");
+    }
+    let (_, challenge) = pkce();
+    let (code, _) = reference_code(
+        &env,
+        json!({"code_challenge": challenge, "code_challenge_method": "S256"}),
+        &bare_agent(),
+    )
+    .await;
+    let (status, _) = open_page(&env, &format!("user-reauth?code={code}&triggerQuery=yes")).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn the_onboard_page_checks_its_query_and_adds_an_account() {
+    let env = Env::new().await;
+    let scope = "%257B%2522dataType%2522%253A%255B%2522medical%2522%255D%257D";
+    let bad = [
+        "",
+        "&sourceType=both",
+        "&sourceType=push&service=abc",
+        "&sourceType=push&triggerQuery=1",
+        "&sourceType=push&sampleDataAutoOnboard=yes",
+        "&sourceType=push&includeSampleDataOnlySources=no",
+        // Encoded once only: JSON after the query's own decoding.
+        "&sourceType=push&sourcesScope=%7B%22dataType%22%3A%5B%5D%7D",
+        "&sourceType=push&sourcesScope=%257B%2522other%2522%253A1%257D",
+    ];
+    for query in bad {
+        let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+        let (status, _) = open_page(&env, &format!("onboard?code={code}{query}")).await;
+        assert_eq!(status, 400, "{query}");
+    }
+    assert_eq!(
+        open_page(&env, "onboard?code=unknown&sourceType=push")
+            .await
+            .0,
+        400
+    );
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    let (status, q) = open_page(
+        &env,
+        &format!("onboard?code={code}&sourceType=push&service=42&lng=nl&sourcesScope={scope}&sampleDataAutoOnboard=true&includeSampleDataOnlySources=false&triggerQuery=false"),
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert_eq!(q["success"], "true");
+    assert_eq!(q["state"], "state-l");
+    assert!(!q.contains_key("code"), "nothing to exchange");
+    let accounts = env.sb.accounts(USER);
+    assert_eq!(accounts.len(), 3);
+    let new = accounts
+        .iter()
+        .find(|a| a["reference"] == q["accountReference"])
+        .expect("the callback's reference is the new account's");
+    assert_eq!(new["serviceTypeId"], 42);
+    // Single use.
+    assert_eq!(
+        open_page(&env, &format!("onboard?code={code}&sourceType=push"))
+            .await
+            .0,
+        400
+    );
+    // A refused consent.
+    env.sb.set_consent_failure(Some("ConsentDeclined".into()));
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    let (_, q) = open_page(&env, &format!("onboard?code={code}&sourceType=pull")).await;
+    assert_eq!(q["success"], "false");
+    assert_eq!(q["errorCode"], "ConsentDeclined");
+    assert_eq!(env.sb.accounts(USER).len(), 3);
+}
+
+#[tokio::test]
+async fn post_reference_takes_only_client_claims_and_a_known_account() {
+    let env = Env::new().await;
+    let post = |claims: Value, body: Value| {
+        env.http
+            .post(env.url("reference"))
+            .bearer_auth(sign(&claims))
+            .json_body(&body)
+            .send()
+    };
+    let good = json!({"type": "accountId", "value": "acc-1"});
+    let r = post(env.user_claims(), good.clone()).await.unwrap();
+    let msg = expect_error(r, 406, "ValidationErrors").await;
+    assert!(msg.contains("access_token"), "{msg}");
+    for body in [
+        json!({"type": "cloudId", "value": "acc-1"}),
+        json!({"type": "accountId"}),
+        json!({"type": "accountId", "value": ""}),
+        json!({"type": "accountId", "value": "no-such-account"}),
+        json!("accountId"),
+    ] {
+        let r = post(env.claims(json!({})), body.clone()).await.unwrap();
+        expect_error(r, 406, "ValidationErrors").await;
+    }
+    let r = post(env.claims(json!({})), good).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json_as().await.unwrap();
+    assert!(answer["id"].as_str().unwrap().starts_with("accref-"));
+}
+
+#[tokio::test]
+async fn the_reauthorize_page_needs_an_account_reference_of_the_user() {
+    let env = Env::new().await;
+    env.sb.create_user("someone-else", &["their-acc"]).unwrap();
+    let account_ref = |account: &'static str| {
+        let env = &env;
+        async move {
+            let r = env
+                .http
+                .post(env.url("reference"))
+                .bearer_auth(sign(&env.claims(json!({}))))
+                .json_body(&json!({"type": "accountId", "value": account}))
+                .send()
+                .await
+                .unwrap();
+            let answer: Value = r.json_as().await.unwrap();
+            answer["id"].as_str().unwrap().to_string()
+        }
+    };
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    assert_eq!(
+        open_page(&env, &format!("reauthorize?code={code}")).await.0,
+        400
+    );
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    assert_eq!(
+        open_page(&env, &format!("reauthorize?code={code}&accountRef=nope"))
+            .await
+            .0,
+        400
+    );
+    let theirs = account_ref("their-acc").await;
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    assert_eq!(
+        open_page(
+            &env,
+            &format!("reauthorize?code={code}&accountRef={theirs}")
+        )
+        .await
+        .0,
+        400
+    );
+    let ours = account_ref("acc-2").await;
+    let (code, _) = reference_code(&env, json!({}), &bare_agent()).await;
+    let (status, q) = open_page(
+        &env,
+        &format!("reauthorize?code={code}&accountRef={ours}&lng=en"),
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert_eq!(q["success"], "true");
+    assert_eq!(q["accountReference"], "ref-acc-2");
+    assert_eq!(q["state"], "state-l");
+}
+
+#[tokio::test]
+async fn revoke_checks_the_account_and_the_redirect_then_revokes_on_the_page() {
+    let env = Env::new().await;
+    let revoke = |claims: Value, account: Option<&str>, redirect: Option<&str>| {
+        let mut req = env
+            .http
+            .get(env.url("permission-access/revoke/h:accountId"))
+            .bearer_auth(sign(&claims));
+        if let Some(account) = account {
+            req = req.header("accountId", account);
+        }
+        if let Some(redirect) = redirect {
+            req = req.header("redirectUri", redirect);
+        }
+        req.send()
+    };
+    let back = Some("https://app.example/revoked");
+    let r = revoke(env.claims(json!({})), Some("acc-1"), back)
+        .await
+        .unwrap();
+    expect_error(r, 401, "InvalidToken").await;
+    let r = revoke(env.user_claims(), None, back).await.unwrap();
+    expect_error(r, 406, "ValidationErrors").await;
+    let r = revoke(env.user_claims(), Some("not-theirs"), back)
+        .await
+        .unwrap();
+    expect_error(r, 406, "ValidationErrors").await;
+    for redirect in [None, Some("not a url"), Some("ftp://x/y")] {
+        let r = revoke(env.user_claims(), Some("acc-1"), redirect)
+            .await
+            .unwrap();
+        expect_error(r, 400, "InvalidRedirectUri").await;
+    }
+    let r = revoke(env.user_claims(), Some("acc-1"), back)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json_as().await.unwrap();
+    let location = answer["location"].as_str().unwrap();
+    let page = location
+        .strip_prefix(&env.sb.onboard_url())
+        .expect("on the onboard site");
+    let (status, q) = open_page(&env, page).await;
+    assert_eq!(status, 302);
+    assert_eq!(q["accountReference"], "ref-acc-1");
+    assert_eq!(open_page(&env, page).await.0, 400, "single use");
+    let acc = |env: &Env| {
+        env.sb
+            .accounts(USER)
+            .into_iter()
+            .find(|a| a["id"] == "acc-1")
+            .unwrap()
+    };
+    assert_eq!(acc(&env)["accessTokenStatus"]["authorized"], false);
+    let r = env
+        .provider(
+            "permission-access/import/h:accountId/fhir/stu3",
+            Some("acc-1"),
+            "application/json",
+            "{}",
+        )
+        .await;
+    expect_error(r, 403, "ServiceAuthorizationError").await;
+}
+
+#[tokio::test]
+async fn delete_account_checks_the_account_then_removes_it() {
+    let env = Env::new().await;
+    let delete = |claims: Value, account: Option<&str>| {
+        let mut req = env
+            .http
+            .delete(env.url("permission-access/service/h:accountId"))
+            .bearer_auth(sign(&claims));
+        if let Some(account) = account {
+            req = req.header("accountId", account);
+        }
+        req.send()
+    };
+    let r = delete(env.claims(json!({})), Some("acc-1")).await.unwrap();
+    expect_error(r, 401, "InvalidToken").await;
+    let r = delete(env.user_claims(), None).await.unwrap();
+    expect_error(r, 406, "ValidationErrors").await;
+    let r = delete(env.user_claims(), Some("not-theirs")).await.unwrap();
+    expect_error(r, 406, "ValidationErrors").await;
+    let r = delete(env.user_claims(), Some("acc-1")).await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let ids: Vec<Value> = env
+        .sb
+        .accounts(USER)
+        .into_iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("acc-2")]);
+    let r = env
+        .provider(
+            "permission-access/import/h:accountId/fhir/stu3",
+            Some("acc-1"),
+            "application/json",
+            "{}",
+        )
+        .await;
+    expect_error(r, 406, "ValidationErrors").await;
+    let r = delete(env.user_claims(), Some("acc-1")).await.unwrap();
+    expect_error(r, 406, "ValidationErrors").await;
 }
 
 // ---------------------------------------------------------------- faults
@@ -1672,6 +2157,20 @@ fn the_binary_rejects_bad_flags_and_documents_them() {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// `base` with `extra`'s claims set (a `null` removes one).
+fn merged(mut base: Value, extra: Value) -> Value {
+    if let (Value::Object(c), Value::Object(e)) = (&mut base, extra) {
+        for (k, v) in e {
+            if v.is_null() {
+                c.remove(&k);
+            } else {
+                c.insert(k, v);
+            }
+        }
+    }
+    base
+}
 
 /// JSON without reqwest's `json` feature.
 trait JsonResponse {

@@ -9,6 +9,8 @@
 //! authorization code must appear nowhere. The per-call span (endpoint,
 //! attempt, status, duration) must be there.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -132,7 +134,12 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         authorization.code_verifier().expose_secret(),
     );
     seen.debug("Authorization", &authorization);
-    seen.debug("Session", authorization.session());
+    seen.debug(
+        "Session",
+        authorization
+            .session()
+            .expect("a session with session options"),
+    );
     seen.debug("SourceType", &SourceType::Push);
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -261,6 +268,56 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
         .unwrap_err();
     assert!(err.is_reauthorization_required(), "{err:?}");
     seen.both("Error (reauthorize)", &err);
+
+    // The lifecycle: reauthorize with the lapsed token, then onboard,
+    // reauthorize an account, revoke and delete one.
+    let reauthorize = sdk
+        .reauthorize(&contract, &session.user_access_token())
+        .callback("http://127.0.0.1:9/callback")
+        .state("state-2");
+    seen.debug("ReauthorizeBuilder", &reauthorize);
+    let reauthorization = reauthorize.send().await.unwrap();
+    seen.secret(
+        "reauthorization code verifier",
+        reauthorization.code_verifier().expose_secret(),
+    );
+    seen.debug("Authorization (reauthorize)", &reauthorization);
+    let location = support::consent(reauthorization.url().as_str()).await;
+    let callback = AuthorizeCallback::from_url(&location).unwrap();
+    seen.secret("reauthorization code", callback.code());
+    let token = sdk
+        .exchange_code_for_token(&contract, callback.code(), reauthorization.code_verifier())
+        .await
+        .unwrap();
+    seen.token("reauthorized token", &token);
+    let onboard = sdk
+        .onboard(&contract, &token)
+        .callback("http://127.0.0.1:9/onboarded")
+        .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]));
+    seen.debug("OnboardBuilder", &onboard);
+    let link = onboard.send().await.unwrap();
+    seen.debug("ConsentLink", &link);
+    let location = support::consent(link.url().as_str()).await;
+    seen.debug(
+        "AccountCallback",
+        &digime::auth::AccountCallback::from_url(&location).unwrap(),
+    );
+    let account = sdk
+        .reauthorize_account(&contract, &token)
+        .account_id(&account_id)
+        .callback("http://127.0.0.1:9/account");
+    seen.debug("ReauthorizeAccountBuilder", &account);
+    seen.debug("ConsentLink (account)", &account.send().await.unwrap());
+    let revoke = sdk
+        .revoke_account_url(&contract, &token, &account_id, "http://127.0.0.1:9/revoked")
+        .await
+        .unwrap();
+    seen.debug("Outcome (revoke)", &revoke);
+    let deleted = sdk
+        .delete_account(&contract, &token, &account_id)
+        .await
+        .unwrap();
+    seen.debug("Outcome (delete)", &deleted);
     seen.debug("Fault", &Fault::with_status("x", 503));
     for record in sandbox.requests() {
         seen.debug("RequestRecord", &record);

@@ -274,6 +274,61 @@ async fn a_key_set_redirect_off_the_origin_is_not_followed() {
 }
 
 #[tokio::test]
+async fn an_allowed_key_set_origin_is_trusted_and_only_that_one() {
+    let h = hostile().await;
+    let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();
+    // The same server under another name: another origin, allowed.
+    let other_origin = h.origin.replace("127.0.0.1", "localhost");
+    let jku = format!("{other_origin}/v1.7/jwks/oauth");
+    *h.token.lock().unwrap() = sign(Algorithm::PS512, &key, &jku, "k1", &payload());
+    let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
+    let allowing = DigiMe::builder()
+        .application_id("app")
+        .base_url(&h.base)
+        .allow_key_set_origin(&other_origin)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let token = allowing
+        .refresh_token(&contract, &expired_token())
+        .await
+        .expect("a jku on an allowed origin verifies");
+    assert_eq!(token.user_id(), Some("user-1"));
+    assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 1);
+
+    // The default stays pinned to the API origin.
+    let pinned = DigiMe::builder()
+        .application_id("app")
+        .base_url(&h.base)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = pinned
+        .refresh_token(&contract, &expired_token())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenVerification);
+    // Another port on the allowed host is another origin: refused (a new
+    // client: the first one remembers the rotation it made).
+    let elsewhere = "http://localhost:1/v1.7/jwks/oauth";
+    *h.token.lock().unwrap() = sign(Algorithm::PS512, &key, elsewhere, "k9", &payload());
+    let allowing = DigiMe::builder()
+        .application_id("app")
+        .base_url(&h.base)
+        .allow_key_set_origin(&other_origin)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let err = allowing
+        .refresh_token(&contract, &expired_token())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err:?}");
+    assert!(err.to_string().contains("allowed"), "{err}");
+    assert_eq!(h.jwks_fetches.load(Ordering::SeqCst), 1, "never fetched");
+}
+
+#[tokio::test]
 async fn a_key_set_over_64_kib_is_refused_naming_the_cap() {
     let h = hostile().await;
     let key = EncodingKey::from_rsa_pem(h.key_pem.as_bytes()).unwrap();

@@ -1,4 +1,7 @@
-//! The callback after consent: `?success=true&code=…&state=…&accountReference=…`.
+//! The callbacks after consent: [`AuthorizeCallback`]
+//! (`?success=true&code=…&state=…&accountReference=…`, after authorize and
+//! reauthorize) and [`AccountCallback`] (`?success=true&accountReference=…`,
+//! after onboarding a service or reauthorizing an account).
 
 use std::fmt;
 
@@ -47,9 +50,7 @@ impl AuthorizeCallback {
     /// assert_eq!(err.field(), Some("callback_url"));
     /// ```
     pub fn from_url(url: &str) -> Result<Self> {
-        let url = Url::parse(url)
-            .map_err(|e| Error::invalid_input("callback_url", format!("not a URL ({e})")))?;
-        Self::from_query(url.query().unwrap_or(""))
+        Self::from_query(parse_url(url)?.query().unwrap_or(""))
     }
 
     /// Parses the query string alone (with or without the leading `?`).
@@ -59,54 +60,15 @@ impl AuthorizeCallback {
     /// assert_eq!(cb.state(), Some("s"));
     /// ```
     pub fn from_query(query: &str) -> Result<Self> {
-        let query = query.strip_prefix('?').unwrap_or(query);
-        let mut success = None;
-        let mut code = None;
-        let mut state = None;
-        let mut account_reference = None;
-        let mut error_code = None;
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let slot = match key.as_ref() {
-                "success" => &mut success,
-                "code" => &mut code,
-                "state" => &mut state,
-                "accountReference" => &mut account_reference,
-                "errorCode" => &mut error_code,
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(Error::invalid_input(
-                    "callback_query",
-                    format!("`{key}` appears more than once"),
-                ));
-            }
-            *slot = Some(value.into_owned());
-        }
-        match success.as_deref() {
-            Some("true") => {}
-            Some("false") => {
-                return Err(Error::authorization_failed(error_code));
-            }
-            Some(_) => {
-                return Err(Error::invalid_input(
-                    "callback_query",
-                    "`success` must be `true` or `false`",
-                ));
-            }
-            None => {
-                return Err(Error::invalid_input(
-                    "callback_query",
-                    "`success` is missing",
-                ));
-            }
-        }
-        let code = code
+        let fields = CallbackFields::parse(query)?;
+        let code = fields
+            .code
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::invalid_input("callback_query", "`code` is missing"))?;
         Ok(Self {
             code,
-            state,
-            account_reference: account_reference.filter(|r| !r.is_empty()),
+            state: fields.state,
+            account_reference: fields.account_reference,
         })
     }
 
@@ -152,17 +114,165 @@ impl AuthorizeCallback {
     /// assert_eq!(cb.verify_state("other").unwrap_err().field(), Some("state"));
     /// ```
     pub fn verify_state(&self, expected: &str) -> Result<()> {
-        let got = self.state.as_deref().unwrap_or("");
-        let same =
-            aws_lc_rs::constant_time::verify_slices_are_equal(got.as_bytes(), expected.as_bytes())
-                .is_ok();
-        if same && self.state.is_some() {
-            Ok(())
-        } else {
-            Err(Error::invalid_input(
-                "state",
-                "the callback's state does not match the one sent with the authorization",
-            ))
+        verify_state(self.state.as_deref(), expected)
+    }
+}
+
+/// The redirect after onboarding a service or reauthorizing an account:
+/// `?success=true&accountReference=…&state=…`, with no code (nothing is
+/// exchanged after these flows).
+///
+/// ```
+/// use digime::auth::AccountCallback;
+/// # fn main() -> digime::Result<()> {
+/// let cb = AccountCallback::from_url("https://my.app/onboarded?success=true&accountReference=ref-9&state=s-1")?;
+/// cb.verify_state("s-1")?;
+/// assert_eq!(cb.account_reference(), Some("ref-9"));
+///
+/// let denied = AccountCallback::from_query("success=false&errorCode=ConsentDeclined").unwrap_err();
+/// assert_eq!(denied.kind(), digime::ErrorKind::AuthorizationFailed);
+/// assert_eq!(denied.code(), Some("ConsentDeclined"));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCallback {
+    state: Option<String>,
+    account_reference: Option<String>,
+}
+
+impl AccountCallback {
+    /// Parses the full callback URL.
+    ///
+    /// ```
+    /// let err = digime::auth::AccountCallback::from_url("not a url").unwrap_err();
+    /// assert_eq!(err.field(), Some("callback_url"));
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        Self::from_query(parse_url(url)?.query().unwrap_or(""))
+    }
+
+    /// Parses the query string alone (with or without the leading `?`).
+    ///
+    /// ```
+    /// let cb = digime::auth::AccountCallback::from_query("?success=true&accountReference=r").unwrap();
+    /// assert_eq!(cb.account_reference(), Some("r"));
+    /// ```
+    pub fn from_query(query: &str) -> Result<Self> {
+        let fields = CallbackFields::parse(query)?;
+        Ok(Self {
+            state: fields.state,
+            account_reference: fields.account_reference,
+        })
+    }
+
+    /// The reference of the account the user onboarded or reauthorized:
+    /// match it to an account's `reference` in read accounts
+    /// ([`AccountsOutcome::find_by_reference`](crate::calls::AccountsOutcome::find_by_reference)).
+    ///
+    /// ```
+    /// let cb = digime::auth::AccountCallback::from_query("success=true&accountReference=r").unwrap();
+    /// assert_eq!(cb.account_reference(), Some("r"));
+    /// ```
+    pub fn account_reference(&self) -> Option<&str> {
+        self.account_reference.as_deref()
+    }
+
+    /// The state, as it came back.
+    ///
+    /// ```
+    /// let cb = digime::auth::AccountCallback::from_query("success=true&state=s").unwrap();
+    /// assert_eq!(cb.state(), Some("s"));
+    /// ```
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+
+    /// Checks that the state is the one sent with the call (compared in
+    /// constant time). A mismatch is an
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming
+    /// `state`.
+    ///
+    /// ```
+    /// let cb = digime::auth::AccountCallback::from_query("success=true&state=s").unwrap();
+    /// assert!(cb.verify_state("s").is_ok());
+    /// assert_eq!(cb.verify_state("other").unwrap_err().field(), Some("state"));
+    /// ```
+    pub fn verify_state(&self, expected: &str) -> Result<()> {
+        verify_state(self.state.as_deref(), expected)
+    }
+}
+
+/// Parses a callback URL, naming `callback_url` when it is not one.
+fn parse_url(url: &str) -> Result<Url> {
+    Url::parse(url).map_err(|e| Error::invalid_input("callback_url", format!("not a URL ({e})")))
+}
+
+/// What every callback carries. `success=false` is an
+/// [`ErrorKind::AuthorizationFailed`](crate::ErrorKind::AuthorizationFailed)
+/// with the `errorCode`.
+struct CallbackFields {
+    code: Option<String>,
+    state: Option<String>,
+    account_reference: Option<String>,
+}
+
+impl CallbackFields {
+    fn parse(query: &str) -> Result<Self> {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        let mut success = None;
+        let mut code = None;
+        let mut state = None;
+        let mut account_reference = None;
+        let mut error_code = None;
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "success" => &mut success,
+                "code" => &mut code,
+                "state" => &mut state,
+                "accountReference" => &mut account_reference,
+                "errorCode" => &mut error_code,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(Error::invalid_input(
+                    "callback_query",
+                    format!("`{key}` appears more than once"),
+                ));
+            }
+            *slot = Some(value.into_owned());
         }
+        match success.as_deref() {
+            Some("true") => Ok(Self {
+                code,
+                state,
+                account_reference: account_reference.filter(|r| !r.is_empty()),
+            }),
+            Some("false") => Err(Error::authorization_failed(error_code)),
+            Some(_) => Err(Error::invalid_input(
+                "callback_query",
+                "`success` must be `true` or `false`",
+            )),
+            None => Err(Error::invalid_input(
+                "callback_query",
+                "`success` is missing",
+            )),
+        }
+    }
+}
+
+/// The state check both callbacks make, in constant time.
+fn verify_state(got: Option<&str>, expected: &str) -> Result<()> {
+    let same = aws_lc_rs::constant_time::verify_slices_are_equal(
+        got.unwrap_or("").as_bytes(),
+        expected.as_bytes(),
+    )
+    .is_ok();
+    if same && got.is_some() {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "state",
+            "the callback's state does not match the one sent with the call",
+        ))
     }
 }

@@ -1,8 +1,25 @@
-//! Authorization and tokens.
+//! Authorization, the account lifecycle, and tokens.
 //!
-//! - [`AuthorizeBuilder`] (`authorize/`): `oauth/authorize` and the onboard URL;
-//!   its type states are in [`state`].
-//! - [`AuthorizeCallback`] (`callback.rs`): the redirect after consent.
+//! The consent flows, each a builder whose required inputs are checked at
+//! compile time (its type states are in [`state`]):
+//!
+//! - [`AuthorizeBuilder`] (`authorize/`): `oauth/authorize`, a new user or a
+//!   new contract for a known one;
+//! - [`ReauthorizeBuilder`] (`reauthorize.rs`): the same user's consent
+//!   again after [`ErrorKind::ReauthorizationRequired`](crate::ErrorKind::ReauthorizationRequired);
+//! - [`OnboardBuilder`] (`onboard.rs`): another service for the user, such
+//!   as the provider account a provider push needs;
+//! - [`ReauthorizeAccountBuilder`] (`reauthorize_account.rs`): one account's
+//!   consent again.
+//!
+//! What they share: `reference.rs` (the `oauth/token/reference` call of the
+//! last three), `consent.rs` (the callback check, the request body, the
+//! consent page's URL, [`ConsentLink`]), `options.rs` (the pages' optional
+//! settings), and [`AuthorizeCallback`] / [`AccountCallback`]
+//! (`callback.rs`), the redirects after consent.
+//!
+//! Tokens:
+//!
 //! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
 //! - `refresh.rs`: the refresh grant.
 //! - `refresher.rs`: the token refresher: one refresh per refresh token,
@@ -16,25 +33,34 @@
 //! - [`UserSession`] (`session.rs`): one user's token shared by many calls,
 //!   in memory or in a [`TokenStore`](crate::store::TokenStore).
 //!
-//! The whole flow, from the user's first visit to a push, is in the
+//! The flows, as a user meets them, are in the
 //! [authorization guide](crate::guide::authorization).
 
 mod authorize;
 mod callback;
+mod consent;
 mod exchange;
+mod onboard;
+mod options;
 mod pkce;
+mod reauthorize;
+mod reauthorize_account;
+mod reference;
 mod refresh;
 mod refresher;
 mod rotations;
 mod server_jwt;
 mod session;
+pub mod state;
 mod user_call;
 
-pub use authorize::{
-    Authorization, AuthorizeBuilder, AuthorizeFuture, PullSessionOptions, SampleDataOptions,
-    Session, SourceType, generate_state, state,
-};
-pub use callback::AuthorizeCallback;
+pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session, generate_state};
+pub use callback::{AccountCallback, AuthorizeCallback};
+pub use consent::{ConsentLink, ConsentLinkFuture};
+pub use onboard::OnboardBuilder;
+pub use options::{PullSessionOptions, SampleDataOptions, SourceType, SourcesScope};
+pub use reauthorize::ReauthorizeBuilder;
+pub use reauthorize_account::ReauthorizeAccountBuilder;
 pub use session::UserSession;
 
 pub(crate) use refresh::refresh;

@@ -1,7 +1,8 @@
 //! Verification of every JWT the server returns.
 //!
 //! The official SDK follows any `jku` and accepts what it finds there. This
-//! one only fetches a key set from the configured API origin, accepts only
+//! one only fetches a key set from the configured API origin (and the
+//! origins allowed with `DigiMeBuilder::allow_key_set_origin`), accepts only
 //! PS512, and caches keys by `kid` so that one fetch serves many tokens.
 
 use std::collections::HashMap;
@@ -30,7 +31,9 @@ struct KeySetEntry {
 
 /// Verifies server JWTs. One per [`DigiMe`](crate::DigiMe).
 pub(crate) struct ServerJwtVerifier {
-    origin: Origin,
+    /// Where a `jku` may point: the API's origin first, then the allowed
+    /// others.
+    origins: Vec<Origin>,
     /// The longest a key-set fetch may take.
     fetch_timeout: Duration,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
@@ -40,9 +43,9 @@ pub(crate) struct ServerJwtVerifier {
 }
 
 impl ServerJwtVerifier {
-    pub(crate) fn new(base_url: &Url, fetch_timeout: Duration) -> Self {
+    pub(crate) fn new(origins: Vec<Origin>, fetch_timeout: Duration) -> Self {
         Self {
-            origin: base_url.origin(),
+            origins,
             fetch_timeout,
             keys: RwLock::new(HashMap::new()),
             fetch: tokio::sync::Mutex::new(()),
@@ -70,11 +73,16 @@ impl ServerJwtVerifier {
             .ok_or_else(|| Error::token_verification("the header has no `jku`"))?;
         let jku = Url::parse(jku)
             .map_err(|e| Error::token_verification(format!("the `jku` does not parse ({e})")))?;
-        if jku.origin() != self.origin {
+        if !self.origins.contains(&jku.origin()) {
+            let allowed: Vec<String> = self
+                .origins
+                .iter()
+                .map(Origin::ascii_serialization)
+                .collect();
             return Err(Error::token_verification(format!(
-                "the `jku` {} is not on the API origin {}",
+                "the `jku` {} is not on the API origin or an allowed key-set origin ({})",
                 jku,
-                self.origin.ascii_serialization()
+                allowed.join(", ")
             )));
         }
         let kid = header
@@ -183,7 +191,7 @@ mod tests {
     #[test]
     fn the_key_cache_survives_a_poisoned_lock() {
         let base = Url::parse("https://api.example/v1.7/").unwrap();
-        let verifier = ServerJwtVerifier::new(&base, Duration::from_secs(1));
+        let verifier = ServerJwtVerifier::new(vec![base.origin()], Duration::from_secs(1));
         verifier.remember(HashMap::from([("k1".to_owned(), a_key())]));
         // A panic while the lock is held poisons it.
         let panicked = std::thread::scope(|s| {

@@ -217,6 +217,16 @@ impl UserSession {
         self.inner.refreshes.load(Ordering::SeqCst)
     }
 
+    /// The SDK the session's calls go through.
+    pub(crate) fn sdk(&self) -> &DigiMe {
+        &self.inner.sdk
+    }
+
+    /// The contract the session's calls are made under.
+    pub(crate) fn contract(&self) -> &ContractDetails {
+        &self.inner.contract
+    }
+
     pub(crate) fn current(&self) -> Arc<UserAccessToken> {
         self.inner
             .current

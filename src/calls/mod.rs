@@ -1,8 +1,14 @@
-//! The calls around the push: read accounts, contract info, delete user.
-//! Each file holds one call.
+//! The calls around the push: read accounts, contract info, delete user,
+//! and the account calls of the lifecycle (revoke an account's permission,
+//! delete an account). Each file holds one call; [`Outcome`] is what a call
+//! made for a user returns, with the token to store.
 
 mod accounts;
 mod contract_info;
+mod delete_account;
 mod delete_user;
+mod outcome;
+mod revoke_account;
 
 pub use accounts::AccountsOutcome;
+pub use outcome::Outcome;

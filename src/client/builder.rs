@@ -39,6 +39,7 @@ pub struct DigiMeBuilder {
     read_timeout: Option<Duration>,
     refresh_skew: Option<Duration>,
     retry_ambiguous_pushes: bool,
+    key_set_origins: Vec<String>,
     lease_ttl: Option<Duration>,
 }
 
@@ -180,6 +181,32 @@ impl DigiMeBuilder {
         self
     }
 
+    /// Also accepts a server JWT whose key set (`jku`) is on `origin`, for
+    /// environments that serve their key set from another host than the
+    /// API. Repeatable. By default only the API's own origin (the
+    /// [`base_url`](Self::base_url)'s scheme, host and port) is trusted, and
+    /// that one always is.
+    ///
+    /// `origin` is a URL whose scheme, host and port count (a path is
+    /// ignored), such as `https://keys.example.com`. Only add a host you
+    /// trust as you trust the API: whoever serves the key set vouches for
+    /// every token.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder()
+    ///     .application_id("app")
+    ///     .allow_key_set_origin("https://keys.example.com")
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = sdk;
+    /// let err = digime::DigiMe::builder().application_id("app").allow_key_set_origin("ftp://x").build().unwrap_err();
+    /// assert_eq!(err.field(), Some("key_set_origin"));
+    /// ```
+    pub fn allow_key_set_origin(mut self, origin: &str) -> Self {
+        self.key_set_origins.push(origin.to_owned());
+        self
+    }
+
     /// How long a [`TokenStore`](crate::store::TokenStore)'s refresh lease
     /// lasts (default 30 s). The refresh made under a lease is cut off
     /// before the lease ends, so no other process can take the lease while
@@ -198,8 +225,8 @@ impl DigiMeBuilder {
     /// Checks every setting and builds the SDK.
     ///
     /// Errors ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)):
-    /// a missing or empty `application_id`, a `base_url` or `onboard_url` that
-    /// does not parse or is not http(s).
+    /// a missing or empty `application_id`, a `base_url`, `onboard_url` or
+    /// `key_set_origin` that does not parse or is not http(s).
     ///
     /// ```
     /// let err = digime::DigiMe::builder().application_id("app").base_url("not a url").build().unwrap_err();
@@ -250,7 +277,11 @@ impl DigiMeBuilder {
         let http = http
             .build()
             .map_err(|e| Error::transport("building the HTTP client", e))?;
-        let verifier = ServerJwtVerifier::new(&base_url, read_timeout);
+        let mut key_set_origins = vec![base_url.origin()];
+        for origin in &self.key_set_origins {
+            key_set_origins.push(parse_url("key_set_origin", origin)?.origin());
+        }
+        let verifier = ServerJwtVerifier::new(key_set_origins, read_timeout);
         Ok(DigiMe {
             inner: Arc::new(Inner {
                 application_id,

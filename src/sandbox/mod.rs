@@ -40,6 +40,7 @@
 
 mod api;
 mod control;
+mod drain;
 mod model;
 mod server;
 mod state;
@@ -60,10 +61,19 @@ pub use model::{Fault, FaultBody, LibraryEntry, ProviderEntry, RequestRecord};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
+use drain::DrainLimits;
 use state::{AccessType, Shared};
 
 /// The default cap on the bytes kept per library entry: 16 MiB.
 pub const DEFAULT_KEEP_BYTES: u64 = 16 << 20;
+
+/// The default bound on the request body read before an error answer: 64 MiB
+/// (see [`SandboxBuilder::drain_limits`]).
+pub const DEFAULT_DRAIN_BYTES: u64 = 64 << 20;
+
+/// The default bound on the time spent reading a request body before an
+/// error answer: 30 s (see [`SandboxBuilder::drain_limits`]).
+pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// A running sandbox. Cheap to clone (an `Arc`); `Send + Sync`.
 ///
@@ -127,6 +137,7 @@ impl fmt::Debug for Sandbox {
 pub struct SandboxBuilder {
     port: u16,
     keep_bytes: u64,
+    drain: DrainLimits,
 }
 
 impl SandboxBuilder {
@@ -154,6 +165,30 @@ impl SandboxBuilder {
         self
     }
 
+    /// How much of a request body the sandbox reads (and discards) before it
+    /// answers with an error or an injected fault: at most `max_bytes`, for
+    /// at most `max_time`. Defaults: [`DEFAULT_DRAIN_BYTES`] (64 MiB) and
+    /// [`DEFAULT_DRAIN_TIME`] (30 s).
+    ///
+    /// A client that writes its whole body before it reads the answer (the
+    /// official TypeScript SDK does) then sees the answer rather than a
+    /// broken pipe. Past either bound the sandbox stops reading, answers with
+    /// `Connection: close` and closes the connection, as a proxy would; a
+    /// client still writing may then see a reset instead of the answer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = digime::sandbox::Sandbox::builder().drain_limits(1 << 20, Duration::from_secs(5));
+    /// # let _ = builder;
+    /// ```
+    pub fn drain_limits(mut self, max_bytes: u64, max_time: Duration) -> Self {
+        self.drain = DrainLimits {
+            max_bytes,
+            max_time,
+        };
+        self
+    }
+
     /// Binds the port, generates the sandbox's signing key and starts
     /// serving on the current Tokio runtime.
     ///
@@ -171,7 +206,12 @@ impl SandboxBuilder {
             .map_err(|e| Error::transport("reading the sandbox's address", e))?;
         let base_url = format!("http://{addr}/v1.7/");
         let onboard_url = format!("http://{addr}/apps/saas/");
-        let shared = Arc::new(Shared::new(base_url, onboard_url, self.keep_bytes)?);
+        let shared = Arc::new(Shared::new(
+            base_url,
+            onboard_url,
+            self.keep_bytes,
+            self.drain,
+        )?);
         let router = router(shared.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, router, stop_rx));
@@ -193,6 +233,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1.7/jwks/oauth", get(api::jwks))
         .route("/v1.7/oauth/authorize", post(api::authorize))
         .route("/v1.7/oauth/token", post(api::token))
+        .route("/v1.7/oauth/token/reference", post(api::token_reference))
+        .route("/v1.7/reference", post(api::reference))
         .route("/v1.7/permission-access/import", post(api::import))
         .route(
             "/v1.7/permission-access/import/h:accountId/{standard}/{version}",
@@ -200,8 +242,20 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/v1.7/permission-access/accounts", get(api::accounts))
         .route("/v1.7/permission-access/contract", get(api::contract))
+        .route(
+            "/v1.7/permission-access/revoke/h:accountId",
+            get(api::revoke),
+        )
+        .route(
+            "/v1.7/permission-access/service/h:accountId",
+            delete(api::delete_account),
+        )
         .route("/v1.7/user", delete(api::delete_user))
         .route("/apps/saas/authorize", get(api::onboard))
+        .route("/apps/saas/user-reauth", get(api::user_reauth))
+        .route("/apps/saas/onboard", get(api::onboard_service))
+        .route("/apps/saas/reauthorize", get(api::reauthorize_account_page))
+        .route("/apps/saas/revoke", get(api::revoke_page))
         .route("/sandbox/health", get(control::health))
         .route("/sandbox/contracts", post(control::post_contract))
         .route("/sandbox/users", post(control::post_user))
@@ -262,6 +316,7 @@ impl Sandbox {
         SandboxBuilder {
             port: 0,
             keep_bytes: DEFAULT_KEEP_BYTES,
+            drain: DrainLimits::default(),
         }
     }
 

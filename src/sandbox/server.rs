@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower::ServiceExt;
 
+use super::drain::SharedBody;
 use super::model::{Fault, FaultBody, RequestRecord};
 use super::state::{Shared, normalize_fault_path};
 use super::util::{header_safe, html_escape, now_ms, random_alnum};
@@ -185,6 +186,12 @@ pub(crate) async fn record_and_fault(
         .and_then(|v| v.parse().ok());
     let slot = RecordSlot::default();
     req.extensions_mut().insert(slot.clone());
+    let http1 = req.version() < axum::http::Version::HTTP_2;
+    // The handler reads the body through `body`; what it leaves unread is
+    // drained below, before the answer goes out.
+    let (parts, incoming) = req.into_parts();
+    let body = SharedBody::new(incoming);
+    let req = Request::from_parts(parts, Body::new(body.clone()));
 
     let fault = if path.starts_with("/sandbox/") {
         None
@@ -220,6 +227,20 @@ pub(crate) async fn record_and_fault(
     };
 
     let dropped = resp.extensions().get::<DropConnection>().is_some();
+    let mut resp = resp;
+    // Read the rest of the body before answering, so that a client that
+    // writes it all before it reads sees the answer. A dropped connection
+    // is dropped as it stands.
+    if !dropped && !body.drain(shared.drain).await {
+        tracing::debug!(
+            path = %rel,
+            "the request body went past the drain bound: closing the connection after the answer"
+        );
+        if http1 {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
     let code = resp
         .headers()
         .get("x-error-code")

@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::drain::DrainLimits;
 use super::model::{Fault, LibraryEntry, ProviderEntry, RequestRecord};
 use super::util::{now_ms, pem_lf, random_alnum};
 use crate::error::{Error, Result};
@@ -56,6 +57,9 @@ pub(crate) struct AccountRec {
     pub(crate) created_ms: u64,
     pub(crate) service_type_id: u64,
     pub(crate) source_type: &'static str,
+    /// False once the user revoked the application's permission for it:
+    /// provider pushes to it are refused until it is reauthorized.
+    pub(crate) authorized: bool,
 }
 
 impl AccountRec {
@@ -66,6 +70,7 @@ impl AccountRec {
             created_ms: now_ms(),
             service_type_id,
             source_type,
+            authorized: true,
         }
     }
 
@@ -93,7 +98,7 @@ impl AccountRec {
             "serviceProviderName": "digi.me sandbox",
             "serviceProviderReference": "sandbox",
             "sample": false,
-            "accessTokenStatus": { "authorized": true },
+            "accessTokenStatus": { "authorized": self.authorized },
         })
     }
 }
@@ -111,6 +116,8 @@ pub(crate) struct AccessGrant {
     pub(crate) user: String,
     pub(crate) client_id: String,
     pub(crate) expires_ms: u64,
+    /// The refresh token issued with it.
+    pub(crate) refresh: String,
 }
 
 /// A refresh token the sandbox issued.
@@ -141,6 +148,40 @@ pub(crate) struct AuthCode {
     pub(crate) code_challenge: String,
     pub(crate) expires_ms: u64,
     pub(crate) used: bool,
+    /// For a reauthorization: the lapsed access token whose pair the new
+    /// tokens replace.
+    pub(crate) replaces: Option<String>,
+}
+
+/// A `reference_code` from `oauth/token/reference`.
+#[derive(Clone)]
+pub(crate) struct ReferenceCode {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) state: Option<String>,
+    pub(crate) user: String,
+    /// Set for the reauthorize flow (the user-reauth page needs it).
+    pub(crate) code_challenge: Option<String>,
+    /// The access token the call carried.
+    pub(crate) access_token: String,
+    pub(crate) expires_ms: u64,
+    pub(crate) used: bool,
+}
+
+/// An account reference from `POST reference`.
+pub(crate) struct AccountReference {
+    pub(crate) client_id: String,
+    pub(crate) account_id: String,
+    pub(crate) expires_ms: u64,
+}
+
+/// A revocation link from `permission-access/revoke/h:accountId`.
+pub(crate) struct Revocation {
+    pub(crate) user: String,
+    pub(crate) account_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) expires_ms: u64,
+    pub(crate) used: bool,
 }
 
 /// A freshly issued token pair.
@@ -161,6 +202,9 @@ pub(crate) struct State {
     pub(crate) refresh: HashMap<String, RefreshGrant>,
     pub(crate) preauth: HashMap<String, Preauth>,
     pub(crate) codes: HashMap<String, AuthCode>,
+    pub(crate) references: HashMap<String, ReferenceCode>,
+    pub(crate) account_refs: HashMap<String, AccountReference>,
+    pub(crate) revocations: HashMap<String, Revocation>,
     pub(crate) nonces: HashMap<String, u64>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) records: VecDeque<RequestRecord>,
@@ -180,6 +224,9 @@ impl State {
             refresh: HashMap::new(),
             preauth: HashMap::new(),
             codes: HashMap::new(),
+            references: HashMap::new(),
+            account_refs: HashMap::new(),
+            revocations: HashMap::new(),
             nonces: HashMap::new(),
             faults: Vec::new(),
             records: VecDeque::new(),
@@ -219,6 +266,7 @@ impl State {
                 user: user.to_string(),
                 client_id: client_id.to_string(),
                 expires_ms: access_exp,
+                refresh: refresh.clone(),
             },
         );
         self.refresh.insert(
@@ -239,6 +287,31 @@ impl State {
             user: user.to_string(),
             consent_id: consent_id.to_string(),
         }
+    }
+
+    /// Whether `access` is the last access token of a user whose refresh
+    /// token has run out: its pair's refresh token is known and expired.
+    pub(crate) fn is_lapsed(&self, access: &AccessGrant) -> bool {
+        self.refresh
+            .get(&access.refresh)
+            .is_some_and(|r| r.expires_ms <= now_ms())
+    }
+
+    /// Ends a token pair: the access token and the refresh token issued
+    /// with it.
+    pub(crate) fn end_pair(&mut self, access: &str) {
+        if let Some(grant) = self.access.remove(access) {
+            self.refresh.remove(&grant.refresh);
+        }
+    }
+
+    /// The user's account `account_id`, if they have it.
+    pub(crate) fn account_mut(&mut self, user: &str, account_id: &str) -> Option<&mut AccountRec> {
+        self.users
+            .get_mut(user)?
+            .accounts
+            .iter_mut()
+            .find(|a| a.id == account_id)
     }
 
     /// Adds `accounts` to `user` (creating the user), skipping ids it has.
@@ -338,16 +411,24 @@ pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) onboard_url: String,
     pub(crate) keep_bytes_cap: u64,
+    /// How much of a body is read before an error answer.
+    pub(crate) drain: DrainLimits,
 }
 
 impl Shared {
-    pub(crate) fn new(base_url: String, onboard_url: String, keep_bytes_cap: u64) -> Result<Self> {
+    pub(crate) fn new(
+        base_url: String,
+        onboard_url: String,
+        keep_bytes_cap: u64,
+        drain: DrainLimits,
+    ) -> Result<Self> {
         Ok(Self {
             state: Mutex::new(State::new()),
             server_key: ServerKey::generate()?,
             base_url,
             onboard_url,
             keep_bytes_cap,
+            drain,
         })
     }
 

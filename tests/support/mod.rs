@@ -49,6 +49,18 @@ impl Env {
     }
 }
 
+/// Follows a consent page (the onboard URL, or any of the lifecycle's) like
+/// a browser, without following the redirect, and returns its target.
+pub async fn consent(url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = browser.get(url).send().await.expect("the page answers");
+    assert_eq!(resp.status(), 302, "consent redirects: {url}");
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
 /// Lowercase hex SHA-256, computed independently of the sandbox.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;

@@ -1,5 +1,5 @@
-//! What `oauth/authorize` returns: the URL to send the user to, the code
-//! verifier to keep, and the session digi.me opened.
+//! What `oauth/authorize` (and the reauthorize flow) returns: the URL to send
+//! the user to, the code verifier to keep, and the session digi.me opened.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,7 +8,9 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-/// What `oauth/authorize` returns before the user consents.
+/// What [`authorize`](crate::DigiMe::authorize) and
+/// [`reauthorize`](crate::DigiMe::reauthorize) return before the user
+/// consents.
 ///
 /// ```no_run
 /// # fn f(auth: digime::auth::Authorization) {
@@ -18,9 +20,9 @@ use url::Url;
 /// # let _ = (url, verifier.expose_secret()); }
 /// ```
 pub struct Authorization {
-    pub(super) url: Url,
-    pub(super) code_verifier: SecretString,
-    pub(super) session: Session,
+    pub(crate) url: Url,
+    pub(crate) code_verifier: SecretString,
+    pub(crate) session: Option<Session>,
 }
 
 impl fmt::Debug for Authorization {
@@ -53,17 +55,20 @@ impl Authorization {
         &self.code_verifier
     }
 
-    /// The session digi.me opened.
+    /// The session digi.me opened, when its answer carried one (a missing
+    /// `session` is not an error, as in the official SDK).
     ///
     /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { println!("{:?}", auth.session().expires_at()); }
+    /// # fn f(auth: digime::auth::Authorization) {
+    /// if let Some(session) = auth.session() { println!("{:?}", session.expires_at()); }
+    /// # }
     /// ```
-    pub fn session(&self) -> &Session {
-        &self.session
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
     }
 }
 
-/// The session `oauth/authorize` opens: its key and when it expires.
+/// The session a consent call opens: its key and when it expires.
 ///
 /// Its JSON form is digi.me's: `{"key": "…", "expiry": <milliseconds since
 /// the Unix epoch>}`.

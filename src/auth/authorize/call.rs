@@ -2,21 +2,24 @@
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
-use super::Options;
 use super::authorization::{Authorization, Session};
 use crate::DigiMe;
+use crate::auth::consent::{agent_body, check_callback, page_url};
+use crate::auth::options::PageOptions;
 use crate::auth::pkce;
 use crate::contract::ContractDetails;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::token::UserAccessToken;
 use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
 #[derive(Deserialize)]
 struct AuthorizeResponse {
     token: String,
-    session: Session,
+    /// Missing is not an error (the official SDK defaults it too).
+    #[serde(default)]
+    session: Option<Session>,
 }
 
 #[derive(Deserialize)]
@@ -29,16 +32,10 @@ pub(super) async fn send(
     contract: ContractDetails,
     callback: String,
     state: String,
-    options: Options,
+    user_access_token: Option<UserAccessToken>,
+    options: PageOptions,
 ) -> Result<Authorization> {
-    let callback_url = Url::parse(&callback)
-        .map_err(|e| Error::invalid_input("callback", format!("not a URL ({e})")))?;
-    if !matches!(callback_url.scheme(), "http" | "https") {
-        return Err(Error::invalid_input(
-            "callback",
-            "must be an http or https URL",
-        ));
-    }
+    check_callback(&callback)?;
     validate::no_control_chars("state", &state)?;
     let verifier = pkce::code_verifier()?;
 
@@ -59,11 +56,6 @@ pub(super) async fn send(
         code_challenge: pkce::code_challenge(&verifier),
         code_challenge_method: "S256",
     };
-    let body = serde_json::json!({
-        "agent": { "sdk": { "name": "rust", "version": env!("CARGO_PKG_VERSION"), "meta": {} } },
-        "actions": match &options.pull { Some(pull) => serde_json::json!({ "pull": pull }), None => serde_json::json!({}) },
-    });
-    let body = serde_json::to_vec(&body).map_err(|e| Error::invalid_input("pull_session", e))?;
     let call = Call {
         endpoint: "oauth/authorize",
         method: Method::POST,
@@ -73,15 +65,12 @@ pub(super) async fn send(
         headers: Vec::new(),
         body: Body::Bytes {
             content_type: "application/json",
-            bytes: body.into(),
+            bytes: agent_body(options.pull.as_ref())?,
         },
         kind: CallKind::Idempotent,
         ambiguous: Default::default(),
     };
-    let access = options
-        .user_access_token
-        .as_ref()
-        .map(|t| t.access_token().value());
+    let access = user_access_token.as_ref().map(|t| t.access_token().value());
     let reply = sdk.execute(&call, access).await?;
     let response: AuthorizeResponse = reply.json("oauth/authorize")?;
     let payload: PreauthorizationPayload = sdk
@@ -89,50 +78,12 @@ pub(super) async fn send(
         .verifier
         .verify(&sdk.inner.http, &response.token)
         .await?;
-    let url = onboard_url(&sdk, &payload.preauthorization_code, &options)?;
+    let url = page_url(&sdk, "authorize", &payload.preauthorization_code, |q| {
+        options.append_source_query(q)
+    })?;
     Ok(Authorization {
         url,
         code_verifier: verifier,
         session: response.session,
     })
-}
-
-fn onboard_url(sdk: &DigiMe, code: &str, options: &Options) -> Result<Url> {
-    let mut url = sdk
-        .inner
-        .onboard_url
-        .join("authorize")
-        .map_err(|e| Error::invalid_input("onboard_url", e))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("code", code);
-        q.append_pair("sourceType", options.source_type.as_str());
-        if let Some(service) = options.service_id {
-            q.append_pair("service", &service.to_string());
-        }
-        if let Some(locale) = &options.locale {
-            q.append_pair("lng", locale);
-        }
-        if let Some(sample) = &options.sample_data {
-            if let Some(set) = &sample.data_set {
-                q.append_pair("sampleDataSet", set);
-            }
-            if sample.auto_onboard {
-                q.append_pair("sampleDataAutoOnboard", "true");
-            }
-        }
-        if let Some(trigger) = options.trigger_query {
-            q.append_pair("triggerQuery", if trigger { "true" } else { "false" });
-        }
-        if let Some(scope) = &options.sources_scope {
-            q.append_pair("sourcesScope", scope);
-        }
-        if let Some(include) = options.include_sample_data_only_sources {
-            q.append_pair(
-                "includeSampleDataOnlySources",
-                if include { "true" } else { "false" },
-            );
-        }
-    }
-    Ok(url)
 }

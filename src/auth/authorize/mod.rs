@@ -1,28 +1,27 @@
 //! `sdk.authorize(&contract)`: start the consent flow for a user.
 //!
 //! - `mod.rs`: [`AuthorizeBuilder`], its setters and its gated `send()`;
-//! - [`state`]: the builder's type states;
-//! - `options.rs`: [`SourceType`], [`PullSessionOptions`], [`SampleDataOptions`];
 //! - `authorization.rs`: what `send()` returns, [`Authorization`] and [`Session`];
 //! - `call.rs`: the `oauth/authorize` call and the onboard URL.
+//!
+//! Its type states are in [`auth::state`](super::state), its optional
+//! settings in `auth/options.rs`.
 
 mod authorization;
 mod call;
-mod options;
-pub mod state;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::options::{PageOptions, page_option_setters};
+use super::state::{CallbackMissing, CallbackSet, HasCallback, HasState, StateMissing, StateSet};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
 
 pub use authorization::{Authorization, Session};
-pub use options::{PullSessionOptions, SampleDataOptions, SourceType};
-use state::{CallbackMissing, CallbackSet, HasCallback, HasState, StateMissing, StateSet};
 
 /// A fresh value for [`AuthorizeBuilder::state`]: 32 characters from
 /// `[A-Za-z0-9]`, drawn from the operating system's CSPRNG. Keep it with the
@@ -46,22 +45,11 @@ pub fn generate_state() -> Result<String> {
 /// The length of [`generate_state`]'s values.
 const STATE_LEN: usize = 32;
 
-/// The future [`AuthorizeBuilder::send`] returns: boxed, so that a missing
-/// field is reported once, at `.send()`, rather than again at `.await`.
+/// The future [`AuthorizeBuilder::send`] and
+/// [`ReauthorizeBuilder::send`](super::ReauthorizeBuilder::send) return:
+/// boxed, so that a missing field is reported once, at `.send()`, rather than
+/// again at `.await`.
 pub type AuthorizeFuture = Pin<Box<dyn Future<Output = Result<Authorization>> + Send + 'static>>;
-
-#[derive(Default)]
-struct Options {
-    user_access_token: Option<UserAccessToken>,
-    source_type: SourceType,
-    service_id: Option<u64>,
-    locale: Option<String>,
-    pull: Option<PullSessionOptions>,
-    sample_data: Option<SampleDataOptions>,
-    trigger_query: Option<bool>,
-    sources_scope: Option<String>,
-    include_sample_data_only_sources: Option<bool>,
-}
 
 /// Starts authorization: `callback(..)` and `state(..)` are required (at
 /// compile time), the rest is optional.
@@ -86,7 +74,8 @@ pub struct AuthorizeBuilder<C = CallbackMissing, S = StateMissing> {
     contract: ContractDetails,
     callback: C,
     state: S,
-    options: Options,
+    user_access_token: Option<UserAccessToken>,
+    options: PageOptions,
 }
 
 impl<C: fmt::Debug, S: fmt::Debug> fmt::Debug for AuthorizeBuilder<C, S> {
@@ -114,7 +103,8 @@ impl DigiMe {
             contract: contract.clone(),
             callback: CallbackMissing,
             state: StateMissing,
-            options: Options::default(),
+            user_access_token: None,
+            options: PageOptions::default(),
         }
     }
 }
@@ -132,6 +122,7 @@ impl<S> AuthorizeBuilder<CallbackMissing, S> {
             contract: self.contract,
             callback: CallbackSet(url.into()),
             state: self.state,
+            user_access_token: self.user_access_token,
             options: self.options,
         }
     }
@@ -151,6 +142,7 @@ impl<C> AuthorizeBuilder<C, StateMissing> {
             contract: self.contract,
             callback: self.callback,
             state: StateSet(state.into()),
+            user_access_token: self.user_access_token,
             options: self.options,
         }
     }
@@ -163,89 +155,20 @@ impl<C, S> AuthorizeBuilder<C, S> {
     /// # fn f(b: digime::auth::AuthorizeBuilder, t: &digime::UserAccessToken) { let _ = b.user_access_token(t); }
     /// ```
     pub fn user_access_token(mut self, token: &UserAccessToken) -> Self {
-        self.options.user_access_token = Some(token.clone());
+        self.user_access_token = Some(token.clone());
         self
     }
 
-    /// Which services the consent page lists (default [`SourceType::Pull`]).
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.source_type(digime::SourceType::Push); }
-    /// ```
-    pub fn source_type(mut self, source_type: SourceType) -> Self {
-        self.options.source_type = source_type;
-        self
-    }
-
-    /// Go straight to one service (`service=<id>`).
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.service_id(420); }
-    /// ```
-    pub fn service_id(mut self, service_id: u64) -> Self {
-        self.options.service_id = Some(service_id);
-        self
-    }
-
-    /// The consent page's language (`lng=<locale>`), such as `nl`.
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.locale("nl"); }
-    /// ```
-    pub fn locale(mut self, locale: impl Into<String>) -> Self {
-        self.options.locale = Some(locale.into());
-        self
-    }
-
-    /// Options for the read session (scope and limits).
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.pull_session(Default::default()); }
-    /// ```
-    pub fn pull_session(mut self, options: PullSessionOptions) -> Self {
-        self.options.pull = Some(options);
-        self
-    }
-
-    /// Offer digi.me's sample data.
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.sample_data(Default::default()); }
-    /// ```
-    pub fn sample_data(mut self, options: SampleDataOptions) -> Self {
-        self.options.sample_data = Some(options);
-        self
-    }
-
-    /// Passed to the consent page as `triggerQuery`.
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.trigger_query(true); }
-    /// ```
-    pub fn trigger_query(mut self, trigger: bool) -> Self {
-        self.options.trigger_query = Some(trigger);
-        self
-    }
-
-    /// Passed to the consent page as `sourcesScope`.
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.sources_scope("medmij"); }
-    /// ```
-    pub fn sources_scope(mut self, scope: impl Into<String>) -> Self {
-        self.options.sources_scope = Some(scope.into());
-        self
-    }
-
-    /// Passed to the consent page as `includeSampleDataOnlySources`.
-    ///
-    /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.include_sample_data_only_sources(true); }
-    /// ```
-    pub fn include_sample_data_only_sources(mut self, include: bool) -> Self {
-        self.options.include_sample_data_only_sources = Some(include);
-        self
-    }
+    page_option_setters!("digime::auth::AuthorizeBuilder":
+        source_type,
+        service_id,
+        locale,
+        pull_session,
+        sample_data,
+        trigger_query,
+        sources_scope,
+        include_sample_data_only_sources,
+    );
 
     /// Calls `oauth/authorize`, verifies the server's token, and returns the
     /// URL to send the user to, with the code verifier to keep.
@@ -271,6 +194,7 @@ impl<C, S> AuthorizeBuilder<C, S> {
             self.contract,
             callback,
             state,
+            self.user_access_token,
             self.options,
         ))
     }

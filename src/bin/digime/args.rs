@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// digime: push files and FHIR records into a digi.me user's library.
 ///
 /// Exit codes: 0 success; 1 server or transport error; 2 usage or
-/// configuration error; 3 the user must be authorized again.
+/// configuration error; 3 the user must consent again
+/// (`digime reauthorize`).
 #[derive(Debug, Parser)]
 #[command(name = "digime", version, propagate_version = true)]
 pub struct Cli {
@@ -95,6 +96,16 @@ pub enum Command {
 
     /// Authorize a user: print the onboard URL, wait for the redirect, write the token file.
     Authorize(AuthorizeArgs),
+
+    /// Reauthorize the user after their refresh token ran out (exit 3): like authorize, same user and library; rewrites the token file.
+    Reauthorize(ReauthorizeArgs),
+
+    /// Onboard another service (such as a provider account) for the user: print the URL, wait for the redirect, show the new account.
+    Onboard(OnboardArgs),
+
+    /// Manage one of the user's accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
 
     /// Run a local digi.me sandbox (NOT for production) with a ready-to-use key, token and env file.
     Sandbox(SandboxArgs),
@@ -193,6 +204,54 @@ pub struct AuthorizeArgs {
     /// Send the user straight to this service.
     #[arg(long = "service", value_name = "ID")]
     pub service: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReauthorizeArgs {
+    /// The port on 127.0.0.1 that receives the redirect after consent (0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    pub callback_port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct OnboardArgs {
+    /// The port on 127.0.0.1 that receives the redirect after consent (0 picks a free one).
+    #[arg(long, value_name = "PORT")]
+    pub callback_port: u16,
+
+    /// Send the user straight to this service.
+    #[arg(long = "service", value_name = "ID")]
+    pub service: Option<u64>,
+
+    /// `pull` lists every service; `push` only those that accept provider pushes.
+    #[arg(long, value_enum, default_value_t = SourceTypeArg::Pull)]
+    pub source_type: SourceTypeArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Delete one of the user's accounts (it is no longer listed, and provider pushes to it are refused).
+    Delete(AccountDeleteArgs),
+    /// Print the URL where the user revokes this application's permission for one account.
+    RevokeUrl(AccountRevokeUrlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountDeleteArgs {
+    /// The account id (from `digime accounts`).
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountRevokeUrlArgs {
+    /// The account id (from `digime accounts`).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Where digi.me sends the user after they revoked the permission.
+    #[arg(long, value_name = "URL")]
+    pub redirect: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,7 +5,8 @@
 //! <https://docs.rs/digime/latest/digime/guide/cli/index.html>.
 //!
 //! Exit codes: 0 success; 1 server or transport error; 2 usage or
-//! configuration error; 3 the user must be authorized again.
+//! configuration error; 3 the user must consent again
+//! (`digime reauthorize`).
 
 mod args;
 mod commands;

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 pub const EXIT_SERVER: u8 = 1;
 /// Exit code: a usage or configuration error.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: the user must be authorized again.
+/// Exit code: the user must consent again (reauthorize).
 pub const EXIT_REAUTHORIZE: u8 = 3;
 
 /// Why a command failed.
@@ -52,6 +52,23 @@ impl Failure {
             Failure::Usage(_) => "usage",
             Failure::Config(_) => "config",
             Failure::Sdk(err) => kind_name(err.kind()),
+        }
+    }
+
+    /// What to do when the user must consent again (exit 3): the
+    /// reauthorize flow for a rejected refresh token, the account's
+    /// reauthorization for `ServiceAuthorizationError`.
+    pub fn reauthorize_hint(&self) -> Option<&'static str> {
+        match self {
+            Failure::Sdk(err) if err.is_reauthorization_required() => Some(
+                "the user must consent again: run `digime reauthorize --callback-port PORT` \
+                 (same user, same library)",
+            ),
+            Failure::Sdk(err) if self.exit_code() == EXIT_REAUTHORIZE => Some(
+                "the user must reauthorize this account in digi.me \
+                 (`DigiMe::reauthorize_account`)",
+            ),
+            _ => None,
         }
     }
 
@@ -187,10 +204,8 @@ impl Output {
             let _ = stdout.flush();
         } else {
             eprintln!("digime: error: {failure}");
-            if failure.exit_code() == EXIT_REAUTHORIZE {
-                eprintln!(
-                    "digime: the user must be authorized again: run `digime authorize --callback-port PORT`"
-                );
+            if let Some(hint) = failure.reauthorize_hint() {
+                eprintln!("digime: {hint}");
             }
         }
     }

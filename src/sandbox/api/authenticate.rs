@@ -27,6 +27,10 @@ pub(crate) enum UserMode {
     Required,
     /// An `access_token` is checked when present (authorize).
     Optional,
+    /// A valid `access_token` is required, or the last one of a user whose
+    /// refresh token has run out (`oauth/token/reference`: the handler
+    /// accepts such a lapsed token for the reauthorize flow only).
+    RequiredOrLapsed,
 }
 
 /// An authenticated caller.
@@ -38,6 +42,9 @@ pub(crate) struct Caller {
     pub(crate) key: Arc<DecodingKey>,
     pub(crate) claims: Map<String, Value>,
     pub(crate) user: Option<String>,
+    /// The `access_token` has expired, and so has its refresh token
+    /// ([`UserMode::RequiredOrLapsed`] only).
+    pub(crate) lapsed: bool,
 }
 
 impl Caller {
@@ -101,7 +108,7 @@ pub(crate) fn authenticate(
     if !st.use_nonce(nonce) {
         return Err(ApiError::invalid_request("the nonce was already used"));
     }
-    let user = user_of(&st, &claims, &client_id, mode)?;
+    let (user, lapsed) = user_of(&st, &claims, &client_id, mode)?;
     drop(st);
     Ok(Caller {
         client_id,
@@ -111,6 +118,7 @@ pub(crate) fn authenticate(
         key: contract.key,
         claims,
         user,
+        lapsed,
     })
 }
 
@@ -202,13 +210,14 @@ fn check_timestamp(claims: &Map<String, Value>) -> ApiResult<()> {
     Ok(())
 }
 
-/// The user the `access_token` claim stands for, as `mode` requires it.
+/// The user the `access_token` claim stands for, as `mode` requires it, and
+/// whether the token is a lapsed one.
 fn user_of(
     st: &State,
     claims: &Map<String, Value>,
     client_id: &str,
     mode: UserMode,
-) -> ApiResult<Option<String>> {
+) -> ApiResult<(Option<String>, bool)> {
     let token_claim = match claims.get("access_token") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.as_str()),
@@ -219,8 +228,8 @@ fn user_of(
         }
     };
     match (mode, token_claim) {
-        (UserMode::None, _) | (UserMode::Optional, None) => Ok(None),
-        (UserMode::Required, None) => Err(ApiError::invalid_token(
+        (UserMode::None, _) | (UserMode::Optional, None) => Ok((None, false)),
+        (UserMode::Required | UserMode::RequiredOrLapsed, None) => Err(ApiError::invalid_token(
             "the `access_token` claim is missing",
         )),
         (_, Some(token)) => {
@@ -233,10 +242,13 @@ fn user_of(
                     "the access token was issued to another contract",
                 ));
             }
-            if grant.expires_ms <= now_ms() {
-                return Err(ApiError::invalid_token("the access token has expired"));
+            if grant.expires_ms > now_ms() {
+                Ok((Some(grant.user.clone()), false))
+            } else if mode == UserMode::RequiredOrLapsed && st.is_lapsed(grant) {
+                Ok((Some(grant.user.clone()), true))
+            } else {
+                Err(ApiError::invalid_token("the access token has expired"))
             }
-            Ok(Some(grant.user.clone()))
         }
     }
 }

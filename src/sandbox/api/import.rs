@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use jsonwebtoken::DecodingKey;
@@ -189,15 +189,29 @@ pub(crate) async fn provider(
     let account_id = header_str(&headers, "accountid")
         .ok_or_else(|| ApiError::validation("accountId: the header is missing"))?
         .to_string();
-    let known = shared
+    let authorized = shared
         .lock()
         .users
         .get(&user)
-        .is_some_and(|u| u.accounts.iter().any(|a| a.id == account_id));
-    if !known {
-        return Err(ApiError::validation(format!(
-            "accountId: `{account_id}` is not one of the user's accounts"
-        )));
+        .and_then(|u| u.accounts.iter().find(|a| a.id == account_id))
+        .map(|a| a.authorized);
+    match authorized {
+        None => {
+            return Err(ApiError::validation(format!(
+                "accountId: `{account_id}` is not one of the user's accounts"
+            )));
+        }
+        Some(false) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "ServiceAuthorizationError",
+                format!(
+                    "the user revoked the permission for account `{account_id}`: it must be \
+                     reauthorized"
+                ),
+            ));
+        }
+        Some(true) => {}
     }
     if !content_type_is(&headers, "application/json") {
         return Err(ApiError::validation(

@@ -38,34 +38,9 @@ pub(crate) async fn authorize(
 ) -> ApiResult {
     let caller = authenticate(&shared, &headers, &slot, UserMode::Optional)?;
     let bytes = read_body(body, MAX_AUTHORIZE_BODY, &slot).await?;
-    let request: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::validation(format!("body: not JSON ({e})")))?;
-    let sdk_name = request
-        .pointer("/agent/sdk/name")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    if sdk_name.is_none() {
-        return Err(ApiError::validation(
-            "body: agent.sdk.name is required (a non-empty string)",
-        ));
-    }
-    let redirect_uri = caller
-        .claim_str("redirect_uri")
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "InvalidRedirectUri", e.message))?;
-    let redirect_ok = url::Url::parse(redirect_uri)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-    if !redirect_ok {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRedirectUri",
-            "redirect_uri: must be an absolute http or https URL",
-        ));
-    }
-    let state = match caller.claims.get("state") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(ApiError::validation("the `state` claim must be a string")),
-    };
+    check_agent_body(&bytes)?;
+    let redirect_uri = redirect_uri_claim(&caller)?;
+    let state = optional_string_claim(&caller, "state")?.unwrap_or_default();
     for (claim, expected) in [
         ("response_mode", "query"),
         ("response_type", "code"),
@@ -77,25 +52,16 @@ pub(crate) async fn authorize(
             )));
         }
     }
-    let challenge = caller.claim_str("code_challenge")?;
-    if challenge.len() != 43
-        || !challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::validation(
-            "the `code_challenge` claim must be base64url(SHA-256(code_verifier)) without padding",
-        ));
-    }
+    let challenge = code_challenge_claim(&caller)?;
     let code = random_alnum(32);
     let now = now_ms();
     shared.lock().preauth.insert(
         code.clone(),
         Preauth {
             client_id: caller.client_id.clone(),
-            redirect_uri: redirect_uri.to_string(),
+            redirect_uri,
             state,
-            code_challenge: challenge.to_string(),
+            code_challenge: challenge,
             user: caller.user.clone(),
             expires_ms: now + CODE_TTL_MS,
             used: false,
@@ -110,6 +76,78 @@ pub(crate) async fn authorize(
         "session": {"key": random_alnum(32), "expiry": now + 30 * 60 * 1000},
     }))
     .into_response())
+}
+
+/// The body of `oauth/authorize` and `oauth/token/reference`: JSON with a
+/// non-empty `agent.sdk.name`, and `actions`, when present, an object.
+/// Returns whether `actions` is present.
+pub(super) fn check_agent_body(bytes: &[u8]) -> ApiResult<bool> {
+    let request: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::validation(format!("body: not JSON ({e})")))?;
+    let sdk_name = request
+        .pointer("/agent/sdk/name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    if sdk_name.is_none() {
+        return Err(ApiError::validation(
+            "body: agent.sdk.name is required (a non-empty string)",
+        ));
+    }
+    match request.get("actions") {
+        None => Ok(false),
+        Some(Value::Object(_)) => Ok(true),
+        Some(_) => Err(ApiError::validation(
+            "body: actions must be an object (leave it out when there are no session options)",
+        )),
+    }
+}
+
+/// The `redirect_uri` claim: an absolute http(s) URL, or
+/// `400 InvalidRedirectUri`.
+pub(super) fn redirect_uri_claim(caller: &Caller) -> ApiResult<String> {
+    let redirect_uri = caller
+        .claim_str("redirect_uri")
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "InvalidRedirectUri", e.message))?;
+    if !is_absolute_http_url(redirect_uri) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRedirectUri",
+            "redirect_uri: must be an absolute http or https URL",
+        ));
+    }
+    Ok(redirect_uri.to_string())
+}
+
+/// An absolute http or https URL with a host.
+pub(super) fn is_absolute_http_url(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// A claim that may be missing (or null), else a string.
+pub(super) fn optional_string_claim(caller: &Caller, name: &str) -> ApiResult<Option<String>> {
+    match caller.claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::validation(format!(
+            "the `{name}` claim must be a string"
+        ))),
+    }
+}
+
+/// The `code_challenge` claim: base64url(SHA-256(code_verifier)), 43
+/// characters without padding.
+pub(super) fn code_challenge_claim(caller: &Caller) -> ApiResult<String> {
+    let challenge = caller.claim_str("code_challenge")?;
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::validation(
+            "the `code_challenge` claim must be base64url(SHA-256(code_verifier)) without padding",
+        ));
+    }
+    Ok(challenge.to_string())
 }
 
 fn token_response(shared: &Shared, issued: &Issued) -> ApiResult {
@@ -127,7 +165,7 @@ fn token_response(shared: &Shared, issued: &Issued) -> ApiResult {
 }
 
 /// `payload` signed with the server's key, its `jku` on this sandbox.
-fn server_jwt(shared: &Shared, payload: &Value) -> ApiResult<String> {
+pub(super) fn server_jwt(shared: &Shared, payload: &Value) -> ApiResult<String> {
     shared.server_key.sign(&shared.jku(), payload).map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -189,27 +227,37 @@ fn authorization_code_grant(shared: &Shared, caller: &Caller) -> ApiResult<Issue
         ));
     }
     let (user, consent) = (found.user.clone(), found.consent_id.clone());
+    // A reauthorization replaces the lapsed pair it was made with.
+    if let Some(lapsed) = found.replaces.take() {
+        st.end_pair(&lapsed);
+    }
     Ok(st.issue(&user, &caller.client_id, &consent))
 }
 
-/// The refresh grant: the refresh token is spent whatever happens next
-/// (unless it belongs to another contract), and its access token with it.
+/// The refresh grant. A valid refresh token is spent, and its access token
+/// with it. An expired one is kept, so that a second try still says it
+/// expired, and so is its access token: the reauthorize flow accepts it.
 fn refresh_grant(shared: &Shared, caller: &Caller) -> ApiResult<Issued> {
     let refresh = caller.claim_str("refresh_token")?;
     let mut st = shared.lock();
-    let grant = st.refresh.remove(refresh).ok_or_else(|| {
+    let grant = st.refresh.get(refresh).ok_or_else(|| {
         ApiError::invalid_token("the refresh token is unknown or was already used")
     })?;
     if grant.client_id != caller.client_id {
-        st.refresh.insert(refresh.to_string(), grant);
         return Err(ApiError::invalid_token(
             "the refresh token was issued to another contract",
         ));
     }
-    st.access.remove(&grant.access);
     if grant.expires_ms <= now_ms() {
-        return Err(ApiError::invalid_token("the refresh token has expired"));
+        return Err(ApiError::invalid_token(
+            "the refresh token has expired: the user must reauthorize",
+        ));
     }
+    let grant = st
+        .refresh
+        .remove(refresh)
+        .ok_or_else(|| ApiError::invalid_token("the refresh token is unknown"))?;
+    st.access.remove(&grant.access);
     st.refresh_count += 1;
     Ok(st.issue(&grant.user, &caller.client_id, &grant.consent_id))
 }

@@ -105,6 +105,7 @@ pub(crate) async fn onboard(
             code_challenge: challenge,
             expires_ms: now + CODE_TTL_MS,
             used: false,
+            replaces: None,
         },
     );
     drop(st);
@@ -119,7 +120,8 @@ pub(crate) async fn onboard(
     )
 }
 
-fn html_page(status: StatusCode, title: &str, message: &str) -> Response {
+/// A small HTML page, as the consent pages answer a bad link.
+pub(super) fn html_page(status: StatusCode, title: &str, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -132,7 +134,8 @@ fn html_page(status: StatusCode, title: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn redirect(to: &str, params: &[(&str, &str)]) -> Response {
+/// A 302 to `to` with `params` added to its query.
+pub(super) fn redirect(to: &str, params: &[(&str, &str)]) -> Response {
     let Ok(mut url) = url::Url::parse(to) else {
         return html_page(
             StatusCode::BAD_REQUEST,

@@ -1,4 +1,4 @@
-// Proves: the full library, provider and authorize chains compile, with the setters in any order.
+// Proves: the full library, provider and consent-flow chains compile, with the setters in any order.
 use digime::{
     Account, ContractDetails, DigiMe, FhirVersion, FileDescriptor, PushOutcome, Standard,
     UserAccessToken,
@@ -69,6 +69,47 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .source_type(digime::SourceType::Push)
         .state("s-1")
         .callback("https://my.app/cb")
+        .send()
+        .await;
+
+    // Reauthorize: state then callback, with the optional settings between.
+    let _: digime::Result<digime::auth::Authorization> = sdk
+        .reauthorize(&c, &t)
+        .state("s-1")
+        .locale("nl")
+        .trigger_query(true)
+        .callback("https://my.app/cb")
+        .send()
+        .await;
+
+    // Onboard: the callback alone, or with every option, in any order.
+    let _: digime::Result<digime::auth::ConsentLink> = sdk
+        .onboard(&c, &t)
+        .callback("https://my.app/cb")
+        .send()
+        .await;
+    let _: digime::Result<digime::auth::ConsentLink> = sdk
+        .onboard(&c, &t)
+        .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]))
+        .source_type(digime::SourceType::Push)
+        .callback("https://my.app/cb")
+        .service_id(7)
+        .state("s-1")
+        .send()
+        .await;
+
+    // Reauthorize one account: account id then callback, and the reverse.
+    let _: digime::Result<digime::auth::ConsentLink> = sdk
+        .reauthorize_account(&c, &t)
+        .account_id("acc-1")
+        .callback("https://my.app/cb")
+        .send()
+        .await;
+    let _: digime::Result<digime::auth::ConsentLink> = sdk
+        .reauthorize_account(&c, &t)
+        .callback("https://my.app/cb")
+        .locale("en")
+        .account_id("acc-1")
         .send()
         .await;
 }

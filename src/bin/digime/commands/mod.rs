@@ -1,10 +1,14 @@
 //! One module per command, and what they share: a user session on the token
 //! file (or the token store), whose refreshes run under its lock.
 
+mod account;
 mod accounts;
 mod authorize;
+mod callback_server;
 mod contract;
+mod onboard;
 mod push;
+mod reauthorize;
 mod sandbox;
 mod token;
 
@@ -12,7 +16,7 @@ use std::future::Future;
 
 use digime::UserSession;
 
-use crate::args::{Cli, Command, PushCommand, TokenCommand};
+use crate::args::{AccountCommand, Cli, Command, PushCommand, TokenCommand};
 use crate::config::UserContext;
 use crate::output::{Failure, Output};
 
@@ -28,6 +32,12 @@ pub async fn run(cli: Cli, out: Output) -> Result<(), Failure> {
         Command::Token(TokenCommand::Get) => token::get(global, out).await,
         Command::Contract => contract::run(global, out).await,
         Command::Authorize(args) => authorize::run(global, args, out).await,
+        Command::Reauthorize(args) => reauthorize::run(global, args, out).await,
+        Command::Onboard(args) => onboard::run(global, args, out).await,
+        Command::Account(AccountCommand::Delete(args)) => account::delete(global, args, out).await,
+        Command::Account(AccountCommand::RevokeUrl(args)) => {
+            account::revoke_url(global, args, out).await
+        }
         Command::Sandbox(args) => sandbox::run(global, args, out).await,
     }
 }

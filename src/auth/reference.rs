@@ -1,0 +1,105 @@
+//! `POST oauth/token/reference`: the reference code that the reauthorize,
+//! onboard and reauthorize-account flows start with.
+//!
+//! The call is made for the user (`access_token` in the Bearer JWT), with the
+//! callback (`redirect_uri`), the `state` when given, and, for the
+//! reauthorize flow only, the PKCE challenge. Its answer is a server JWT
+//! whose payload holds `reference_code`, and maybe a session.
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use super::authorize::Session;
+use super::consent::agent_body;
+use super::options::PullSessionOptions;
+use super::{TokenState, user_call};
+use crate::DigiMe;
+use crate::contract::ContractDetails;
+use crate::error::Result;
+use crate::token::UserAccessToken;
+use crate::transport::{Body, Call, CallKind};
+
+/// The claims of the call beyond `client_id`, `nonce`, `timestamp` and
+/// `access_token`.
+#[derive(Serialize)]
+pub(crate) struct ReferenceClaims<'a> {
+    pub(crate) redirect_uri: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state: Option<&'a str>,
+    /// base64url(SHA-256(code verifier)): the reauthorize flow only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) code_challenge: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) code_challenge_method: Option<&'static str>,
+}
+
+/// Whose token the call carries, and whether a rejected one is refreshed.
+pub(crate) enum Sender<'a> {
+    /// The token as it is, never refreshed: the reauthorize flow, whose
+    /// user's refresh token has run out (digi.me accepts their last access
+    /// token for this call).
+    AsIs(&'a UserAccessToken),
+    /// A call made for the user like any other: refreshed first when it is
+    /// about to expire, and once on a 401.
+    Refreshing(&'a mut TokenState),
+}
+
+/// What the call returns.
+pub(crate) struct Reference {
+    pub(crate) code: String,
+    pub(crate) session: Option<Session>,
+}
+
+#[derive(Deserialize)]
+struct ReferenceResponse {
+    token: String,
+    /// Missing is not an error (the official SDK defaults it too).
+    #[serde(default)]
+    session: Option<Session>,
+}
+
+#[derive(Deserialize)]
+struct ReferencePayload {
+    reference_code: String,
+}
+
+/// Makes the call and verifies the server's JWT.
+pub(crate) async fn reference_code(
+    sdk: &DigiMe,
+    contract: &ContractDetails,
+    sender: Sender<'_>,
+    claims: &ReferenceClaims<'_>,
+    pull: Option<&PullSessionOptions>,
+) -> Result<Reference> {
+    let call = Call {
+        endpoint: "oauth/token/reference",
+        method: Method::POST,
+        path: "oauth/token/reference",
+        contract,
+        claims,
+        headers: Vec::new(),
+        body: Body::Bytes {
+            content_type: "application/json",
+            bytes: agent_body(pull)?,
+        },
+        kind: CallKind::Idempotent,
+        ambiguous: Default::default(),
+    };
+    let reply = match sender {
+        Sender::AsIs(token) => {
+            sdk.execute(&call, Some(token.access_token().value()))
+                .await?
+        }
+        Sender::Refreshing(tokens) => user_call(sdk, contract, &call, tokens).await?,
+    };
+    let response: ReferenceResponse = reply.json("oauth/token/reference")?;
+    let payload: ReferencePayload = sdk
+        .inner
+        .verifier
+        .verify(&sdk.inner.http, &response.token)
+        .await?;
+    Ok(Reference {
+        code: payload.reference_code,
+        session: response.session,
+    })
+}
