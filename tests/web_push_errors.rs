@@ -239,11 +239,16 @@ async fn bad_fhir_input_is_refused_and_a_refused_push_shows_digime_s_words() {
 }
 
 #[tokio::test]
-async fn a_spent_consent_links_to_the_reauthorize_flow() {
+async fn a_spent_consent_goes_through_the_reauthorize_flow_and_keeps_the_library() {
     let browser = Browser::start(1 << 20).await;
     let user = browser.connect().await;
+    let page = browser
+        .upload(&[], file_part("before.txt", b"before".to_vec()))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     browser.sandbox().expire_access_token(&user);
     browser.sandbox().expire_refresh_token(&user);
+
     let page = browser
         .upload(&[], file_part("a.txt", b"data".to_vec()))
         .await;
@@ -252,14 +257,37 @@ async fn a_spent_consent_links_to_the_reauthorize_flow() {
         page.html
             .contains(r#"<a href="/reauthorize">Authorize again</a>"#)
     );
+    assert!(page.text_of("digime-error").is_some(), "digi.me's answer");
+    assert_eq!(
+        browser.sandbox().library(&user).len(),
+        1,
+        "nothing more stored"
+    );
+
     let page = browser.get("/reauthorize").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text_of("reauthorize").is_some());
+    assert!(page.html.contains(r#"<a href="/reauthorize/start">"#));
+    // digi.me's reauthorize page consents, and the callback leads back.
+    let page = browser.get("/reauthorize/start").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert_eq!(page.path, "/upload");
     assert!(
-        page.html
-            .contains(r#"<a href="/connect">Authorize again</a>"#)
+        browser
+            .sandbox()
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("user-reauth")),
+        "the reauthorize flow, not a new authorization"
     );
-    assert!(browser.sandbox().library(&user).is_empty());
+
+    let page = browser
+        .upload(&[], file_part("after.txt", b"after".to_vec()))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let library = browser.sandbox().library(&user);
+    assert_eq!(library.len(), 2, "the same user, the same library");
+    assert_eq!(library[1].sha256, browser::sha256_hex(b"after"));
     browser.shutdown().await;
 }
 

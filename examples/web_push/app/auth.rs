@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use digime::auth::AuthorizeCallback;
+use digime::auth::AuthorizeFuture;
 use digime::{ErrorKind, SourceType};
 use maud::{Markup, html};
 
@@ -48,32 +49,40 @@ pub(super) async fn connect(State(app): State<Arc<App>>, jar: CookieJar) -> Resp
         Ok(session) => session,
         Err(err) => return PageError::from_sdk(&err).into_response(),
     };
-    let state = match digime::auth::generate_state() {
-        Ok(state) => state,
-        Err(err) => return PageError::from_sdk(&err).into_response(),
-    };
-    // A push source: the onboarded account can receive provider pushes.
-    let authorization = app
-        .sdk
-        .authorize(&app.contract)
-        .callback(app.callback_url.as_str())
-        .state(state.as_str())
-        .source_type(SourceType::Push)
-        .send()
-        .await;
-    match authorization {
-        Ok(auth) => {
-            app.sessions.set_pending(
-                &id,
-                Pending {
-                    state,
-                    code_verifier: auth.code_verifier().clone(),
-                },
-            );
-            (jar, Redirect::to(auth.url().as_str())).into_response()
-        }
+    let started = start(&app, &id, |state| {
+        // A push source: the onboarded account can receive provider pushes.
+        app.sdk
+            .authorize(&app.contract)
+            .callback(app.callback_url.as_str())
+            .state(state)
+            .source_type(SourceType::Push)
+            .send()
+    })
+    .await;
+    match started {
+        Ok(redirect) => (jar, redirect).into_response(),
         Err(err) => PageError::from_sdk(&err).into_response(),
     }
+}
+
+/// Draws a state, runs `send` (an authorize or reauthorize call) with it,
+/// keeps the state and the code verifier for the callback, and redirects to
+/// digi.me's page.
+async fn start(
+    app: &App,
+    id: &str,
+    send: impl FnOnce(String) -> AuthorizeFuture,
+) -> digime::Result<Redirect> {
+    let state = digime::auth::generate_state()?;
+    let auth = send(state.clone()).await?;
+    app.sessions.set_pending(
+        id,
+        Pending {
+            state,
+            code_verifier: auth.code_verifier().clone(),
+        },
+    );
+    Ok(Redirect::to(auth.url().as_str()))
 }
 
 /// `GET /callback?success=…&code=…&state=…&accountReference=…`: checks the
@@ -120,12 +129,17 @@ pub(super) async fn callback(
         .save(&id, &token)
         .await
         .map_err(|err| PageError::from_sdk(&err))?;
-    app.sessions.connect(
-        &id,
-        Connected {
-            account_reference: callback.account_reference().map(str::to_string),
-        },
-    );
+    // A reauthorization's callback names no account: the one onboarded
+    // before stays.
+    let account_reference = callback
+        .account_reference()
+        .map(str::to_string)
+        .or_else(|| {
+            app.sessions
+                .connected(&jar)
+                .and_then(|(_, c)| c.account_reference)
+        });
+    app.sessions.connect(&id, Connected { account_reference });
     Ok(Redirect::to("/upload"))
 }
 
@@ -143,22 +157,57 @@ fn no_authorization_here() -> PageError {
     )
 }
 
-/// `GET /reauthorize`: where a push that digi.me answered with
-/// "reauthorization required" sends the user.
-///
-/// digi.me's reauthorize flow gives the same user a new token and keeps
-/// their library; the SDK is gaining it as `sdk.reauthorize(..)`. Until
-/// then this page sends the user through `/connect`, a new consent.
+/// `GET /reauthorize`: where a call that digi.me answered with
+/// "reauthorization required" sends the user: what happened, and a link
+/// that starts digi.me's reauthorize flow.
 pub(super) async fn reauthorize() -> Markup {
     layout(
         "Authorize again",
         html! {
             p #reauthorize { "digi.me no longer accepts this app's token for you: your consent "
-                "ran out or was withdrawn. To go on pushing, give your consent again." }
-            p { "digi.me's reauthorize flow renews the consent of the same user and keeps "
-                "their library. This example does not have it yet: it starts a new consent, "
-                "which digi.me may treat as a new user." }
-            p { a href="/connect" { "Authorize again" } }
+                "ran out or was withdrawn. To go on pushing, give your consent again. "
+                "You stay the same digi.me user, with the same library." }
+            p { a href="/reauthorize/start" { "Give consent again" } }
         },
     )
+}
+
+/// `GET /reauthorize/start`: digi.me's reauthorize flow (`sdk.reauthorize`)
+/// with the user's last token, which digi.me accepts for this call even
+/// though it expired. The callback is `/callback`, as for `/connect`: the
+/// new token belongs to the same user and replaces the old one in the store.
+pub(super) async fn reauthorize_start(
+    State(app): State<Arc<App>>,
+    jar: CookieJar,
+) -> Result<Redirect, PageError> {
+    let (id, _) = app
+        .sessions
+        .connected(&jar)
+        .ok_or_else(PageError::not_connected)?;
+    let token = app
+        .tokens
+        .load(&id)
+        .await
+        .map_err(|err| PageError::from_sdk(&err))?
+        .ok_or_else(PageError::not_connected)?;
+    start(&app, &id, |state| {
+        app.sdk
+            .reauthorize(&app.contract, &token)
+            .callback(app.callback_url.as_str())
+            .state(state)
+            .send()
+    })
+    .await
+    .map_err(|err| match err.code() {
+        // digi.me no longer knows the token: only a new consent is left.
+        Some("InvalidToken") => PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Connect digi.me again",
+            html! {
+                p #error { "digi.me no longer knows this app's connection for you." }
+                p { a href="/connect" { "Connect digi.me" } }
+            },
+        ),
+        _ => PageError::from_sdk(&err),
+    })
 }

@@ -4,7 +4,7 @@
 //!
 //! | route | module |
 //! | --- | --- |
-//! | `GET /`, `GET /connect`, `GET /callback`, `GET /reauthorize` | `auth` |
+//! | `GET /`, `GET /connect`, `GET /callback`, `GET /reauthorize`, `GET /reauthorize/start` | `auth` |
 //! | `GET /upload`, `POST /upload` (the streamed upload) | `upload` |
 //! | `GET /provider`, `POST /provider` (a FHIR bundle) | `provider` |
 //! | `GET /library` (what the sandbox stored) | `library` |
@@ -201,6 +201,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/connect", get(auth::connect))
         .route("/callback", get(auth::callback))
         .route("/reauthorize", get(auth::reauthorize))
+        .route("/reauthorize/start", get(auth::reauthorize_start))
         .route("/upload", get(upload::form).post(upload::push))
         .route("/provider", get(provider::form).post(provider::push))
         .route("/library", get(library::page))
