@@ -241,7 +241,6 @@ impl FileData {
     /// A request body for one attempt.
     pub(crate) async fn open(&self, progress: Option<&Progress>) -> Result<reqwest::Body> {
         let total = self.len();
-        let len = total.unwrap_or(0);
         match &self.source {
             Source::Bytes(bytes) => match progress {
                 None => Ok(reqwest::Body::from(bytes.clone())),
@@ -276,10 +275,10 @@ impl FileData {
                     progress,
                 ))
             }
-            Source::Reader { reader, .. } => {
+            Source::Reader { reader, len } => {
                 let taken = reader.lock().unwrap_or_else(PoisonError::into_inner).take();
                 match taken {
-                    Some(reader) => Ok(into_body(reader_stream(reader, len), total, progress)),
+                    Some(reader) => Ok(into_body(reader_stream(reader, *len), total, progress)),
                     None => Err(Error::invalid_input(
                         "file",
                         "the reader was already read: a reader can be sent once",

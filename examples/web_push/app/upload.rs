@@ -205,12 +205,13 @@ async fn push_upload(
         // what the SDK knows about digi.me's side.
         Err(err) => Err(match tap.failure() {
             Some(TapFailure::TooLarge) => too_large_midway(limit, &err),
-            Some(TapFailure::Unreadable(reason)) => PageError::bad_input(
-                "file",
-                format!(
-                    "the upload could not be read ({reason}); {}",
-                    stored_note(&err)
-                ),
+            Some(TapFailure::Unreadable(reason)) => PageError::new(
+                StatusCode::BAD_REQUEST,
+                "The upload was cut off",
+                html! {
+                    p .error #error { code { "file" } ": the upload could not be read (" (reason) ")." }
+                    p { "The push was stopped before its end: " (stored_note(&err)) }
+                },
             ),
             None => PageError::from_sdk(&err),
         }),
