@@ -305,6 +305,26 @@ impl PostgresTokenStore {
         }
     }
 
+    /// A transaction for the lease's own writes (taking and releasing it),
+    /// whose commit does not wait for the write-ahead log to reach the disk
+    /// (`synchronous_commit` off for this transaction only). A lease is
+    /// transient: a database crash that forgets one only ends it early, like
+    /// an expiry. Tokens are written with a durable commit, always.
+    async fn lease_transaction<'c>(
+        &self,
+        client: &'c mut deadpool_postgres::Object,
+        what: &str,
+    ) -> Result<deadpool_postgres::Transaction<'c>> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| self.query_error(what, &e))?;
+        tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+            .await
+            .map_err(|e| self.query_error(what, &e))?;
+        Ok(tx)
+    }
+
     fn parse(&self, value: Option<serde_json::Value>) -> Result<Option<UserAccessToken>> {
         value
             .map(|v| {
@@ -370,7 +390,9 @@ impl TokenStore for PostgresTokenStore {
         Box::pin(async move {
             let lease = Lease::new(user, ttl)?;
             let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-            let client = self.client().await?;
+            let what = "taking the refresh lease";
+            let mut client = self.client().await?;
+            let tx = self.lease_transaction(&mut client, what).await?;
             // Take the lease when it is free or expired (creating the row if
             // the user has none yet); either way, read the stored token and,
             // when the lease is held, how long it has left.
@@ -389,11 +411,12 @@ impl TokenStore for PostgresTokenStore {
                  FROM {t} WHERE user_key = $1 AND NOT EXISTS (SELECT 1 FROM taken)",
                 t = self.table
             );
-            let row = client
+            let row = tx
                 .query_opt(&sql, &[&user, &lease.id(), &ttl_ms])
                 .await
-                .map_err(|e| self.query_error("taking the refresh lease", &e))?
+                .map_err(|e| self.query_error(what, &e))?
                 .ok_or_else(|| self.error("taking the refresh lease returned no row"))?;
+            tx.commit().await.map_err(|e| self.query_error(what, &e))?;
             let acquired: bool = row.get(0);
             let current = self.parse(row.get::<_, Option<serde_json::Value>>(1))?;
             if acquired {
@@ -434,17 +457,18 @@ impl TokenStore for PostgresTokenStore {
 
     fn release(&self, lease: Lease) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            let client = self.client().await?;
+            let what = "releasing the refresh lease";
+            let mut client = self.client().await?;
+            let tx = self.lease_transaction(&mut client, what).await?;
             let sql = format!(
                 "UPDATE {} SET lease_id = NULL, lease_until = NULL \
                  WHERE user_key = $1 AND lease_id = $2",
                 self.table
             );
-            client
-                .execute(&sql, &[&lease.user(), &lease.id()])
+            tx.execute(&sql, &[&lease.user(), &lease.id()])
                 .await
-                .map_err(|e| self.query_error("releasing the refresh lease", &e))?;
-            Ok(())
+                .map_err(|e| self.query_error(what, &e))?;
+            tx.commit().await.map_err(|e| self.query_error(what, &e))
         })
     }
 }
