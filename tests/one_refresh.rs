@@ -322,3 +322,39 @@ async fn a_refresh_whose_answer_is_lost_ends_in_a_clear_reauthorization() {
     assert!(env.sandbox.library(USER).is_empty());
     assert_eq!(env.sandbox.refresh_count(), 1, "digi.me rotated once");
 }
+
+/// After digi.me answered a refresh, the old refresh token is spent: a
+/// passing failure to fetch the key set that verifies the new token (a 503,
+/// a dropped connection) is tried again rather than losing that token.
+#[tokio::test]
+async fn a_key_set_hiccup_after_a_refresh_does_not_lose_the_new_token() {
+    let env = Env::new().await;
+    // A new client: its key set cache is empty.
+    let sdk = DigiMe::builder()
+        .application_id(APP)
+        .base_url(&env.sandbox.base_url())
+        .build()
+        .unwrap();
+    env.sandbox.expire_access_token(USER);
+    env.sandbox
+        .inject_fault(Fault::with_status("jwks/oauth", 503));
+    env.sandbox
+        .inject_fault(Fault::dropping_connection("jwks/oauth"));
+    let outcome = sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(b"x".to_vec(), "x.txt")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("the key set is fetched again and the new token verified");
+    assert!(outcome.token_refreshed());
+    assert_eq!(refresh_grants(&env).len(), 1);
+    let jwks_fetches = env
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "jwks/oauth")
+        .count();
+    assert!(jwks_fetches >= 3, "{jwks_fetches} key set fetches");
+}

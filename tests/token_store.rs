@@ -194,10 +194,24 @@ async fn a_missing_user_or_an_empty_key_names_the_field() {
     assert_eq!(err.field(), Some("user"));
 }
 
-/// A store that loses its connection right when the new token is written.
+/// A store whose first `failures` commits fail: the connection is lost, or
+/// (with `panics`) the store's own code panics, right when the new token is
+/// written.
 #[derive(Debug, Default)]
 struct CommitFails {
     inner: MemoryTokenStore,
+    failures: AtomicUsize,
+    panics: bool,
+}
+
+impl CommitFails {
+    fn failing(times: usize, panics: bool) -> Self {
+        CommitFails {
+            inner: MemoryTokenStore::new(),
+            failures: AtomicUsize::new(times),
+            panics,
+        }
+    }
 }
 
 impl TokenStore for CommitFails {
@@ -224,11 +238,22 @@ impl TokenStore for CommitFails {
     fn commit<'a>(
         &'a self,
         lease: Lease,
-        _token: &'a UserAccessToken,
+        token: &'a UserAccessToken,
     ) -> BoxFuture<'a, digime::Result<()>> {
+        let fail = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !fail {
+            return self.inner.commit(lease, token);
+        }
         let released = self.inner.release(lease);
+        let panics = self.panics;
         Box::pin(async move {
             released.await?;
+            if panics {
+                panic!("a bug in the store's own code");
+            }
             Err(digime::store::store_error(
                 "flaky",
                 "the connection was lost",
@@ -240,10 +265,26 @@ impl TokenStore for CommitFails {
     }
 }
 
-#[tokio::test]
-async fn a_refreshed_token_the_store_did_not_take_is_handed_back_and_kept() {
+fn refresh_value(token: &UserAccessToken) -> String {
+    token.refresh_token().value().expose_secret().to_owned()
+}
+
+/// A second process: its own client, with nothing in memory.
+fn another_process(env: &Env) -> digime::DigiMe {
+    digime::DigiMe::builder()
+        .application_id(support::APP)
+        .base_url(&env.sandbox.base_url())
+        .build()
+        .unwrap()
+}
+
+/// The store fails (or panics) once when the new token is written: the
+/// token travels with the error, this process keeps it, and its next call
+/// writes it to the store, so that another process then finds it there
+/// instead of spending the old refresh token.
+async fn a_token_the_store_did_not_take(panics: bool) {
     let env = Env::new().await;
-    let store = Arc::new(CommitFails::default());
+    let store = Arc::new(CommitFails::failing(1, panics));
     store.save(USER, &env.token).await.unwrap();
     let session = env
         .sdk
@@ -251,28 +292,116 @@ async fn a_refreshed_token_the_store_did_not_take_is_handed_back_and_kept() {
         .await
         .unwrap();
     env.sandbox.expire_access_token(USER);
-    let push = || {
+    let push = |session: digime::UserSession| async move {
         session
             .push()
             .library()
             .file(b"x".to_vec(), "x.txt")
             .descriptor(descriptor())
             .send()
+            .await
     };
-    let err = push().await.unwrap_err();
+    let err = push(session.clone()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenStore, "{err:?}");
     assert!(
         err.token_refreshed(),
         "the new token travels with the error"
     );
     let fresh = err.user_access_token().unwrap().clone();
-    assert_ne!(
-        fresh.refresh_token().value().expose_secret(),
-        env.token.refresh_token().value().expose_secret()
+    assert_ne!(refresh_value(&fresh), refresh_value(&env.token));
+    assert_eq!(
+        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&env.token),
+        "the store did not take it"
     );
-    // This process keeps the new token: the next push uses it, and the old
+    // The next push writes the kept token to the store and uses it; the old
     // refresh token is not spent a second time.
-    push().await.expect("the next push adopts the kept token");
+    push(session.clone())
+        .await
+        .expect("the next push adopts the kept token");
     assert_eq!(env.sandbox.refresh_count(), 1);
     assert_eq!(env.sandbox.library(USER).len(), 1);
+    assert_eq!(
+        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&fresh),
+        "the store holds the new token now"
+    );
+    // Another process finds the new token in the store; when it expires,
+    // it refreshes that one, and nobody has to authorize again.
+    let theirs = another_process(&env)
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    env.sandbox.expire_access_token(USER);
+    push(theirs)
+        .await
+        .expect("the other process refreshes the stored token");
+    assert_eq!(env.sandbox.refresh_count(), 2);
+    assert_eq!(env.sandbox.library(USER).len(), 2);
+}
+
+#[tokio::test]
+async fn a_refreshed_token_the_store_did_not_take_is_handed_back_kept_and_written_later() {
+    a_token_the_store_did_not_take(false).await;
+}
+
+#[tokio::test]
+async fn a_store_that_panics_while_writing_the_new_token_loses_nothing() {
+    a_token_the_store_did_not_take(true).await;
+}
+
+/// A refresh made by a call without a store (`sdk.push(&contract, &token)`)
+/// reaches the store as soon as a session of the store meets the old token:
+/// otherwise another process would load the spent token from the store.
+#[tokio::test]
+async fn a_rotation_made_without_the_store_is_written_to_it() {
+    let env = Env::new().await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store.save(USER, &env.token).await.unwrap();
+    env.sandbox.expire_access_token(USER);
+    let outcome = env
+        .sdk
+        .push(&env.contract, &env.token)
+        .library()
+        .file(b"plain".to_vec(), "plain.txt")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .unwrap();
+    assert!(outcome.token_refreshed());
+    let fresh = outcome.user_access_token().clone();
+    let session = env
+        .sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    session
+        .push()
+        .library()
+        .file(b"session".to_vec(), "session.txt")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("the session adopts the rotation");
+    assert_eq!(env.sandbox.refresh_count(), 1);
+    assert_eq!(
+        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&fresh),
+        "the store holds the rotated token"
+    );
+    // Another process pushes with the stored token, no refresh of its own.
+    let theirs = another_process(&env)
+        .session_from_store(&env.contract, store, USER)
+        .await
+        .unwrap();
+    theirs
+        .push()
+        .library()
+        .file(b"theirs".to_vec(), "theirs.txt")
+        .descriptor(descriptor())
+        .send()
+        .await
+        .expect("the stored token works");
+    assert_eq!(env.sandbox.refresh_count(), 1);
+    assert_eq!(env.sandbox.library(USER).len(), 3);
 }

@@ -19,9 +19,11 @@
 //! the old refresh token may already be spent.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use futures_util::FutureExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -30,18 +32,22 @@ use super::rotations::{Outcome, RotationKey, Rotations};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::store::{SessionStore, refresh_through};
+use crate::store::{SessionStore, refresh_through, write_through};
 use crate::token::UserAccessToken;
 
 /// The result of one refresh, shared by everyone who waited for it.
 type Flight = Result<Arc<UserAccessToken>>;
+
+/// What a flight's waiters receive: its result, and whether a token store
+/// holds the new token.
+type Landed = (Flight, bool);
 
 /// The refresher of one [`DigiMe`].
 #[derive(Default)]
 pub(crate) struct Refresher {
     rotations: Mutex<Rotations>,
     /// The refreshes running now, by the refresh token they spend.
-    flights: Mutex<HashMap<RotationKey, watch::Receiver<Option<Flight>>>>,
+    flights: Mutex<HashMap<RotationKey, watch::Receiver<Option<Landed>>>>,
 }
 
 impl std::fmt::Debug for Refresher {
@@ -72,26 +78,57 @@ impl Refresher {
         client_id: &str,
         token: &UserAccessToken,
     ) -> Option<Arc<UserAccessToken>> {
+        self.rotated_with_store(client_id, token)
+            .map(|(newer, _)| newer)
+    }
+
+    /// [`rotated`](Self::rotated), and whether a token store holds that
+    /// newer token.
+    pub(crate) fn rotated_with_store(
+        &self,
+        client_id: &str,
+        token: &UserAccessToken,
+    ) -> Option<(Arc<UserAccessToken>, bool)> {
         let rotations = lock(&self.rotations);
         if rotations.is_empty() {
             return None;
         }
         match rotations.lookup(client_id, RotationKey::new(client_id, token)) {
-            Some(Outcome::Rotated(newer)) => Some(newer),
+            Some((Outcome::Rotated(newer), in_store)) => Some((newer, in_store)),
             _ => None,
         }
     }
 
-    /// What became of `key`'s refresh token, as a refresh's answer.
-    fn known(&self, client_id: &str, key: RotationKey) -> Option<Flight> {
+    /// What became of `key`'s refresh token, as a refresh's answer, and
+    /// whether a token store holds the token it was rotated to.
+    fn known(&self, client_id: &str, key: RotationKey) -> Option<(Flight, bool)> {
         let rotations = lock(&self.rotations);
         if rotations.is_empty() {
             return None;
         }
-        match rotations.lookup(client_id, key)? {
-            Outcome::Rotated(newer) => Some(Ok(newer)),
-            Outcome::Refused(server) => Some(Err(Error::reauthorization_required(server))),
-        }
+        Some(match rotations.lookup(client_id, key)? {
+            (Outcome::Rotated(newer), in_store) => (Ok(newer), in_store),
+            (Outcome::Refused(server), in_store) => {
+                (Err(Error::reauthorization_required(server)), in_store)
+            }
+        })
+    }
+
+    /// Remembers that a token store now holds the rotation of `key`.
+    fn mark_in_store(
+        &self,
+        client_id: &str,
+        key: RotationKey,
+        stale: &UserAccessToken,
+        fresh: &Arc<UserAccessToken>,
+    ) {
+        lock(&self.rotations).record(
+            client_id,
+            key,
+            Outcome::Rotated(fresh.clone()),
+            true,
+            refresh_expiry(stale),
+        );
     }
 
     /// Refreshes `token`, or joins the refresh of the same refresh token
@@ -106,15 +143,48 @@ impl Refresher {
     ) -> Result<Arc<UserAccessToken>> {
         let client_id = sdk.client_id(contract);
         let key = RotationKey::new(&client_id, &token);
-        loop {
-            if let Some(known) = self.known(&client_id, key) {
-                tracing::debug!("token already rotated by this client: adopting it");
-                return known;
+        let (result, in_store) = self
+            .join_or_start(sdk, contract, &client_id, key, &token, &store)
+            .await;
+        let fresh = result?;
+        // A caller with a store gets a rotation made without one (by a call
+        // without a store, or one the store did not take): the store must
+        // get it too, or another process would spend the old refresh token.
+        match &store {
+            Some(session) if !in_store => {
+                write_through(sdk, &client_id, session, &token, &fresh).await?;
+                self.mark_in_store(&client_id, key, &token, &fresh);
+                Ok(fresh)
             }
+            _ => Ok(fresh),
+        }
+    }
+
+    /// The answer for `key`: what this client already knows of it, or the
+    /// result of the refresh running now, or of one started here. With it,
+    /// whether a token store holds the new token.
+    async fn join_or_start(
+        &self,
+        sdk: &DigiMe,
+        contract: &ContractDetails,
+        client_id: &str,
+        key: RotationKey,
+        token: &Arc<UserAccessToken>,
+        store: &Option<SessionStore>,
+    ) -> (Flight, bool) {
+        loop {
             let mut waiting = {
                 let mut flights = lock(&self.flights);
+                // Looked up with the flights locked: a flight records its
+                // rotation before it leaves `flights`, so a refresh that just
+                // ended is found here, never started again.
+                if let Some(known) = self.known(client_id, key) {
+                    tracing::debug!("token already rotated by this client: adopting it");
+                    return known;
+                }
                 match flights.get(&key) {
-                    // A flight whose task is gone (it panicked) is replaced.
+                    // A flight whose task is gone (the runtime is shutting
+                    // down) is replaced.
                     Some(rx) if rx.has_changed().is_ok() => rx.clone(),
                     _ => {
                         let (tx, rx) = watch::channel(None);
@@ -138,8 +208,7 @@ impl Refresher {
                         return result.clone();
                     }
                 }
-                // The flight's task ended without a result (it panicked):
-                // look again, and start a new one if nothing is known.
+                // The flight's task ended without a result: look again.
                 Err(_) => continue,
             }
         }
@@ -155,38 +224,70 @@ async fn run_flight(
     token: Arc<UserAccessToken>,
     store: Option<SessionStore>,
     key: RotationKey,
-    tx: watch::Sender<Option<Flight>>,
+    tx: watch::Sender<Option<Landed>>,
 ) {
-    let result = match &store {
-        None => refresh(&sdk, &contract, &token).await,
-        Some(store) => refresh_through(&sdk, &contract, store, &token).await,
-    }
-    .map(Arc::new);
+    // A panic (in a store's own code, say) must still answer the waiters
+    // and must not start the refresh again: the grant may have been sent.
+    let grant = async {
+        match &store {
+            None => refresh(&sdk, &contract, &token).await,
+            Some(store) => refresh_through(&sdk, &contract, store, &token).await,
+        }
+    };
+    let result = match AssertUnwindSafe(grant).catch_unwind().await {
+        Ok(result) => result.map(Arc::new),
+        Err(_) => {
+            tracing::error!("the token refresh panicked");
+            let err = match &store {
+                Some(s) => Error::token_store(
+                    s.store.describe(),
+                    "the token refresh panicked; it may have happened",
+                ),
+                None => Error::invalid_response("the token refresh panicked; it may have happened"),
+            };
+            Err(err.mark_refresh_may_have_happened((*token).clone()))
+        }
+    };
+    let client_id = sdk.client_id(&contract);
     let refresher = &sdk.inner.refresher;
+    let mut in_store = false;
     {
         let mut rotations = lock(&refresher.rotations);
+        let until = refresh_expiry(&token);
         match &result {
             Ok(newer) => {
-                rotations.record(key, Outcome::Rotated(newer.clone()), refresh_expiry(&token))
+                in_store = store.is_some();
+                rotations.record(
+                    &client_id,
+                    key,
+                    Outcome::Rotated(newer.clone()),
+                    in_store,
+                    until,
+                )
             }
             // The refresh happened but the token store did not take the new
             // token: this process keeps it, so that its later calls adopt it
-            // rather than spend the old refresh token again.
+            // rather than spend the old refresh token again (and a later
+            // caller with a store writes it there).
             Err(err) if err.token_refreshed() => {
                 if let Some(fresh) = err.user_access_token() {
                     rotations.record(
+                        &client_id,
                         key,
                         Outcome::Rotated(Arc::new(fresh.clone())),
-                        refresh_expiry(&token),
+                        false,
+                        until,
                     );
                 }
             }
             Err(err) if err.is_reauthorization_required() => {
                 if let Some(server) = err.server() {
                     rotations.record(
+                        &client_id,
                         key,
                         Outcome::Refused(server.clone()),
-                        refresh_expiry(&token),
+                        false,
+                        until,
                     );
                 }
             }
@@ -195,5 +296,5 @@ async fn run_flight(
     }
     lock(&refresher.flights).remove(&key);
     // Nobody may be waiting any more: that is fine, the rotation is kept.
-    let _ = tx.send(Some(result));
+    let _ = tx.send(Some((result, in_store)));
 }

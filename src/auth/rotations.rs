@@ -64,6 +64,11 @@ pub(crate) enum Outcome {
 
 struct Entry {
     outcome: Outcome,
+    /// True when a token store holds the token of a rotation (it was
+    /// committed under the store's lease). A rotation made without a store,
+    /// or one the store failed to take, must still be written to a store by
+    /// a caller that has one.
+    in_store: bool,
     /// When the old refresh token would have expired: after that, no one
     /// can hold a copy that still works.
     until: SystemTime,
@@ -84,12 +89,53 @@ impl Rotations {
     }
 
     /// Remembers what became of the refresh token behind `key`, until `until`.
-    pub(crate) fn record(&mut self, key: RotationKey, outcome: Outcome, until: SystemTime) {
+    ///
+    /// A refusal never replaces a known rotation: a late refresh of a spent
+    /// refresh token is refused, but the token it was rotated to still
+    /// works. A rotation that would close a cycle (back to a token already
+    /// rotated away from) is not recorded: a newer token never leads back to
+    /// an older one.
+    pub(crate) fn record(
+        &mut self,
+        client_id: &str,
+        key: RotationKey,
+        outcome: Outcome,
+        in_store: bool,
+        until: SystemTime,
+    ) {
         let now = SystemTime::now();
         if until <= now {
             return;
         }
-        if self.entries.insert(key, Entry { outcome, until }).is_none() {
+        match (&outcome, self.entries.get(&key)) {
+            (
+                Outcome::Refused(_),
+                Some(Entry {
+                    outcome: Outcome::Rotated(_),
+                    ..
+                }),
+            ) => return,
+            (Outcome::Rotated(next), _) if self.leads_to(client_id, next, key) => {
+                tracing::warn!(
+                    ?key,
+                    "not recording a rotation back to a token already rotated away from"
+                );
+                return;
+            }
+            _ => {}
+        }
+        if self
+            .entries
+            .insert(
+                key,
+                Entry {
+                    outcome,
+                    in_store,
+                    until,
+                },
+            )
+            .is_none()
+        {
             self.order.push_back(key);
         }
         // Drop the expired entries at the front, then the oldest past the cap.
@@ -104,10 +150,26 @@ impl Rotations {
         }
     }
 
-    /// The newest known outcome for `key`, following rotations of rotations.
-    pub(crate) fn lookup(&self, client_id: &str, key: RotationKey) -> Option<Outcome> {
+    /// True when `token`, or a token it was rotated to, has the key `key`.
+    fn leads_to(&self, client_id: &str, token: &UserAccessToken, key: RotationKey) -> bool {
+        let mut at = RotationKey::new(client_id, token);
+        for _ in 0..MAX_CHAIN {
+            if at == key {
+                return true;
+            }
+            match self.entries.get(&at).map(|e| &e.outcome) {
+                Some(Outcome::Rotated(next)) => at = RotationKey::new(client_id, next),
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The newest known outcome for `key`, following rotations of rotations,
+    /// and whether a token store holds that newest token.
+    pub(crate) fn lookup(&self, client_id: &str, key: RotationKey) -> Option<(Outcome, bool)> {
         let now = SystemTime::now();
-        let mut found: Option<Outcome> = None;
+        let mut found: Option<(Outcome, bool)> = None;
         let mut key = key;
         for _ in 0..MAX_CHAIN {
             let Some(entry) = self.entries.get(&key).filter(|e| e.until > now) else {
@@ -116,10 +178,10 @@ impl Rotations {
             match &entry.outcome {
                 Outcome::Rotated(next) => {
                     key = RotationKey::new(client_id, next);
-                    found = Some(entry.outcome.clone());
+                    found = Some((entry.outcome.clone(), entry.in_store));
                 }
                 Outcome::Refused(_) => {
-                    found = Some(entry.outcome.clone());
+                    found = Some((entry.outcome.clone(), entry.in_store));
                     break;
                 }
             }
@@ -158,19 +220,26 @@ mod tests {
         let mut r = Rotations::default();
         let (t0, t1, t2) = (token("r0"), token("r1"), token("r2"));
         r.record(
+            "c",
             RotationKey::new("c", &t0),
             Outcome::Rotated(Arc::new(t1.clone())),
+            true,
             later(),
         );
         r.record(
+            "c",
             RotationKey::new("c", &t1),
             Outcome::Rotated(Arc::new(t2)),
+            false,
             later(),
         );
-        let Some(Outcome::Rotated(newest)) = r.lookup("c", RotationKey::new("c", &t0)) else {
+        let Some((Outcome::Rotated(newest), in_store)) = r.lookup("c", RotationKey::new("c", &t0))
+        else {
             panic!("a rotation is known");
         };
         assert_eq!(newest.refresh_token().value().expose_secret(), "r2");
+        // Whether a store holds it is the last rotation's.
+        assert!(!in_store);
         // Another contract's key never matches.
         assert!(r.lookup("other", RotationKey::new("other", &t0)).is_none());
     }
@@ -180,8 +249,10 @@ mod tests {
         let mut r = Rotations::default();
         let t0 = token("r0");
         r.record(
+            "c",
             RotationKey::new("c", &t0),
             Outcome::Rotated(Arc::new(token("r1"))),
+            false,
             SystemTime::now() - Duration::from_secs(1),
         );
         assert!(r.is_empty());
@@ -194,8 +265,10 @@ mod tests {
         for i in 0..(MAX_ENTRIES + 10) {
             let old = token(&format!("r{i}"));
             r.record(
+                "c",
                 RotationKey::new("c", &old),
                 Outcome::Rotated(Arc::new(token("n"))),
+                false,
                 later(),
             );
         }
@@ -204,6 +277,54 @@ mod tests {
         assert!(r.lookup("c", RotationKey::new("c", &token("r0"))).is_none());
         let last = token(&format!("r{}", MAX_ENTRIES + 9));
         assert!(r.lookup("c", RotationKey::new("c", &last)).is_some());
+    }
+
+    #[test]
+    fn a_refusal_never_replaces_a_rotation() {
+        let mut r = Rotations::default();
+        let t0 = token("r0");
+        let key = RotationKey::new("c", &t0);
+        r.record(
+            "c",
+            key,
+            Outcome::Rotated(Arc::new(token("r1"))),
+            true,
+            later(),
+        );
+        let refused = ServerError::new(401, Some("InvalidToken".into()), None, None);
+        r.record("c", key, Outcome::Refused(refused), false, later());
+        let Some((Outcome::Rotated(newest), true)) = r.lookup("c", key) else {
+            panic!("the rotation is still known");
+        };
+        assert_eq!(newest.refresh_token().value().expose_secret(), "r1");
+    }
+
+    #[test]
+    fn a_rotation_back_to_an_older_token_is_not_recorded() {
+        let mut r = Rotations::default();
+        let (t0, t1) = (token("r0"), token("r1"));
+        let k0 = RotationKey::new("c", &t0);
+        let k1 = RotationKey::new("c", &t1);
+        r.record(
+            "c",
+            k0,
+            Outcome::Rotated(Arc::new(t1.clone())),
+            false,
+            later(),
+        );
+        // r1 -> r0 would close the cycle r0 -> r1 -> r0.
+        r.record(
+            "c",
+            k1,
+            Outcome::Rotated(Arc::new(t0.clone())),
+            false,
+            later(),
+        );
+        assert!(r.lookup("c", k1).is_none());
+        let Some((Outcome::Rotated(newest), _)) = r.lookup("c", k0) else {
+            panic!("r0's rotation is known");
+        };
+        assert_eq!(newest.refresh_token().value().expose_secret(), "r1");
     }
 
     #[test]

@@ -17,6 +17,11 @@ use url::{Origin, Url};
 use crate::error::{Error, Result};
 use crate::transport::response;
 
+/// How many times a key-set fetch is tried before its failure stands.
+const KEY_SET_ATTEMPTS: u32 = 3;
+/// The wait before the second try; the third waits twice as long.
+const KEY_SET_BACKOFF: Duration = Duration::from_millis(100);
+
 /// The key set digi.me serves at a `jku`.
 #[derive(Deserialize)]
 struct KeySet {
@@ -117,6 +122,45 @@ impl ServerJwtVerifier {
             .extend(fresh);
     }
 
+    /// Fetches the key set. A fetch is a plain GET, safe to repeat, and it
+    /// often verifies a token digi.me just issued (a refresh that already
+    /// spent the old refresh token): a passing failure (no connection, a
+    /// lost answer, 429 or 5xx) is tried again, up to [`KEY_SET_ATTEMPTS`]
+    /// times in all, rather than losing that token.
+    async fn fetch(&self, http: &reqwest::Client, jku: &Url, kid: &str) -> Result<KeySet> {
+        let mut attempt = 1;
+        loop {
+            tracing::debug!(jku = %jku, kid, attempt, "fetching the server's key set");
+            let result = async {
+                let resp = http
+                    .get(jku.clone())
+                    .timeout(self.fetch_timeout)
+                    .send()
+                    .await
+                    .map_err(|e| Error::transport("fetching the key set", e))?;
+                let reply = response::read_small(resp, "jwks").await?;
+                if !reply.status.is_success() {
+                    return Err(response::server_error(&reply));
+                }
+                reply.json::<KeySet>("jwks")
+            }
+            .await;
+            let passing = match &result {
+                Ok(_) => false,
+                Err(err) => match err.status() {
+                    Some(status) => status == 429 || status >= 500,
+                    None => err.kind() == crate::ErrorKind::Transport,
+                },
+            };
+            if !passing || attempt >= KEY_SET_ATTEMPTS {
+                return result;
+            }
+            tracing::debug!(attempt, "fetching the key set failed; trying again");
+            tokio::time::sleep(KEY_SET_BACKOFF * attempt).await;
+            attempt += 1;
+        }
+    }
+
     async fn key(&self, http: &reqwest::Client, jku: &Url, kid: &str) -> Result<Arc<DecodingKey>> {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
@@ -125,18 +169,7 @@ impl ServerJwtVerifier {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
-        tracing::debug!(jku = %jku, kid, "fetching the server's key set");
-        let resp = http
-            .get(jku.clone())
-            .timeout(self.fetch_timeout)
-            .send()
-            .await
-            .map_err(|e| Error::transport("fetching the key set", e))?;
-        let reply = response::read_small(resp, "jwks").await?;
-        if !reply.status.is_success() {
-            return Err(response::server_error(&reply));
-        }
-        let set: KeySet = reply.json("jwks")?;
+        let set = self.fetch(http, jku, kid).await?;
         let mut fresh = HashMap::new();
         for entry in set.keys {
             match DecodingKey::from_rsa_pem(entry.pem.as_bytes()) {

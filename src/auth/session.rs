@@ -236,17 +236,23 @@ impl UserSession {
     }
 
     /// The session's token when it is newer than `seen`, else a rotation of
-    /// `seen` this client already made (adopted by the session too).
+    /// `seen` this client already made (adopted by the session too). A
+    /// session with a store adopts only a rotation the store holds: any
+    /// other goes through [`refresh_from`](Self::refresh_from), which writes
+    /// it to the store first.
     pub(crate) fn catch_up(&self, seen: &Arc<UserAccessToken>) -> Option<Arc<UserAccessToken>> {
         let current = self.current();
         if !Arc::ptr_eq(&current, seen) {
             return Some(current);
         }
         let sdk = &self.inner.sdk;
-        let newer = sdk
+        let (newer, in_store) = sdk
             .inner
             .refresher
-            .rotated(&sdk.client_id(&self.inner.contract), seen)?;
+            .rotated_with_store(&sdk.client_id(&self.inner.contract), seen)?;
+        if self.inner.store.is_some() && !in_store {
+            return None;
+        }
         self.adopt(seen, &newer);
         Some(self.current())
     }

@@ -208,9 +208,10 @@ impl DigiMeBuilder {
     }
 
     /// How long a [`TokenStore`](crate::store::TokenStore)'s refresh lease
-    /// lasts (default 30 s). The refresh made under a lease is cut off
-    /// before the lease ends, so no other process can take the lease while
-    /// the refresh may still complete. When a process dies holding a lease,
+    /// lasts (default 30 s). The refresh made under a lease is cut off at
+    /// 4/5 of it (counted from before the lease was asked for), leaving the
+    /// last fifth to write the new token, so no other process can take the
+    /// lease while the refresh may still complete. When a process dies holding a lease,
     /// the others wait this long before one of them refreshes instead.
     ///
     /// ```

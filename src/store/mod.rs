@@ -33,9 +33,11 @@
 //!    the answer carries the token stored now;
 //! 2. if the stored token is another one than the session's (its refresh
 //!    token differs), another process already rotated it: the SDK releases
-//!    the lease and adopts the stored token, with no call to digi.me;
-//! 3. else it refreshes with digi.me, bounded by the lease's time to live,
-//!    and writes the new token while releasing the lease
+//!    the lease and adopts the stored token, with no call to digi.me (a
+//!    stored token this process already rotated away from is older, and is
+//!    never adopted);
+//! 3. else it refreshes with digi.me, cut off at 4/5 of the lease's time to
+//!    live, and writes the new token while releasing the lease
 //!    ([`TokenStore::commit`]);
 //! 4. if the lease is held elsewhere, it waits a little and asks again: the
 //!    holder's new token shows up in the answer, or the lease expires (its
@@ -48,13 +50,20 @@
 //!   live ([`DigiMeBuilder::lease_ttl`](crate::DigiMeBuilder::lease_ttl),
 //!   30 s by default; a file lock is released at once); the next caller
 //!   re-reads the token and, as it is unchanged, refreshes;
-//! - **the refresh fails**: the lease is released and the error returned;
+//! - **the refresh fails**: the lease is released and the error returned
+//!   (when the refresh may have happened, the lease runs out on its own
+//!   instead);
 //! - **the store is unreachable**: the error is
 //!   [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore), naming the
 //!   store, and no refresh is made without the lease;
 //! - **the new token cannot be written** (the store went away after the
-//!   refresh): the error carries the new token (the old one is spent), for
-//!   you to keep.
+//!   refresh, or its code panicked): the error carries the new token (the
+//!   old one is spent), for you to keep; this process keeps it too, and the
+//!   next call of a session of the store writes it there.
+//!
+//! A rotation this process made without the store (a call without a
+//! session) is written to the store by the first session of the store that
+//! meets the old token, before that session uses it.
 
 mod file;
 mod memory;
@@ -74,7 +83,7 @@ pub use memory::MemoryTokenStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresTokenStore, PostgresTokenStoreBuilder};
-pub(crate) use protocol::refresh_through;
+pub(crate) use protocol::{refresh_through, write_through};
 
 /// The PostgreSQL pool crate [`PostgresTokenStore::from_pool`] takes, at the
 /// version this crate uses (feature `postgres`).

@@ -81,7 +81,7 @@ impl fmt::Debug for PostgresTokenStore {
 ///     .await?;
 /// # let _ = store; Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `.connect()` is awaited"]
 pub struct PostgresTokenStoreBuilder {
     url: String,
@@ -89,6 +89,23 @@ pub struct PostgresTokenStoreBuilder {
     max_connections: usize,
     create_table: bool,
     connect_timeout: Duration,
+}
+
+/// Names the database as [`TokenStore::describe`] does: never the password.
+impl fmt::Debug for PostgresTokenStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = match self.url.parse::<tokio_postgres::Config>() {
+            Ok(config) => describe(&config),
+            Err(_) => "<not a PostgreSQL URL>".to_owned(),
+        };
+        f.debug_struct("PostgresTokenStoreBuilder")
+            .field("url", &url)
+            .field("table", &self.table)
+            .field("max_connections", &self.max_connections)
+            .field("create_table", &self.create_table)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
 }
 
 impl PostgresTokenStoreBuilder {
@@ -528,6 +545,18 @@ fn check_table_name(table: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_builders_debug_never_shows_the_password() {
+        let builder =
+            PostgresTokenStore::builder("postgres://app:s3cret-pw@db.internal:6432/tokens");
+        let debug = format!("{builder:?}");
+        assert!(!debug.contains("s3cret-pw"), "{debug}");
+        assert!(
+            debug.contains("postgres://app@db.internal:6432/tokens"),
+            "{debug}"
+        );
+    }
 
     #[test]
     fn table_names_are_identifiers_only() {

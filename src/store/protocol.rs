@@ -2,8 +2,10 @@
 //! across every process sharing the store (see the module docs of
 //! [`store`](super)).
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use secrecy::ExposeSecret;
 
 use super::{LeaseAttempt, SessionStore, TokenStore};
@@ -22,9 +24,22 @@ const POLL: Duration = Duration::from_millis(5);
 const FAST_POLLING: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_millis(100);
 
-/// True when `stored` is another token than `stale`: someone rotated it.
-fn rotated(stored: &UserAccessToken, stale: &UserAccessToken) -> bool {
-    stored.refresh_token().value().expose_secret() != stale.refresh_token().value().expose_secret()
+/// True when `a` and `b` hold the same refresh token.
+fn same(a: &UserAccessToken, b: &UserAccessToken) -> bool {
+    a.refresh_token().value().expose_secret() == b.refresh_token().value().expose_secret()
+}
+
+/// True when the store holds a token newer than `stale`: another token,
+/// which is not one this process already rotated away from. (A store can
+/// lag behind this process: when it failed to take a new token, it still
+/// holds the spent one, and adopting that would strand the user.)
+fn rotated(
+    sdk: &DigiMe,
+    client_id: &str,
+    stored: &UserAccessToken,
+    stale: &UserAccessToken,
+) -> bool {
+    !same(stored, stale) && sdk.inner.refresher.rotated(client_id, stored).is_none()
 }
 
 /// Refreshes `stale`, the token of `session.user`, under the store's lease,
@@ -37,6 +52,7 @@ pub(crate) async fn refresh_through(
 ) -> Result<UserAccessToken> {
     let store: &dyn TokenStore = session.store.as_ref();
     let user = session.user.as_str();
+    let client_id = sdk.client_id(contract);
     let ttl = sdk.inner.lease_ttl;
     // The longest a caller waits for another's lease: long enough for a
     // holder to finish, or for a dead holder's lease to expire, twice over.
@@ -45,9 +61,12 @@ pub(crate) async fn refresh_through(
     let started = Instant::now();
     let mut poll = POLL;
     loop {
+        // The lease runs from the store's answer at the latest: its time is
+        // counted from before the request.
+        let asked = Instant::now();
         match store.acquire_lease(user, ttl).await? {
             LeaseAttempt::Acquired { lease, current } => {
-                if let Some(stored) = current.filter(|t| rotated(t, stale)) {
+                if let Some(stored) = current.filter(|t| rotated(sdk, &client_id, t, stale)) {
                     tracing::debug!(
                         user,
                         "the token was rotated by another process: adopting it"
@@ -57,13 +76,13 @@ pub(crate) async fn refresh_through(
                     }
                     return Ok(stored);
                 }
-                return refresh_under_lease(sdk, contract, store, lease, stale, ttl).await;
+                return refresh_under_lease(sdk, contract, store, lease, stale, ttl, asked).await;
             }
             LeaseAttempt::Held {
                 current,
                 retry_after,
             } => {
-                if let Some(stored) = current.filter(|t| rotated(t, stale)) {
+                if let Some(stored) = current.filter(|t| rotated(sdk, &client_id, t, stale)) {
                     tracing::debug!(user, "another process refreshed the token: adopting it");
                     return Ok(stored);
                 }
@@ -88,7 +107,9 @@ pub(crate) async fn refresh_through(
 
 /// The refresh itself, with the lease held: refresh, then write the new
 /// token and release the lease in one step. A refresh that fails releases
-/// the lease.
+/// the lease, unless it may have happened: then the lease runs out on its
+/// own, so that no other process spends the refresh token while digi.me
+/// may still be acting on this one.
 async fn refresh_under_lease(
     sdk: &DigiMe,
     contract: &ContractDetails,
@@ -96,11 +117,23 @@ async fn refresh_under_lease(
     lease: super::Lease,
     stale: &UserAccessToken,
     ttl: Duration,
+    asked: Instant,
 ) -> Result<UserAccessToken> {
     let user = lease.user().to_owned();
-    // The refresh must end before the lease does, or another process could
-    // take the lease and spend the same refresh token.
-    let budget = ttl - (ttl / 5).min(Duration::from_secs(2));
+    // The refresh must end well before the lease does (4/5 of it, counted
+    // from before the lease was asked for), leaving the rest for the commit:
+    // otherwise another process could take the lease and spend the same
+    // refresh token.
+    let budget = (ttl / 5 * 4).saturating_sub(asked.elapsed());
+    if budget.is_zero() {
+        release(store, lease, &user).await;
+        return Err(Error::token_store(
+            store.describe(),
+            format!(
+                "taking the refresh lease of user `{user}` used up the time a refresh may take                  under it; nothing was refreshed"
+            ),
+        ));
+    }
     let refreshed = match tokio::time::timeout(budget, refresh(sdk, contract, stale)).await {
         Ok(result) => result,
         // The refresh was on its way: it may have happened.
@@ -111,20 +144,117 @@ async fn refresh_under_lease(
         .mark_refresh_may_have_happened(stale.clone())),
     };
     match refreshed {
-        Ok(fresh) => match store.commit(lease, &fresh).await {
-            Ok(()) => Ok(fresh),
-            // The old refresh token is spent: the new token must reach the
-            // caller even though the store did not take it.
-            Err(err) => {
-                tracing::error!(user = %user, error = %err, "refreshed, but the store did not take the new token");
-                Err(err.with_user_access_token(fresh))
+        Ok(fresh) => {
+            // The store's own code runs here; the old refresh token is
+            // spent, so even a panic must not lose the new token.
+            let committed = AssertUnwindSafe(store.commit(lease, &fresh))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::token_store(
+                        store.describe(),
+                        "the store panicked while writing the new token",
+                    ))
+                });
+            match committed {
+                Ok(()) => Ok(fresh),
+                // The old refresh token is spent: the new token must reach the
+                // caller even though the store did not take it.
+                Err(err) => {
+                    tracing::error!(user = %user, error = %err, "refreshed, but the store did not take the new token");
+                    Err(err.with_user_access_token(fresh))
+                }
             }
-        },
+        }
+        Err(err) if err.refresh_may_have_happened() => {
+            tracing::warn!(user = %user, "the refresh may have happened: keeping the lease until it runs out");
+            Err(err)
+        }
         Err(err) => {
-            if let Err(release) = store.release(lease).await {
-                tracing::warn!(user = %user, error = %release, "could not release the refresh lease; it will expire");
-            }
+            release(store, lease, &user).await;
             Err(err)
         }
     }
+}
+
+/// Releases a lease; a lease that cannot be released runs out on its own.
+async fn release(store: &dyn TokenStore, lease: super::Lease, user: &str) {
+    if let Err(err) = store.release(lease).await {
+        tracing::warn!(user = %user, error = %err, "could not release the refresh lease; it will expire");
+    }
+}
+
+/// Writes `fresh`, a token this process rotated `stale` to without the
+/// store (by a call that had none, or when the store failed to take it),
+/// into the store, under its lease: only where the store still holds
+/// `stale` (or nothing, or a token this process already rotated away
+/// from). A store holding any other token keeps it.
+///
+/// A failure is an error that carries `fresh` (`token_refreshed()`): the
+/// old refresh token is spent.
+pub(crate) async fn write_through(
+    sdk: &DigiMe,
+    client_id: &str,
+    session: &SessionStore,
+    stale: &UserAccessToken,
+    fresh: &UserAccessToken,
+) -> Result<()> {
+    let store: &dyn TokenStore = session.store.as_ref();
+    let user = session.user.as_str();
+    let ttl = sdk.inner.lease_ttl;
+    let patience = ttl.saturating_mul(2).saturating_add(Duration::from_secs(5));
+    let give_up = Instant::now().checked_add(patience);
+    let mut poll = POLL;
+    let outcome = loop {
+        match store.acquire_lease(user, ttl).await {
+            Err(err) => break Err(err),
+            Ok(LeaseAttempt::Acquired { lease, current }) => {
+                let behind = match &current {
+                    None => true,
+                    Some(stored) => {
+                        same(stored, stale)
+                            || (!same(stored, fresh)
+                                && sdk.inner.refresher.rotated(client_id, stored).is_some())
+                    }
+                };
+                if !behind {
+                    release(store, lease, user).await;
+                    break Ok(());
+                }
+                tracing::debug!(user, "writing a token this process rotated into the store");
+                break AssertUnwindSafe(store.commit(lease, fresh))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Error::token_store(
+                            store.describe(),
+                            "the store panicked while writing the new token",
+                        ))
+                    });
+            }
+            Ok(LeaseAttempt::Held {
+                current,
+                retry_after,
+            }) => {
+                if current.is_some_and(|stored| same(&stored, fresh)) {
+                    break Ok(());
+                }
+                if give_up.is_some_and(|at| Instant::now() >= at) {
+                    break Err(Error::token_store(
+                        store.describe(),
+                        format!(
+                            "the refresh lease of user `{user}` stayed held by another process                              for over {} s; the new token was not written",
+                            patience.as_secs()
+                        ),
+                    ));
+                }
+                tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), poll)).await;
+                poll = (poll * 2).min(MAX_POLL);
+            }
+        }
+    };
+    outcome.map_err(|err| {
+        tracing::error!(user, error = %err, "the store did not take a token this process rotated");
+        err.with_user_access_token(fresh.clone())
+    })
 }
