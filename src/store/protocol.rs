@@ -71,9 +71,7 @@ pub(crate) async fn refresh_through(
                         user,
                         "the token was rotated by another process: adopting it"
                     );
-                    if let Err(err) = store.release(lease).await {
-                        tracing::warn!(user, error = %err, "could not release the refresh lease; it will expire");
-                    }
+                    release(store, lease, user).await;
                     return Ok(stored);
                 }
                 return refresh_under_lease(sdk, contract, store, lease, stale, ttl, asked).await;
