@@ -358,18 +358,12 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
     let env = Env::new().await;
     let store = Arc::new(MemoryTokenStore::new());
     store.save(USER, &env.token).await.unwrap();
-    env.sandbox.expire_access_token(USER);
-    let outcome = env
+    // A refresh without the store, while the old access token still works.
+    let fresh = env
         .sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(b"plain".to_vec(), "plain.txt")
-        .descriptor(descriptor())
-        .send()
+        .refresh_token(&env.contract, &env.token)
         .await
         .unwrap();
-    assert!(outcome.token_refreshed());
-    let fresh = outcome.user_access_token().clone();
     let session = env
         .sdk
         .session_from_store(&env.contract, store.clone(), USER)
@@ -383,6 +377,19 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
         .send()
         .await
         .expect("the session adopts the rotation");
+    assert!(
+        !env.sandbox.library(USER).is_empty(),
+        "the session's push is stored"
+    );
+    // The session wrote the rotated token to the store before its push, and
+    // pushed with it: its old access token was never sent (no 401).
+    let refused = env
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 401)
+        .count();
+    assert_eq!(refused, 0, "the session pushed with the rotated token");
     assert_eq!(env.sandbox.refresh_count(), 1);
     assert_eq!(
         refresh_value(&store.load(USER).await.unwrap().unwrap()),
@@ -403,5 +410,66 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
         .await
         .expect("the stored token works");
     assert_eq!(env.sandbox.refresh_count(), 1);
-    assert_eq!(env.sandbox.library(USER).len(), 3);
+    assert_eq!(env.sandbox.library(USER).len(), 2);
+}
+
+/// The store lags behind this process (it did not take a token this process
+/// rotated to) when a session holding an even older token must refresh: the
+/// session gets the newest token and the store is brought up to date, with
+/// no refresh of the spent token (which digi.me would refuse, sending the
+/// user back through consent).
+#[tokio::test]
+async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
+    let env = Env::new().await;
+    let store = Arc::new(CommitFails::failing(0, false));
+    store.save(USER, &env.token).await.unwrap();
+    let push = |session: digime::UserSession, name: &'static str| async move {
+        session
+            .push()
+            .library()
+            .file(name.as_bytes().to_vec(), name)
+            .descriptor(descriptor())
+            .send()
+            .await
+    };
+    // This process's first session holds T0.
+    let first = env
+        .sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    // Another process rotates T0 to T1, and the store takes T1.
+    let theirs = another_process(&env)
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    env.sandbox.expire_access_token(USER);
+    push(theirs, "theirs").await.unwrap();
+    // This process's second session loads T1 and rotates it to T2, which
+    // the store fails to take: it still holds T1.
+    let second = env
+        .sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    store.failures.store(1, Ordering::SeqCst);
+    env.sandbox.expire_access_token(USER);
+    let err = push(second, "second").await.unwrap_err();
+    let t2 = err.user_access_token().unwrap().clone();
+    assert!(err.token_refreshed());
+    assert_eq!(env.sandbox.refresh_count(), 2);
+    // The first session, still on T0, must refresh: it gets T2 and writes
+    // it to the store; T0 is not sent to digi.me again.
+    push(first.clone(), "first")
+        .await
+        .expect("the first session goes on with the newest token");
+    assert_eq!(env.sandbox.refresh_count(), 2);
+    assert_eq!(
+        refresh_value(&first.user_access_token()),
+        refresh_value(&t2)
+    );
+    assert_eq!(
+        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&t2)
+    );
 }

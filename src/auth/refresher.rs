@@ -114,6 +114,16 @@ impl Refresher {
         })
     }
 
+    /// True when `from`, or a token this client rotated it to, is `to`.
+    pub(crate) fn leads_to(
+        &self,
+        client_id: &str,
+        from: &UserAccessToken,
+        to: &UserAccessToken,
+    ) -> bool {
+        lock(&self.rotations).leads_to(client_id, from, RotationKey::new(client_id, to))
+    }
+
     /// Remembers that a token store now holds the rotation of `key`.
     fn mark_in_store(
         &self,
@@ -152,9 +162,9 @@ impl Refresher {
         // get it too, or another process would spend the old refresh token.
         match &store {
             Some(session) if !in_store => {
-                write_through(sdk, &client_id, session, &token, &fresh).await?;
-                self.mark_in_store(&client_id, key, &token, &fresh);
-                Ok(fresh)
+                let written = write_through(sdk, &client_id, session, &token, fresh).await?;
+                self.mark_in_store(&client_id, key, &token, &written);
+                Ok(written)
             }
             _ => Ok(fresh),
         }

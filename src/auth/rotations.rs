@@ -151,7 +151,12 @@ impl Rotations {
     }
 
     /// True when `token`, or a token it was rotated to, has the key `key`.
-    fn leads_to(&self, client_id: &str, token: &UserAccessToken, key: RotationKey) -> bool {
+    pub(crate) fn leads_to(
+        &self,
+        client_id: &str,
+        token: &UserAccessToken,
+        key: RotationKey,
+    ) -> bool {
         let mut at = RotationKey::new(client_id, token);
         for _ in 0..MAX_CHAIN {
             if at == key {

@@ -257,6 +257,24 @@ impl UserSession {
         Some(self.current())
     }
 
+    /// True when this client rotated `seen`, the session's token, to a
+    /// token its store does not hold yet (a rotation made by a call without
+    /// the store, or one the store did not take): the session writes it
+    /// there before its next call ([`refresh_from`](Self::refresh_from)
+    /// does, without any call to digi.me).
+    pub(crate) fn store_lags(&self, seen: &Arc<UserAccessToken>) -> bool {
+        if self.inner.store.is_none() || !Arc::ptr_eq(&self.current(), seen) {
+            return false;
+        }
+        let sdk = &self.inner.sdk;
+        matches!(
+            sdk.inner
+                .refresher
+                .rotated_with_store(&sdk.client_id(&self.inner.contract), seen),
+            Some((_, false))
+        )
+    }
+
     /// A token newer than `seen`: the session's own when it already moved
     /// on, else the result of refreshing `seen` (shared with every caller
     /// refreshing the same token, and under the store's lease when there is

@@ -116,6 +116,15 @@ impl TokenState {
         }
     }
 
+    /// True when the call's session has a store that lags behind a rotation
+    /// this client made (see [`UserSession::store_lags`]).
+    fn store_lags(&self) -> bool {
+        match &self.source {
+            Source::Owned => false,
+            Source::Session(session) => session.store_lags(&self.current),
+        }
+    }
+
     /// Refreshes the call's token (sharing a refresh already running).
     async fn refresh(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> Result<()> {
         let newer = match &self.source {
@@ -176,6 +185,16 @@ async fn run_user_call<E: Serialize>(
     state: &mut TokenState,
 ) -> Result<Reply> {
     state.catch_up(sdk, contract);
+    if state.store_lags() {
+        // This client rotated the session's token without its store: the
+        // store gets the new token before anything else (or another process
+        // would load the spent one), then the call uses it. No refresh.
+        tracing::debug!(
+            endpoint = call.endpoint,
+            "writing a rotated token to the session's store"
+        );
+        state.refresh(sdk, contract).await?;
+    }
     let mut refreshed_here = false;
     let token = state.current();
     if token.access_token().expires_within(sdk.inner.refresh_skew)

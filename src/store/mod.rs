@@ -34,8 +34,9 @@
 //! 2. if the stored token is another one than the session's (its refresh
 //!    token differs), another process already rotated it: the SDK releases
 //!    the lease and adopts the stored token, with no call to digi.me (a
-//!    stored token this process already rotated away from is older, and is
-//!    never adopted);
+//!    stored token this process already rotated away from is older: it is
+//!    never adopted, and the newest token this process knows is written
+//!    instead);
 //! 3. else it refreshes with digi.me, cut off at 4/5 of the lease's time to
 //!    live, and writes the new token while releasing the lease
 //!    ([`TokenStore::commit`]);

@@ -3,6 +3,7 @@
 //! [`store`](super)).
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
@@ -66,13 +67,39 @@ pub(crate) async fn refresh_through(
         let asked = Instant::now();
         match store.acquire_lease(user, ttl).await? {
             LeaseAttempt::Acquired { lease, current } => {
-                if let Some(stored) = current.filter(|t| rotated(sdk, &client_id, t, stale)) {
-                    tracing::debug!(
-                        user,
-                        "the token was rotated by another process: adopting it"
-                    );
-                    release(store, lease, user).await;
-                    return Ok(stored);
+                match current.filter(|t| !same(t, stale)) {
+                    // Nothing stored, or the session's own token: refresh it.
+                    None => {}
+                    Some(stored) => match sdk.inner.refresher.rotated(&client_id, &stored) {
+                        // Another process rotated it: adopt the stored token.
+                        None => {
+                            tracing::debug!(
+                                user,
+                                "the token was rotated by another process: adopting it"
+                            );
+                            release(store, lease, user).await;
+                            return Ok(stored);
+                        }
+                        // The store lags behind this process (it did not
+                        // take a token this process rotated to), and the
+                        // newest token known is the session's: refresh it.
+                        Some(newest) if same(&newest, stale) => {}
+                        // The store lags, and this process knows a newer
+                        // token than the session's: write that one, no
+                        // refresh (the session's may be spent).
+                        Some(newest) => {
+                            tracing::debug!(
+                                user,
+                                "the store lags behind this process: writing the newest token"
+                            );
+                            return match commit(store, lease, &newest).await {
+                                Ok(()) => Ok(Arc::unwrap_or_clone(newest)),
+                                Err(err) => {
+                                    Err(err.with_user_access_token(Arc::unwrap_or_clone(newest)))
+                                }
+                            };
+                        }
+                    },
                 }
                 return refresh_under_lease(sdk, contract, store, lease, stale, ttl, asked).await;
             }
@@ -128,7 +155,8 @@ async fn refresh_under_lease(
         return Err(Error::token_store(
             store.describe(),
             format!(
-                "taking the refresh lease of user `{user}` used up the time a refresh may take                  under it; nothing was refreshed"
+                "taking the refresh lease of user `{user}` used up the time a refresh may take \
+                 under it; nothing was refreshed"
             ),
         ));
     }
@@ -143,18 +171,7 @@ async fn refresh_under_lease(
     };
     match refreshed {
         Ok(fresh) => {
-            // The store's own code runs here; the old refresh token is
-            // spent, so even a panic must not lose the new token.
-            let committed = AssertUnwindSafe(store.commit(lease, &fresh))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::token_store(
-                        store.describe(),
-                        "the store panicked while writing the new token",
-                    ))
-                });
-            match committed {
+            match commit(store, lease, &fresh).await {
                 Ok(()) => Ok(fresh),
                 // The old refresh token is spent: the new token must reach the
                 // caller even though the store did not take it.
@@ -175,6 +192,25 @@ async fn refresh_under_lease(
     }
 }
 
+/// Writes `token` and releases the lease. The store's own code runs here,
+/// and the old refresh token is spent: even a panic must not lose the new
+/// token, so it becomes an error (which the caller hands the token with).
+async fn commit(
+    store: &dyn TokenStore,
+    lease: super::Lease,
+    token: &UserAccessToken,
+) -> Result<()> {
+    AssertUnwindSafe(store.commit(lease, token))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::token_store(
+                store.describe(),
+                "the store panicked while writing the new token",
+            ))
+        })
+}
+
 /// Releases a lease; a lease that cannot be released runs out on its own.
 async fn release(store: &dyn TokenStore, lease: super::Lease, user: &str) {
     if let Err(err) = store.release(lease).await {
@@ -182,77 +218,84 @@ async fn release(store: &dyn TokenStore, lease: super::Lease, user: &str) {
     }
 }
 
-/// Writes `fresh`, a token this process rotated `stale` to without the
-/// store (by a call that had none, or when the store failed to take it),
-/// into the store, under its lease: only where the store still holds
-/// `stale` (or nothing, or a token this process already rotated away
-/// from). A store holding any other token keeps it.
+/// Writes the newest token this process rotated `stale` to (`fresh`, or a
+/// newer one known by the time the lease is held), made without the store
+/// (by a call that had none, or when the store failed to take it), into the
+/// store, under its lease. Only where the store lags: it holds `stale`,
+/// nothing, or a token whose rotations lead to that newest token. A store
+/// holding any other token (newer, or from a new authorization) keeps it.
 ///
-/// A failure is an error that carries `fresh` (`token_refreshed()`): the
-/// old refresh token is spent.
+/// Returns the token the caller goes on with. A failure is an error that
+/// carries that token (`token_refreshed()`): the old refresh token is spent.
 pub(crate) async fn write_through(
     sdk: &DigiMe,
     client_id: &str,
     session: &SessionStore,
     stale: &UserAccessToken,
-    fresh: &UserAccessToken,
-) -> Result<()> {
+    fresh: Arc<UserAccessToken>,
+) -> Result<Arc<UserAccessToken>> {
     let store: &dyn TokenStore = session.store.as_ref();
     let user = session.user.as_str();
+    let refresher = &sdk.inner.refresher;
+    let newest = || {
+        refresher
+            .rotated(client_id, stale)
+            .unwrap_or_else(|| fresh.clone())
+    };
     let ttl = sdk.inner.lease_ttl;
     let patience = ttl.saturating_mul(2).saturating_add(Duration::from_secs(5));
     let give_up = Instant::now().checked_add(patience);
     let mut poll = POLL;
-    let outcome = loop {
-        match store.acquire_lease(user, ttl).await {
-            Err(err) => break Err(err),
+    loop {
+        let attempt = store.acquire_lease(user, ttl).await;
+        let newest = newest();
+        let outcome = match attempt {
+            Err(err) => Err(err),
             Ok(LeaseAttempt::Acquired { lease, current }) => {
-                let behind = match &current {
+                let lags = match &current {
                     None => true,
                     Some(stored) => {
                         same(stored, stale)
-                            || (!same(stored, fresh)
-                                && sdk.inner.refresher.rotated(client_id, stored).is_some())
+                            || (!same(stored, &newest)
+                                && refresher.leads_to(client_id, stored, &newest))
                     }
                 };
-                if !behind {
+                if lags {
+                    tracing::debug!(user, "writing a token this process rotated into the store");
+                    commit(store, lease, &newest).await
+                } else {
                     release(store, lease, user).await;
-                    break Ok(());
+                    Ok(())
                 }
-                tracing::debug!(user, "writing a token this process rotated into the store");
-                break AssertUnwindSafe(store.commit(lease, fresh))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Error::token_store(
-                            store.describe(),
-                            "the store panicked while writing the new token",
-                        ))
-                    });
             }
             Ok(LeaseAttempt::Held {
                 current,
                 retry_after,
             }) => {
-                if current.is_some_and(|stored| same(&stored, fresh)) {
-                    break Ok(());
-                }
-                if give_up.is_some_and(|at| Instant::now() >= at) {
-                    break Err(Error::token_store(
+                if current.is_some_and(|stored| same(&stored, &newest)) {
+                    Ok(())
+                } else if give_up.is_some_and(|at| Instant::now() >= at) {
+                    Err(Error::token_store(
                         store.describe(),
                         format!(
-                            "the refresh lease of user `{user}` stayed held by another process                              for over {} s; the new token was not written",
+                            "the refresh lease of user `{user}` stayed held by another process \
+                             for over {} s; the new token was not written",
                             patience.as_secs()
                         ),
-                    ));
+                    ))
+                } else {
+                    tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), poll)).await;
+                    poll = (poll * 2).min(MAX_POLL);
+                    continue;
                 }
-                tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), poll)).await;
-                poll = (poll * 2).min(MAX_POLL);
             }
-        }
-    };
-    outcome.map_err(|err| {
-        tracing::error!(user, error = %err, "the store did not take a token this process rotated");
-        err.with_user_access_token(fresh.clone())
-    })
+        };
+        return match outcome {
+            Ok(()) => Ok(newest),
+            Err(err) => {
+                tracing::error!(user, error = %err, "the store did not take a token this process rotated");
+                Err(err.with_user_access_token(Arc::unwrap_or_clone(newest)))
+            }
+        };
+    }
 }
