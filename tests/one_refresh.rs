@@ -340,14 +340,11 @@ async fn a_key_set_hiccup_after_a_refresh_does_not_lose_the_new_token() {
         .inject_fault(Fault::with_status("jwks/oauth", 503));
     env.sandbox
         .inject_fault(Fault::dropping_connection("jwks/oauth"));
-    let outcome = sdk
-        .push(&env.contract, &env.token)
-        .library()
-        .file(b"x".to_vec(), "x.txt")
-        .descriptor(descriptor())
-        .send()
+    let hooks = Arc::new(AtomicUsize::new(0));
+    let outcome = push(&sdk, &env, &env.token, b"x".to_vec(), hooks.clone())
         .await
         .expect("the key set is fetched again and the new token verified");
+    assert_eq!(hooks.load(Ordering::SeqCst), 1);
     assert!(outcome.token_refreshed());
     assert_eq!(refresh_grants(&env).len(), 1);
     let jwks_fetches = env

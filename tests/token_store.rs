@@ -278,6 +278,20 @@ fn another_process(env: &Env) -> digime::DigiMe {
         .unwrap()
 }
 
+/// A push of a small file named `name` through `session`.
+async fn push_named(
+    session: &digime::UserSession,
+    name: &'static str,
+) -> digime::Result<digime::PushOutcome> {
+    session
+        .push()
+        .library()
+        .file(name.as_bytes().to_vec(), name)
+        .descriptor(descriptor())
+        .send()
+        .await
+}
+
 /// The store fails (or panics) once when the new token is written: the
 /// token travels with the error, this process keeps it, and its next call
 /// writes it to the store, so that another process then finds it there
@@ -292,16 +306,7 @@ async fn a_token_the_store_did_not_take(panics: bool) {
         .await
         .unwrap();
     env.sandbox.expire_access_token(USER);
-    let push = |session: digime::UserSession| async move {
-        session
-            .push()
-            .library()
-            .file(b"x".to_vec(), "x.txt")
-            .descriptor(descriptor())
-            .send()
-            .await
-    };
-    let err = push(session.clone()).await.unwrap_err();
+    let err = push_named(&session, "x.txt").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenStore, "{err:?}");
     assert!(
         err.token_refreshed(),
@@ -316,7 +321,7 @@ async fn a_token_the_store_did_not_take(panics: bool) {
     );
     // The next push writes the kept token to the store and uses it; the old
     // refresh token is not spent a second time.
-    push(session.clone())
+    push_named(&session, "x.txt")
         .await
         .expect("the next push adopts the kept token");
     assert_eq!(env.sandbox.refresh_count(), 1);
@@ -333,7 +338,7 @@ async fn a_token_the_store_did_not_take(panics: bool) {
         .await
         .unwrap();
     env.sandbox.expire_access_token(USER);
-    push(theirs)
+    push_named(&theirs, "theirs.txt")
         .await
         .expect("the other process refreshes the stored token");
     assert_eq!(env.sandbox.refresh_count(), 2);
@@ -369,12 +374,7 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
         .session_from_store(&env.contract, store.clone(), USER)
         .await
         .unwrap();
-    session
-        .push()
-        .library()
-        .file(b"session".to_vec(), "session.txt")
-        .descriptor(descriptor())
-        .send()
+    push_named(&session, "session.txt")
         .await
         .expect("the session adopts the rotation");
     assert!(
@@ -401,12 +401,7 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
         .session_from_store(&env.contract, store, USER)
         .await
         .unwrap();
-    theirs
-        .push()
-        .library()
-        .file(b"theirs".to_vec(), "theirs.txt")
-        .descriptor(descriptor())
-        .send()
+    push_named(&theirs, "theirs.txt")
         .await
         .expect("the stored token works");
     assert_eq!(env.sandbox.refresh_count(), 1);
@@ -423,15 +418,6 @@ async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
     let env = Env::new().await;
     let store = Arc::new(CommitFails::failing(0, false));
     store.save(USER, &env.token).await.unwrap();
-    let push = |session: digime::UserSession, name: &'static str| async move {
-        session
-            .push()
-            .library()
-            .file(name.as_bytes().to_vec(), name)
-            .descriptor(descriptor())
-            .send()
-            .await
-    };
     // This process's first session holds T0.
     let first = env
         .sdk
@@ -444,7 +430,7 @@ async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
         .await
         .unwrap();
     env.sandbox.expire_access_token(USER);
-    push(theirs, "theirs").await.unwrap();
+    push_named(&theirs, "theirs").await.unwrap();
     // This process's second session loads T1 and rotates it to T2, which
     // the store fails to take: it still holds T1.
     let second = env
@@ -454,13 +440,13 @@ async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
         .unwrap();
     store.failures.store(1, Ordering::SeqCst);
     env.sandbox.expire_access_token(USER);
-    let err = push(second, "second").await.unwrap_err();
+    let err = push_named(&second, "second").await.unwrap_err();
     let t2 = err.user_access_token().unwrap().clone();
     assert!(err.token_refreshed());
     assert_eq!(env.sandbox.refresh_count(), 2);
     // The first session, still on T0, must refresh: it gets T2 and writes
     // it to the store; T0 is not sent to digi.me again.
-    push(first.clone(), "first")
+    push_named(&first, "first")
         .await
         .expect("the first session goes on with the newest token");
     assert_eq!(env.sandbox.refresh_count(), 2);

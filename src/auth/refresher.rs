@@ -89,29 +89,31 @@ impl Refresher {
         client_id: &str,
         token: &UserAccessToken,
     ) -> Option<(Arc<UserAccessToken>, bool)> {
-        let rotations = lock(&self.rotations);
-        if rotations.is_empty() {
-            return None;
-        }
-        match rotations.lookup(client_id, RotationKey::new(client_id, token)) {
-            Some((Outcome::Rotated(newer), in_store)) => Some((newer, in_store)),
-            _ => None,
+        match self.lookup(client_id, RotationKey::new(client_id, token))? {
+            (Outcome::Rotated(newer), in_store) => Some((newer, in_store)),
+            (Outcome::Refused(_), _) => None,
         }
     }
 
     /// What became of `key`'s refresh token, as a refresh's answer, and
     /// whether a token store holds the token it was rotated to.
     fn known(&self, client_id: &str, key: RotationKey) -> Option<(Flight, bool)> {
-        let rotations = lock(&self.rotations);
-        if rotations.is_empty() {
-            return None;
-        }
-        Some(match rotations.lookup(client_id, key)? {
+        Some(match self.lookup(client_id, key)? {
             (Outcome::Rotated(newer), in_store) => (Ok(newer), in_store),
             (Outcome::Refused(server), in_store) => {
                 (Err(Error::reauthorization_required(server)), in_store)
             }
         })
+    }
+
+    /// The rotation memory's newest outcome for `key` (free while nothing
+    /// is remembered).
+    fn lookup(&self, client_id: &str, key: RotationKey) -> Option<(Outcome, bool)> {
+        let rotations = lock(&self.rotations);
+        if rotations.is_empty() {
+            return None;
+        }
+        rotations.lookup(client_id, key)
     }
 
     /// True when `from`, or a token this client rotated it to, is `to`.

@@ -16,11 +16,10 @@ use url::{Origin, Url};
 
 use crate::error::{Error, Result};
 use crate::transport::response;
+use crate::transport::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
 
 /// How many times a key-set fetch is tried before its failure stands.
 const KEY_SET_ATTEMPTS: u32 = 3;
-/// The wait before the second try; the third waits twice as long.
-const KEY_SET_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The key set digi.me serves at a `jku`.
 #[derive(Deserialize)]
@@ -124,40 +123,49 @@ impl ServerJwtVerifier {
 
     /// Fetches the key set. A fetch is a plain GET, safe to repeat, and it
     /// often verifies a token digi.me just issued (a refresh that already
-    /// spent the old refresh token): a passing failure (no connection, a
-    /// lost answer, 429 or 5xx) is tried again, up to [`KEY_SET_ATTEMPTS`]
-    /// times in all, rather than losing that token.
+    /// spent the old refresh token): it follows the SDK's retry policy for
+    /// idempotent calls (a failure that is not final is tried again, up to
+    /// [`KEY_SET_ATTEMPTS`] times in all), rather than losing that token.
     async fn fetch(&self, http: &reqwest::Client, jku: &Url, kid: &str) -> Result<KeySet> {
+        let policy = Policy {
+            kind: CallKind::Idempotent,
+            retry_ambiguous: false,
+            max_retries: KEY_SET_ATTEMPTS - 1,
+        };
         let mut attempt = 1;
         loop {
             tracing::debug!(jku = %jku, kid, attempt, "fetching the server's key set");
-            let result = async {
-                let resp = http
-                    .get(jku.clone())
-                    .timeout(self.fetch_timeout)
-                    .send()
-                    .await
-                    .map_err(|e| Error::transport("fetching the key set", e))?;
-                let reply = response::read_small(resp, "jwks").await?;
-                if !reply.status.is_success() {
-                    return Err(response::server_error(&reply));
+            let (outcome, reached) = match http
+                .get(jku.clone())
+                .timeout(self.fetch_timeout)
+                .send()
+                .await
+            {
+                // Whether the request left or not, a GET may be sent again.
+                Err(e) => (
+                    Err(Error::transport("fetching the key set", e)),
+                    Reached::Sent,
+                ),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let reply = response::read_small(resp, "jwks").await.and_then(|reply| {
+                        if reply.status.is_success() {
+                            Ok(reply)
+                        } else {
+                            Err(response::server_error(&reply))
+                        }
+                    });
+                    (reply, Reached::Answered(status))
                 }
-                reply.json::<KeySet>("jwks")
-            }
-            .await;
-            let passing = match &result {
-                Ok(_) => false,
-                Err(err) => match err.status() {
-                    Some(status) => status == 429 || status >= 500,
-                    None => err.kind() == crate::ErrorKind::Transport,
-                },
             };
-            if !passing || attempt >= KEY_SET_ATTEMPTS {
-                return result;
+            match retry::decide(&outcome, AttemptInfo { attempt, reached }, policy) {
+                Decision::RetryAfter { wait, .. } => {
+                    tracing::debug!(attempt, "fetching the key set failed; trying again");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Decision::Return { .. } => return outcome?.json("jwks"),
             }
-            tracing::debug!(attempt, "fetching the key set failed; trying again");
-            tokio::time::sleep(KEY_SET_BACKOFF * attempt).await;
-            attempt += 1;
         }
     }
 

@@ -237,42 +237,27 @@ impl UserSession {
 
     /// The session's token when it is newer than `seen`, else a rotation of
     /// `seen` this client already made (adopted by the session too). A
-    /// session with a store adopts only a rotation the store holds: any
-    /// other goes through [`refresh_from`](Self::refresh_from), which writes
-    /// it to the store first.
-    pub(crate) fn catch_up(&self, seen: &Arc<UserAccessToken>) -> Option<Arc<UserAccessToken>> {
+    /// session with a store adopts only a rotation the store holds: for any
+    /// other, [`CatchUp::StoreLags`] says that [`refresh_from`](Self::refresh_from)
+    /// must write it to the store first (without any call to digi.me).
+    pub(crate) fn catch_up(&self, seen: &Arc<UserAccessToken>) -> CatchUp {
         let current = self.current();
         if !Arc::ptr_eq(&current, seen) {
-            return Some(current);
+            return CatchUp::Newer(current);
         }
         let sdk = &self.inner.sdk;
-        let (newer, in_store) = sdk
+        let Some((newer, in_store)) = sdk
             .inner
             .refresher
-            .rotated_with_store(&sdk.client_id(&self.inner.contract), seen)?;
+            .rotated_with_store(&sdk.client_id(&self.inner.contract), seen)
+        else {
+            return CatchUp::Current;
+        };
         if self.inner.store.is_some() && !in_store {
-            return None;
+            return CatchUp::StoreLags;
         }
         self.adopt(seen, &newer);
-        Some(self.current())
-    }
-
-    /// True when this client rotated `seen`, the session's token, to a
-    /// token its store does not hold yet (a rotation made by a call without
-    /// the store, or one the store did not take): the session writes it
-    /// there before its next call ([`refresh_from`](Self::refresh_from)
-    /// does, without any call to digi.me).
-    pub(crate) fn store_lags(&self, seen: &Arc<UserAccessToken>) -> bool {
-        if self.inner.store.is_none() || !Arc::ptr_eq(&self.current(), seen) {
-            return false;
-        }
-        let sdk = &self.inner.sdk;
-        matches!(
-            sdk.inner
-                .refresher
-                .rotated_with_store(&sdk.client_id(&self.inner.contract), seen),
-            Some((_, false))
-        )
+        CatchUp::Newer(self.current())
     }
 
     /// A token newer than `seen`: the session's own when it already moved
@@ -283,7 +268,7 @@ impl UserSession {
         &self,
         seen: &Arc<UserAccessToken>,
     ) -> Result<Arc<UserAccessToken>> {
-        if let Some(newer) = self.catch_up(seen) {
+        if let CatchUp::Newer(newer) = self.catch_up(seen) {
             return Ok(newer);
         }
         let sdk = &self.inner.sdk;
@@ -327,6 +312,18 @@ impl UserSession {
             call_hook(hook, newer);
         }
     }
+}
+
+/// What [`UserSession::catch_up`] found.
+pub(crate) enum CatchUp {
+    /// A newer token, now the session's.
+    Newer(Arc<UserAccessToken>),
+    /// This client rotated the session's token, but the session's store
+    /// does not hold the new token yet (a rotation made by a call without
+    /// the store, or one the store did not take).
+    StoreLags,
+    /// Nothing newer is known.
+    Current,
 }
 
 impl fmt::Debug for UserSession {

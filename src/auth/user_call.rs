@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::session::UserSession;
+use super::session::{CatchUp, UserSession};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
@@ -102,27 +102,25 @@ impl TokenState {
     }
 
     /// Switches to the newest token already known, without any call: the
-    /// one this client rotated the call's token to, or the session's.
-    fn catch_up(&mut self, sdk: &DigiMe, contract: &ContractDetails) {
+    /// one this client rotated the call's token to, or the session's. True
+    /// when the call's session has a store that lags behind such a rotation
+    /// (see [`CatchUp::StoreLags`]).
+    fn catch_up(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> bool {
         let newer = match &self.source {
             Source::Owned => sdk
                 .inner
                 .refresher
                 .rotated(&sdk.client_id(contract), &self.current),
-            Source::Session(session) => session.catch_up(&self.current),
+            Source::Session(session) => match session.catch_up(&self.current) {
+                CatchUp::Newer(newer) => Some(newer),
+                CatchUp::StoreLags => return true,
+                CatchUp::Current => None,
+            },
         };
         if let Some(newer) = newer {
             self.adopt(newer);
         }
-    }
-
-    /// True when the call's session has a store that lags behind a rotation
-    /// this client made (see [`UserSession::store_lags`]).
-    fn store_lags(&self) -> bool {
-        match &self.source {
-            Source::Owned => false,
-            Source::Session(session) => session.store_lags(&self.current),
-        }
+        false
     }
 
     /// Refreshes the call's token (sharing a refresh already running).
@@ -184,8 +182,7 @@ async fn run_user_call<E: Serialize>(
     call: &Call<'_, E>,
     state: &mut TokenState,
 ) -> Result<Reply> {
-    state.catch_up(sdk, contract);
-    if state.store_lags() {
+    if state.catch_up(sdk, contract) {
         // This client rotated the session's token without its store: the
         // store gets the new token before anything else (or another process
         // would load the spent one), then the call uses it. No refresh.

@@ -30,17 +30,81 @@ fn same(a: &UserAccessToken, b: &UserAccessToken) -> bool {
     a.refresh_token().value().expose_secret() == b.refresh_token().value().expose_secret()
 }
 
-/// True when the store holds a token newer than `stale`: another token,
-/// which is not one this process already rotated away from. (A store can
-/// lag behind this process: when it failed to take a new token, it still
-/// holds the spent one, and adopting that would strand the user.)
-fn rotated(
-    sdk: &DigiMe,
-    client_id: &str,
-    stored: &UserAccessToken,
-    stale: &UserAccessToken,
-) -> bool {
-    !same(stored, stale) && sdk.inner.refresher.rotated(client_id, stored).is_none()
+/// What the store holds, against `stale`, the token a caller would refresh.
+enum Stored {
+    /// Nothing, or `stale` itself: it is the one to refresh.
+    Stale,
+    /// Another token, which this process never rotated away from: another
+    /// process rotated `stale` to it.
+    Newer(UserAccessToken),
+    /// A token this process already rotated away from: the store lags (it
+    /// did not take a token this process rotated to), and adopting it would
+    /// strand the user. This is the newest token this process knows.
+    Lags(Arc<UserAccessToken>),
+}
+
+impl Stored {
+    fn of(
+        sdk: &DigiMe,
+        client_id: &str,
+        current: Option<UserAccessToken>,
+        stale: &UserAccessToken,
+    ) -> Self {
+        match current.filter(|t| !same(t, stale)) {
+            None => Stored::Stale,
+            Some(stored) => match sdk.inner.refresher.rotated(client_id, &stored) {
+                None => Stored::Newer(stored),
+                Some(newest) => Stored::Lags(newest),
+            },
+        }
+    }
+}
+
+/// Waiting for a lease another process holds: asks again every [`POLL`]
+/// for [`FAST_POLLING`], then less and less often, up to [`MAX_POLL`], and
+/// gives up after long enough for a holder to finish, or for a dead
+/// holder's lease to expire, twice over.
+struct LeaseWait {
+    started: Instant,
+    patience: Duration,
+    poll: Duration,
+}
+
+impl LeaseWait {
+    fn new(ttl: Duration) -> Self {
+        LeaseWait {
+            started: Instant::now(),
+            patience: ttl.saturating_mul(2).saturating_add(Duration::from_secs(5)),
+            poll: POLL,
+        }
+    }
+
+    /// Waits before the lease is asked for again; past the patience, the
+    /// error naming the store instead, which ends with `outcome` (what was
+    /// not done).
+    async fn pause(
+        &mut self,
+        store: &dyn TokenStore,
+        user: &str,
+        retry_after: Duration,
+        outcome: &str,
+    ) -> Result<()> {
+        if self.started.elapsed() >= self.patience {
+            return Err(Error::token_store(
+                store.describe(),
+                format!(
+                    "the refresh lease of user `{user}` stayed held by another process \
+                     for over {} s; {outcome}",
+                    self.patience.as_secs()
+                ),
+            ));
+        }
+        tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), self.poll)).await;
+        if self.started.elapsed() >= FAST_POLLING {
+            self.poll = (self.poll * 2).min(MAX_POLL);
+        }
+        Ok(())
+    }
 }
 
 /// Refreshes `stale`, the token of `session.user`, under the store's lease,
@@ -55,76 +119,53 @@ pub(crate) async fn refresh_through(
     let user = session.user.as_str();
     let client_id = sdk.client_id(contract);
     let ttl = sdk.inner.lease_ttl;
-    // The longest a caller waits for another's lease: long enough for a
-    // holder to finish, or for a dead holder's lease to expire, twice over.
-    let patience = ttl.saturating_mul(2).saturating_add(Duration::from_secs(5));
-    let give_up = Instant::now().checked_add(patience);
-    let started = Instant::now();
-    let mut poll = POLL;
+    let mut wait = LeaseWait::new(ttl);
     loop {
         // The lease runs from the store's answer at the latest: its time is
         // counted from before the request.
         let asked = Instant::now();
         match store.acquire_lease(user, ttl).await? {
             LeaseAttempt::Acquired { lease, current } => {
-                match current.filter(|t| !same(t, stale)) {
-                    // Nothing stored, or the session's own token: refresh it.
-                    None => {}
-                    Some(stored) => match sdk.inner.refresher.rotated(&client_id, &stored) {
-                        // Another process rotated it: adopt the stored token.
-                        None => {
-                            tracing::debug!(
-                                user,
-                                "the token was rotated by another process: adopting it"
-                            );
-                            release(store, lease, user).await;
-                            return Ok(stored);
-                        }
-                        // The store lags behind this process (it did not
-                        // take a token this process rotated to), and the
-                        // newest token known is the session's: refresh it.
-                        Some(newest) if same(&newest, stale) => {}
-                        // The store lags, and this process knows a newer
-                        // token than the session's: write that one, no
-                        // refresh (the session's may be spent).
-                        Some(newest) => {
-                            tracing::debug!(
-                                user,
-                                "the store lags behind this process: writing the newest token"
-                            );
-                            return match commit(store, lease, &newest).await {
-                                Ok(()) => Ok(Arc::unwrap_or_clone(newest)),
-                                Err(err) => {
-                                    Err(err.with_user_access_token(Arc::unwrap_or_clone(newest)))
-                                }
-                            };
-                        }
-                    },
+                match Stored::of(sdk, &client_id, current, stale) {
+                    Stored::Newer(stored) => {
+                        tracing::debug!(
+                            user,
+                            "the token was rotated by another process: adopting it"
+                        );
+                        release(store, lease, user).await;
+                        return Ok(stored);
+                    }
+                    // The store lags, and this process knows a newer token
+                    // than the session's: write that one, no refresh (the
+                    // session's may be spent).
+                    Stored::Lags(newest) if !same(&newest, stale) => {
+                        tracing::debug!(
+                            user,
+                            "the store lags behind this process: writing the newest token"
+                        );
+                        let newest = Arc::unwrap_or_clone(newest);
+                        return match commit(store, lease, &newest).await {
+                            Ok(()) => Ok(newest),
+                            Err(err) => Err(err.with_user_access_token(newest)),
+                        };
+                    }
+                    // The session's token is the newest known: refresh it.
+                    Stored::Stale | Stored::Lags(_) => {
+                        return refresh_under_lease(sdk, contract, store, lease, stale, ttl, asked)
+                            .await;
+                    }
                 }
-                return refresh_under_lease(sdk, contract, store, lease, stale, ttl, asked).await;
             }
             LeaseAttempt::Held {
                 current,
                 retry_after,
             } => {
-                if let Some(stored) = current.filter(|t| rotated(sdk, &client_id, t, stale)) {
+                if let Stored::Newer(stored) = Stored::of(sdk, &client_id, current, stale) {
                     tracing::debug!(user, "another process refreshed the token: adopting it");
                     return Ok(stored);
                 }
-                if give_up.is_some_and(|at| Instant::now() >= at) {
-                    return Err(Error::token_store(
-                        store.describe(),
-                        format!(
-                            "the refresh lease of user `{user}` stayed held by another process \
-                             for over {} s; nothing was refreshed",
-                            patience.as_secs()
-                        ),
-                    ));
-                }
-                tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), poll)).await;
-                if started.elapsed() >= FAST_POLLING {
-                    poll = (poll * 2).min(MAX_POLL);
-                }
+                wait.pause(store, user, retry_after, "nothing was refreshed")
+                    .await?;
             }
         }
     }
@@ -243,14 +284,12 @@ pub(crate) async fn write_through(
             .unwrap_or_else(|| fresh.clone())
     };
     let ttl = sdk.inner.lease_ttl;
-    let patience = ttl.saturating_mul(2).saturating_add(Duration::from_secs(5));
-    let give_up = Instant::now().checked_add(patience);
-    let mut poll = POLL;
-    loop {
+    let mut wait = LeaseWait::new(ttl);
+    let (outcome, newest) = loop {
         let attempt = store.acquire_lease(user, ttl).await;
         let newest = newest();
-        let outcome = match attempt {
-            Err(err) => Err(err),
+        match attempt {
+            Err(err) => break (Err(err), newest),
             Ok(LeaseAttempt::Acquired { lease, current }) => {
                 let lags = match &current {
                     None => true,
@@ -260,42 +299,34 @@ pub(crate) async fn write_through(
                                 && refresher.leads_to(client_id, stored, &newest))
                     }
                 };
-                if lags {
-                    tracing::debug!(user, "writing a token this process rotated into the store");
-                    commit(store, lease, &newest).await
-                } else {
+                if !lags {
                     release(store, lease, user).await;
-                    Ok(())
+                    break (Ok(()), newest);
                 }
+                tracing::debug!(user, "writing a token this process rotated into the store");
+                break (commit(store, lease, &newest).await, newest);
             }
             Ok(LeaseAttempt::Held {
                 current,
                 retry_after,
             }) => {
                 if current.is_some_and(|stored| same(&stored, &newest)) {
-                    Ok(())
-                } else if give_up.is_some_and(|at| Instant::now() >= at) {
-                    Err(Error::token_store(
-                        store.describe(),
-                        format!(
-                            "the refresh lease of user `{user}` stayed held by another process \
-                             for over {} s; the new token was not written",
-                            patience.as_secs()
-                        ),
-                    ))
-                } else {
-                    tokio::time::sleep(retry_after.clamp(Duration::from_millis(1), poll)).await;
-                    poll = (poll * 2).min(MAX_POLL);
-                    continue;
+                    break (Ok(()), newest);
+                }
+                if let Err(err) = wait
+                    .pause(store, user, retry_after, "the new token was not written")
+                    .await
+                {
+                    break (Err(err), newest);
                 }
             }
-        };
-        return match outcome {
-            Ok(()) => Ok(newest),
-            Err(err) => {
-                tracing::error!(user, error = %err, "the store did not take a token this process rotated");
-                Err(err.with_user_access_token(Arc::unwrap_or_clone(newest)))
-            }
-        };
+        }
+    };
+    match outcome {
+        Ok(()) => Ok(newest),
+        Err(err) => {
+            tracing::error!(user, error = %err, "the store did not take a token this process rotated");
+            Err(err.with_user_access_token(Arc::unwrap_or_clone(newest)))
+        }
     }
 }
