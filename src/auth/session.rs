@@ -101,7 +101,7 @@ impl DigiMe {
     ) -> Result<UserSession> {
         let user = user.into();
         crate::validate::identifier("user", &user)?;
-        let token = store.load(&user).await?.ok_or_else(|| {
+        let token = store.load(&user).await?.map(|s| s.token).ok_or_else(|| {
             Error::invalid_input(
                 "user",
                 format!(

@@ -1,16 +1,19 @@
 //! [`MemoryTokenStore`]: tokens in this process's memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
-use super::{Lease, LeaseAttempt, TokenStore};
-use crate::error::{Error, Result};
+use super::{
+    CommitOutcome, Lease, LeaseAttempt, ROTATED_KEPT, Saved, StoredToken, TokenStore, capped,
+    refresh_fingerprint,
+};
+use crate::error::Result;
 use crate::token::UserAccessToken;
 
-/// Tokens in this process's memory, with leases that expire.
+/// Tokens in this process's memory, with versions and leases that expire.
 ///
 /// For one process: tests, a single worker, or a cache in front of your own
 /// storage. Processes do not share it; for those, use a [`FileTokenStore`](super::FileTokenStore)
@@ -23,8 +26,8 @@ use crate::token::UserAccessToken;
 /// let store = MemoryTokenStore::new();
 /// let expiry = std::time::SystemTime::now();
 /// let token = UserAccessToken::new(Token::new("a", expiry), Token::new("r", expiry), None, None);
-/// store.save("patient-42", &token).await?;
-/// assert!(store.load("patient-42").await?.is_some());
+/// assert_eq!(store.save("patient-42", &token).await?.version, 1);
+/// assert_eq!(store.load("patient-42").await?.map(|s| s.version), Some(1));
 /// assert!(store.load("someone-else").await?.is_none());
 /// # Ok(()) }
 /// ```
@@ -36,8 +39,36 @@ pub struct MemoryTokenStore {
 #[derive(Debug, Default)]
 struct Entry {
     token: Option<UserAccessToken>,
+    version: u64,
     /// The lease's id and when it expires.
     lease: Option<(String, Instant)>,
+    /// Fingerprints of the refresh tokens rotated away from, newest last.
+    rotated: VecDeque<String>,
+}
+
+impl Entry {
+    fn current(&self) -> Option<StoredToken> {
+        self.token
+            .clone()
+            .map(|token| StoredToken::new(token, self.version))
+    }
+
+    /// Writes `token` at the next version, remembering the one it replaces.
+    fn write(&mut self, token: &UserAccessToken) -> u64 {
+        if let Some(old) = &self.token {
+            self.rotated.push_back(refresh_fingerprint(old));
+            if self.rotated.len() > ROTATED_KEPT {
+                self.rotated.pop_front();
+            }
+        }
+        self.token = Some(token.clone());
+        self.version += 1;
+        self.version
+    }
+
+    fn holds(&self, lease: &Lease) -> bool {
+        self.lease.as_ref().is_some_and(|(id, _)| id == lease.id())
+    }
 }
 
 impl MemoryTokenStore {
@@ -63,14 +94,17 @@ impl TokenStore for MemoryTokenStore {
         "memory".to_owned()
     }
 
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<UserAccessToken>>> {
-        let token = self.users().get(user).and_then(|e| e.token.clone());
-        Box::pin(async move { Ok(token) })
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
+        let current = self.users().get(user).and_then(Entry::current);
+        Box::pin(async move { Ok(current) })
     }
 
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>> {
-        self.users().entry(user.to_owned()).or_default().token = Some(token.clone());
-        Box::pin(async { Ok(()) })
+    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>> {
+        let mut users = self.users();
+        let entry = users.entry(user.to_owned()).or_default();
+        let already_rotated = entry.rotated.contains(&refresh_fingerprint(token));
+        let version = entry.write(token);
+        Box::pin(async move { Ok(Saved::new(version, already_rotated)) })
     }
 
     fn acquire_lease<'a>(
@@ -83,124 +117,63 @@ impl TokenStore for MemoryTokenStore {
             let mut users = self.users();
             let entry = users.entry(user.to_owned()).or_default();
             let now = Instant::now();
-            if let Some((_, until)) = &entry.lease
-                && *until > now
-            {
-                return Ok(LeaseAttempt::Held {
-                    current: entry.token.clone(),
-                    retry_after: *until - now,
-                });
-            }
-            let until = now
-                .checked_add(ttl)
-                .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
-            entry.lease = Some((lease.id().to_owned(), until));
+            let took_over = match &entry.lease {
+                Some((_, until)) if *until > now => {
+                    return Ok(LeaseAttempt::Held {
+                        current: entry.current(),
+                        retry_after: *until - now,
+                    });
+                }
+                Some(_) => true,
+                None => false,
+            };
+            entry.lease = Some((lease.id().to_owned(), now + capped(ttl)));
             Ok(LeaseAttempt::Acquired {
                 lease,
-                current: entry.token.clone(),
+                current: entry.current(),
+                took_over,
             })
         })
     }
 
-    fn commit<'a>(&'a self, lease: Lease, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>> {
+    fn renew_lease<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         let mut users = self.users();
-        let entry = users.entry(lease.user().to_owned()).or_default();
-        let result = if entry.lease.as_ref().is_some_and(|(id, _)| id == lease.id()) {
-            entry.token = Some(token.clone());
-            entry.lease = None;
-            Ok(())
-        } else {
-            Err(Error::token_store(
-                "memory",
-                format!(
-                    "the refresh lease of user `{}` expired and was taken by another caller",
-                    lease.user()
-                ),
-            ))
+        let renewed = match users.get_mut(lease.user()) {
+            Some(entry) if entry.holds(lease) => {
+                entry.lease = Some((lease.id().to_owned(), Instant::now() + capped(ttl)));
+                true
+            }
+            _ => false,
         };
-        Box::pin(async move { result })
+        Box::pin(async move { Ok(renewed) })
     }
 
-    fn release(&self, lease: Lease) -> BoxFuture<'_, Result<()>> {
+    fn commit<'a>(
+        &'a self,
+        lease: &'a Lease,
+        expected: u64,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<CommitOutcome>> {
+        let mut users = self.users();
+        let entry = users.entry(lease.user().to_owned()).or_default();
+        let outcome = if entry.version == expected {
+            if entry.holds(lease) {
+                entry.lease = None;
+            }
+            CommitOutcome::Committed(entry.write(token))
+        } else {
+            CommitOutcome::Conflict(entry.current())
+        };
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<()>> {
         let mut users = self.users();
         if let Some(entry) = users.get_mut(lease.user())
-            && entry.lease.as_ref().is_some_and(|(id, _)| id == lease.id())
+            && entry.holds(lease)
         {
             entry.lease = None;
         }
         Box::pin(async { Ok(()) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::token::Token;
-
-    fn token(refresh: &str) -> UserAccessToken {
-        UserAccessToken::new(
-            Token::from_unix_secs("a", 1),
-            Token::from_unix_secs(refresh, 2),
-            None,
-            None,
-        )
-    }
-
-    #[tokio::test]
-    async fn one_lease_at_a_time_and_commit_writes_and_releases() {
-        let store = MemoryTokenStore::new();
-        store.save("u", &token("r0")).await.unwrap();
-        let LeaseAttempt::Acquired { lease, current } = store
-            .acquire_lease("u", Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!("the first caller gets the lease");
-        };
-        assert!(current.is_some());
-        let LeaseAttempt::Held { retry_after, .. } = store
-            .acquire_lease("u", Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!("the second caller waits");
-        };
-        assert!(retry_after <= Duration::from_secs(30));
-        store.commit(lease, &token("r1")).await.unwrap();
-        let LeaseAttempt::Acquired { current, .. } = store
-            .acquire_lease("u", Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!("the lease was released by the commit");
-        };
-        use secrecy::ExposeSecret;
-        assert_eq!(
-            current.unwrap().refresh_token().value().expose_secret(),
-            "r1"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_expired_lease_is_taken_over_and_the_old_holder_cannot_commit() {
-        let store = MemoryTokenStore::new();
-        let LeaseAttempt::Acquired { lease: old, .. } = store
-            .acquire_lease("u", Duration::from_millis(1))
-            .await
-            .unwrap()
-        else {
-            panic!("acquired");
-        };
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(matches!(
-            store
-                .acquire_lease("u", Duration::from_secs(30))
-                .await
-                .unwrap(),
-            LeaseAttempt::Acquired { .. }
-        ));
-        let err = store.commit(old, &token("r1")).await.unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
-        assert!(store.load("u").await.unwrap().is_none(), "nothing written");
     }
 }

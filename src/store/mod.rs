@@ -1,78 +1,32 @@
-//! Token stores: where the tokens of a fleet live, and how its processes
-//! agree on one refresh per rotation.
+//! Token stores: where the tokens of a fleet live.
 //!
 //! digi.me refresh tokens work once. When several processes push for the
-//! same user and the access token expires, only one of them may spend the
-//! refresh token: the others must adopt the token it got. A [`TokenStore`]
-//! makes that possible. It holds each user's token under a key of your
-//! choosing, and a short **lease** per user: the process that holds the
-//! lease refreshes, writes the new token and releases the lease; the others
-//! wait, read the new token and carry on.
+//! same user and the access token expires, one of them refreshes and the
+//! others adopt the token it got. A [`TokenStore`] holds each user's token
+//! under a key of your choosing, with a **version** that grows by one at
+//! every write, and a short **lease** per user that says who is refreshing
+//! now. The SDK's refresh protocol (one state machine, model-checked) runs
+//! over this contract; the [scaling guide](crate::guide::scaling) describes
+//! it once, with its properties and its bounds.
 //!
 //! Open a session on a store with
-//! [`DigiMe::session_from_store`](crate::DigiMe::session_from_store). The
-//! store is read when the session opens, and used again only when the token
-//! must be refreshed: a fleet pushing with fresh tokens makes no store round
-//! trip per push.
+//! [`DigiMe::session_from_store`](crate::DigiMe::session_from_store).
 //!
 //! | store | for | the lease |
 //! | --- | --- | --- |
-//! | [`MemoryTokenStore`] | one process (tests, a single worker) | a mutex-guarded entry with an expiry |
-//! | [`FileTokenStore`] | the processes of one machine (the CLI's default) | an OS file lock, released when the holder exits |
+//! | [`MemoryTokenStore`] | one process (tests, a single worker) | an entry with an expiry |
+//! | [`FileTokenStore`] | the processes of one machine (the CLI's default) | a stamp in a lock file, written under an OS file lock |
 //! | `PostgresTokenStore` (feature `postgres`) | a fleet of hosts | a lease column, timed by the database's clock |
 //!
-//! Your own database fits too: implement [`TokenStore`] (object-safe, async,
-//! `Send + Sync`).
-//!
-//! ## The refresh protocol
-//!
-//! When a session's token must be refreshed (it expires within the skew, or
-//! digi.me answered `401 InvalidToken`), the SDK:
-//!
-//! 1. asks the store for the user's lease ([`TokenStore::acquire_lease`]);
-//!    the answer carries the token stored now;
-//! 2. if the stored token is another one than the session's (its refresh
-//!    token differs), another process already rotated it: the SDK releases
-//!    the lease and adopts the stored token, with no call to digi.me (a
-//!    stored token this process already rotated away from is older: it is
-//!    never adopted, and the newest token this process knows is written
-//!    instead);
-//! 3. else it refreshes with digi.me, cut off at 4/5 of the lease's time to
-//!    live, and writes the new token while releasing the lease
-//!    ([`TokenStore::commit`]);
-//! 4. if the lease is held elsewhere, it waits a little and asks again: the
-//!    holder's new token shows up in the answer, or the lease expires (its
-//!    holder died) and this process takes it, finds the token unchanged and
-//!    refreshes.
-//!
-//! What happens on each failure:
-//!
-//! - **the holder dies mid-refresh**: its lease expires after its time to
-//!   live ([`DigiMeBuilder::lease_ttl`](crate::DigiMeBuilder::lease_ttl),
-//!   30 s by default; a file lock is released at once); the next caller
-//!   re-reads the token and, as it is unchanged, refreshes;
-//! - **the refresh fails**: the lease is released and the error returned
-//!   (when the refresh may have happened, the lease runs out on its own
-//!   instead);
-//! - **the store is unreachable**: the error is
-//!   [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore), naming the
-//!   store, and no refresh is made without the lease;
-//! - **the new token cannot be written** (the store went away after the
-//!   refresh, or its code panicked): the error carries the new token (the
-//!   old one is spent), for you to keep; this process keeps it too, and the
-//!   next call of a session of the store writes it there.
-//!
-//! A rotation this process made without the store (a call without a
-//! session) is written to the store by the first session of the store that
-//! meets the old token, before that session uses it.
+//! Your own database fits too: implement [`TokenStore`], and check your
+//! implementation with the conformance kit (`store::conformance`, feature
+//! `store-conformance`).
 
 mod file;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod protocol;
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -84,7 +38,6 @@ pub use memory::MemoryTokenStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresTokenStore, PostgresTokenStoreBuilder};
-pub(crate) use protocol::{refresh_through, write_through};
 
 /// The PostgreSQL pool crate [`PostgresTokenStore::from_pool`] takes, at the
 /// version this crate uses (feature `postgres`).
@@ -96,23 +49,36 @@ use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
 
 /// Where user access tokens live, shared by every process that pushes for
-/// the same users, with a per-user lease so that one process refreshes per
-/// rotation.
+/// the same users: a versioned token per user, and a per-user lease.
 ///
 /// The trait is object-safe (`Arc<dyn TokenStore>`), its methods return
 /// boxed `Send` futures, and an implementation must be `Send + Sync`. Every
 /// error should be an [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore)
-/// naming the store; [`store_error`] makes one.
+/// naming the store; [`store_error`] makes one. The SDK puts a deadline on
+/// every call, so a call that hangs ends as such an error.
 ///
-/// The contract, which the SDK's refresh protocol relies on:
+/// The contract, which the SDK's refresh protocol relies on (the
+/// conformance kit, feature `store-conformance`, checks every point):
 ///
-/// - [`acquire_lease`](Self::acquire_lease) gives the lease to one caller at
-///   a time: an unexpired lease held by someone else is
-///   [`LeaseAttempt::Held`]. An expired one may be taken over. Both answers
-///   carry the token stored now.
-/// - [`commit`](Self::commit) writes the new token and releases the lease in
-///   one atomic step, and fails if the lease was taken over meanwhile.
-/// - [`release`](Self::release) releases without writing.
+/// - **Versions.** Each user's token has a version: `0` while nothing is
+///   stored, then one more at every write ([`save`](Self::save) or a
+///   [`commit`](Self::commit) that lands). A version never goes back.
+///   *Newer* means a higher version, never "a different token".
+/// - **Compare-and-set.** [`commit`](Self::commit) writes only when the
+///   stored version is the one the caller read; otherwise it answers
+///   [`CommitOutcome::Conflict`] with what is stored now. It does not need
+///   the lease: a holder whose lease ran out may still commit, and lands
+///   only if nothing moved meanwhile.
+/// - **The lease is for liveness only.** [`acquire_lease`](Self::acquire_lease)
+///   gives it to one caller at a time; an unexpired lease held by someone
+///   else is [`LeaseAttempt::Held`], an expired one is taken over
+///   (`took_over: true`). [`renew_lease`](Self::renew_lease) extends it while
+///   its holder works; a commit that lands and [`release`](Self::release)
+///   end it.
+/// - **Rotations are remembered.** A commit that replaces a token records
+///   its refresh token (by [`refresh_fingerprint`]) as rotated away from,
+///   for the last 16 at least; a [`save`](Self::save) of such a token says
+///   so ([`Saved::already_rotated`]).
 ///
 /// ```
 /// # fn main() -> digime::Result<()> {
@@ -128,12 +94,13 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Never a password.
     fn describe(&self) -> String;
 
-    /// The token stored for `user`, if any.
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<UserAccessToken>>>;
+    /// The token stored for `user` and its version, if any.
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>>;
 
-    /// Stores `token` for `user`, whatever was there (for putting a user's
-    /// first token in, after authorization or by an operator).
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>>;
+    /// Stores `token` for `user`, whatever was there, at the next version
+    /// (for a user's first token, a token after reauthorization, or an
+    /// operator's `digime token put`).
+    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>>;
 
     /// Tries to take `user`'s refresh lease for `ttl`, and reads the token
     /// stored now.
@@ -143,13 +110,113 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LeaseAttempt>>;
 
-    /// Writes `token` as `lease`'s user's token and releases the lease, in
-    /// one step. Fails when the lease was lost (it expired and someone else
-    /// took it).
-    fn commit<'a>(&'a self, lease: Lease, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>>;
+    /// Extends `lease` to `ttl` from now, while its holder still holds it.
+    /// `false` when the lease was lost (it ran out and someone took it, or
+    /// it ended).
+    fn renew_lease<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<bool>>;
 
-    /// Releases `lease` without writing anything.
-    fn release(&self, lease: Lease) -> BoxFuture<'_, Result<()>>;
+    /// Writes `token` as `lease`'s user's token if the stored version is
+    /// still `expected` (`0`: nothing stored), at version `expected + 1`,
+    /// and ends `lease` if it is still held. Else writes nothing and answers
+    /// what is stored now.
+    fn commit<'a>(
+        &'a self,
+        lease: &'a Lease,
+        expected: u64,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<CommitOutcome>>;
+
+    /// Ends `lease` without writing anything (if it is still held).
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<()>>;
+}
+
+/// A stored token and its version.
+///
+/// ```
+/// use digime::{Token, UserAccessToken};
+/// use digime::store::StoredToken;
+/// let at = std::time::SystemTime::now();
+/// let stored = StoredToken::new(UserAccessToken::new(Token::new("a", at), Token::new("r", at), None, None), 3);
+/// assert_eq!(stored.version, 3);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoredToken {
+    /// The token.
+    pub token: UserAccessToken,
+    /// Its version: one more at every write, never going back.
+    pub version: u64,
+}
+
+impl StoredToken {
+    /// A token at `version`.
+    ///
+    /// ```
+    /// # use digime::{Token, UserAccessToken};
+    /// # let at = std::time::SystemTime::now();
+    /// # let token = UserAccessToken::new(Token::new("a", at), Token::new("r", at), None, None);
+    /// let stored = digime::store::StoredToken::new(token, 1);
+    /// # let _ = stored;
+    /// ```
+    pub fn new(token: UserAccessToken, version: u64) -> Self {
+        StoredToken { token, version }
+    }
+}
+
+/// What [`TokenStore::save`] did.
+///
+/// ```
+/// let saved = digime::store::Saved::new(4, false);
+/// assert_eq!(saved.version, 4);
+/// assert!(!saved.already_rotated);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Saved {
+    /// The version the token was stored at.
+    pub version: u64,
+    /// The store had already rotated this token's refresh token away (the
+    /// token is older than one it held, such as a backup put back): digi.me
+    /// will refuse to refresh it, so the user will have to be reauthorized
+    /// once its access token expires.
+    pub already_rotated: bool,
+}
+
+impl Saved {
+    /// A save at `version`.
+    ///
+    /// ```
+    /// let saved = digime::store::Saved::new(1, false);
+    /// # let _ = saved;
+    /// ```
+    pub fn new(version: u64, already_rotated: bool) -> Self {
+        Saved {
+            version,
+            already_rotated,
+        }
+    }
+}
+
+/// The answer to [`TokenStore::commit`].
+///
+/// ```
+/// use digime::store::CommitOutcome;
+/// # fn f(outcome: CommitOutcome) {
+/// match outcome {
+///     CommitOutcome::Committed(version) => { let _ = version; /* the token is stored at `version` */ }
+///     CommitOutcome::Conflict(current) => { let _ = current; /* something newer is stored: adopt it */ }
+///     _ => {}
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum CommitOutcome {
+    /// The token was written, at this version.
+    Committed(u64),
+    /// The stored version was not the expected one: nothing was written.
+    /// This is what is stored now.
+    Conflict(Option<StoredToken>),
 }
 
 /// The answer to [`TokenStore::acquire_lease`].
@@ -158,8 +225,8 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 /// use digime::store::LeaseAttempt;
 /// # fn f(attempt: LeaseAttempt) {
 /// match attempt {
-///     LeaseAttempt::Acquired { lease, current } => { let _ = (lease, current); /* refresh, then commit */ }
-///     LeaseAttempt::Held { current, retry_after } => { let _ = (current, retry_after); /* wait, or adopt */ }
+///     LeaseAttempt::Acquired { lease, current, took_over } => { let _ = (lease, current, took_over); }
+///     LeaseAttempt::Held { current, retry_after } => { let _ = (current, retry_after); }
 ///     _ => {}
 /// }
 /// # }
@@ -169,29 +236,30 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
 pub enum LeaseAttempt {
     /// The caller holds the lease now.
     Acquired {
-        /// The lease: give it back to [`TokenStore::commit`] or
-        /// [`TokenStore::release`].
+        /// The lease: renew it while working; give it back to
+        /// [`TokenStore::commit`] or [`TokenStore::release`].
         lease: Lease,
-        /// The token stored now, read under the lease.
-        current: Option<UserAccessToken>,
+        /// The token stored now, read with the lease taken.
+        current: Option<StoredToken>,
+        /// The lease was taken over from a holder that let it run out (it
+        /// died, or was cut off from the store, perhaps mid-refresh).
+        took_over: bool,
     },
     /// Someone else holds an unexpired lease.
     Held {
         /// The token stored now.
-        current: Option<UserAccessToken>,
+        current: Option<StoredToken>,
         /// A hint for when to ask again (the lease's remaining time, or a
         /// short poll interval).
         retry_after: Duration,
     },
 }
 
-/// A user's refresh lease, held by one caller until it commits or releases
-/// it, or until it expires.
+/// A user's refresh lease, held by one caller until it commits, releases,
+/// or lets it run out.
 ///
 /// A store identifies its leases by [`id`](Self::id) (random, from the
-/// system's CSPRNG). A store whose lease is an OS resource (a file lock)
-/// keeps it in the lease with [`hold`](Self::hold): dropping the lease
-/// drops the resource.
+/// system's CSPRNG).
 ///
 /// ```
 /// # fn main() -> digime::Result<()> {
@@ -201,11 +269,11 @@ pub enum LeaseAttempt {
 /// assert_eq!(lease.id().len(), 32);
 /// # Ok(()) }
 /// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     user: String,
     id: String,
     expires_at: SystemTime,
-    guard: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl Lease {
@@ -220,15 +288,10 @@ impl Lease {
     /// assert_ne!(a.id(), b.id());
     /// ```
     pub fn new(user: impl Into<String>, ttl: Duration) -> Result<Self> {
-        let now = SystemTime::now();
-        // A lease too long for the clock lasts as long as the clock can say.
-        let expires_at = now
-            .checked_add(ttl)
-            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600));
         Ok(Lease::with_id(
             user,
             crate::signer::nonce::nonce()?,
-            expires_at,
+            SystemTime::now() + capped(ttl),
         ))
     }
 
@@ -244,30 +307,7 @@ impl Lease {
             user: user.into(),
             id: id.into(),
             expires_at,
-            guard: None,
         }
-    }
-
-    /// Keeps `guard` (such as a locked file) for as long as the lease lives.
-    ///
-    /// ```
-    /// # let lease = digime::store::Lease::with_id("u", "id", std::time::SystemTime::now());
-    /// let lease = lease.hold(String::from("a resource"));
-    /// assert_eq!(lease.guard::<String>().map(String::as_str), Some("a resource"));
-    /// ```
-    pub fn hold(mut self, guard: impl Any + Send + Sync) -> Self {
-        self.guard = Some(Box::new(guard));
-        self
-    }
-
-    /// The guard kept with [`hold`](Self::hold), if it is a `T`.
-    ///
-    /// ```
-    /// # let lease = digime::store::Lease::with_id("u", "id", std::time::SystemTime::now());
-    /// assert!(lease.guard::<String>().is_none());
-    /// ```
-    pub fn guard<T: Any>(&self) -> Option<&T> {
-        self.guard.as_ref()?.downcast_ref()
     }
 
     /// The user whose token the lease guards.
@@ -291,7 +331,7 @@ impl Lease {
         &self.id
     }
 
-    /// When the lease expires (by this machine's clock).
+    /// When the lease expires (by this machine's clock, as first granted).
     ///
     /// ```
     /// # let lease = digime::store::Lease::new("u", std::time::Duration::from_secs(5)).unwrap();
@@ -302,16 +342,35 @@ impl Lease {
     }
 }
 
-impl fmt::Debug for Lease {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lease")
-            .field("user", &self.user)
-            .field("id", &self.id)
-            .field("expires_at", &self.expires_at)
-            .field("guard", &self.guard.is_some())
-            .finish()
-    }
+/// A time to live no longer than a century: `now + capped(ttl)` never
+/// overflows a clock.
+pub(crate) fn capped(ttl: Duration) -> Duration {
+    ttl.min(Duration::from_secs(100 * 365 * 24 * 3600))
 }
+
+/// The fingerprint a store keeps of a refresh token it rotated away from:
+/// lowercase hex SHA-256 of the refresh token's value (never the value).
+///
+/// ```
+/// use digime::{Token, UserAccessToken};
+/// let at = std::time::SystemTime::now();
+/// let token = UserAccessToken::new(Token::new("a", at), Token::new("r", at), None, None);
+/// let fp = digime::store::refresh_fingerprint(&token);
+/// assert_eq!(fp.len(), 64);
+/// assert!(!fp.contains('r') || fp.chars().all(|c| c.is_ascii_hexdigit()));
+/// ```
+pub fn refresh_fingerprint(token: &UserAccessToken) -> String {
+    use secrecy::ExposeSecret;
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        token.refresh_token().value().expose_secret().as_bytes(),
+    );
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How many rotated-away-from fingerprints a store keeps per user, at the
+/// least.
+pub const ROTATED_KEPT: usize = 16;
 
 /// An [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) error naming
 /// `store` and saying what failed, for [`TokenStore`] implementations.
