@@ -129,6 +129,7 @@ pub mod push;
 mod signer;
 pub mod store;
 mod token;
+mod tokens;
 mod transport;
 mod typestate;
 mod validate;

@@ -86,6 +86,7 @@ pub struct ConsentLink {
     pub(crate) session: Option<Session>,
     pub(crate) token: UserAccessToken,
     pub(crate) refreshed: bool,
+    pub(crate) unstored: Option<crate::Error>,
 }
 
 impl fmt::Debug for ConsentLink {
@@ -136,6 +137,21 @@ impl ConsentLink {
     /// ```
     pub fn token_refreshed(&self) -> bool {
         self.refreshed
+    }
+
+    /// The token store's error, when the token refreshed during this call
+    /// did not reach the session's store: the call went on with the new
+    /// token, the SDK keeps trying to write it in the background, and
+    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
+    /// copy to keep. `None` when nothing had to be written or it was.
+    ///
+    /// ```no_run
+    /// # fn f(o: &digime::auth::ConsentLink) {
+    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
+    /// # }
+    /// ```
+    pub fn token_store_error(&self) -> Option<&crate::Error> {
+        self.unstored.as_ref()
     }
 
     /// The token to store, by value.

@@ -3,7 +3,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use super::refresh::{token_call, token_from_reply};
+use crate::tokens::{token_call, token_from_reply};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
@@ -95,11 +95,19 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<UserAccessToken> {
-        let token = std::sync::Arc::new(token.clone());
-        self.inner
-            .refresher
-            .refresh(self, contract, token, None)
-            .await
-            .map(std::sync::Arc::unwrap_or_clone)
+        let (desk, version) = self
+            .inner
+            .tokens
+            .route(&self.client_id(contract), &std::sync::Arc::new(token.clone()));
+        let seen = crate::tokens::core::Versioned::new(
+            crate::tokens::Tok(std::sync::Arc::new(token.clone())),
+            version,
+        );
+        let fresh = desk.need(self, contract, seen).await?;
+        let token = std::sync::Arc::unwrap_or_clone(fresh.token.token.0);
+        match fresh.unstored {
+            Some(err) => Err(err.with_user_access_token(token)),
+            None => Ok(token),
+        }
     }
 }

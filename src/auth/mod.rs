@@ -18,13 +18,9 @@
 //! settings), and [`AuthorizeCallback`] / [`AccountCallback`]
 //! (`callback.rs`), the redirects after consent.
 //!
-//! Tokens:
+//! Tokens (the refresh protocol itself is [`tokens`](crate::tokens)):
 //!
 //! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
-//! - `refresh.rs`: the refresh grant.
-//! - `refresher.rs`: the token refresher: one refresh per refresh token,
-//!   shared by every caller holding it, with `rotations.rs`, the bounded
-//!   memory of the rotations made.
 //! - `user_call.rs`: the refresh-then-retry rule every call made for a user
 //!   follows.
 //! - `server_jwt.rs`: verifies every JWT digi.me returns against the key set
@@ -46,9 +42,6 @@ mod pkce;
 mod reauthorize;
 mod reauthorize_account;
 mod reference;
-mod refresh;
-mod refresher;
-mod rotations;
 mod server_jwt;
 mod session;
 pub mod state;
@@ -63,7 +56,5 @@ pub use reauthorize::ReauthorizeBuilder;
 pub use reauthorize_account::ReauthorizeAccountBuilder;
 pub use session::UserSession;
 
-pub(crate) use refresh::refresh;
-pub(crate) use refresher::Refresher;
 pub(crate) use server_jwt::ServerJwtVerifier;
-pub(crate) use user_call::{TokenState, user_call};
+pub(crate) use user_call::{Finished, TokenState, user_call};

@@ -227,11 +227,12 @@ async fn send(
     let url = page_url(&sdk, "onboard", &reference.code, |q| {
         options.append_source_query(q)
     })?;
-    let (token, refreshed) = tokens.finish();
+    let finished = tokens.finish();
     Ok(ConsentLink {
         url,
         session: reference.session,
-        token,
-        refreshed,
+        token: finished.token,
+        refreshed: finished.refreshed,
+        unstored: finished.unstored,
     })
 }

@@ -256,7 +256,11 @@ async fn send(
         None,
     )
     .await;
-    let (token, refreshed) = tokens.finish();
+    let crate::auth::Finished {
+        token,
+        refreshed,
+        unstored,
+    } = tokens.finish();
     // A refreshed token must reach the caller whatever fails next.
     let keep = |err: Error| {
         if refreshed && err.user_access_token().is_none() {
@@ -278,6 +282,7 @@ async fn send(
         session: reference.session,
         token,
         refreshed,
+        unstored,
     })
 }
 

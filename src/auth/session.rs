@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 use crate::push::PushBuilder;
 use crate::store::{SessionStore, TokenStore};
 use crate::token::UserAccessToken;
+use crate::tokens::core::Versioned;
+use crate::tokens::{DeskCell, Tok, versioned};
 
 /// One user's token, shared by every call made for them.
 ///
@@ -56,8 +58,10 @@ pub struct UserSession {
 struct SessionInner {
     sdk: DigiMe,
     contract: ContractDetails,
-    current: RwLock<Arc<UserAccessToken>>,
-    store: Option<SessionStore>,
+    current: RwLock<Versioned<Tok>>,
+    /// Where the session's token is refreshed: its store's user, or its
+    /// lineage without a store.
+    desk: Arc<DeskCell>,
     /// Called once per new token. Kept behind a mutex so that hook calls
     /// never overlap and see tokens in order.
     on_change: Mutex<Option<OnTokenChange>>,
@@ -74,7 +78,14 @@ impl DigiMe {
     /// # let _ = session; }
     /// ```
     pub fn session(&self, contract: &ContractDetails, token: UserAccessToken) -> UserSession {
-        UserSession::new(self.clone(), contract.clone(), token, None)
+        let token = Arc::new(token);
+        let (desk, version) = self.inner.tokens.route(&self.client_id(contract), &token);
+        UserSession::new(
+            self.clone(),
+            contract.clone(),
+            Versioned::new(Tok(token), version),
+            desk,
+        )
     }
 
     /// A shared session for the user `user` of a [`TokenStore`]: the token
@@ -101,7 +112,7 @@ impl DigiMe {
     ) -> Result<UserSession> {
         let user = user.into();
         crate::validate::identifier("user", &user)?;
-        let token = store.load(&user).await?.map(|s| s.token).ok_or_else(|| {
+        let loaded = store.load(&user).await?.ok_or_else(|| {
             Error::invalid_input(
                 "user",
                 format!(
@@ -110,12 +121,19 @@ impl DigiMe {
                 ),
             )
         })?;
-        Ok(UserSession::new(
-            self.clone(),
-            contract.clone(),
-            token,
-            Some(SessionStore { store, user }),
-        ))
+        let loaded = versioned(loaded);
+        let desk = self.inner.tokens.store_desk(
+            &self.client_id(contract),
+            &SessionStore { store, user },
+            &loaded,
+        );
+        // The desk may know a newer token than the store gave (this process
+        // rotated it): the session starts with the newest.
+        let current = desk
+            .newest()
+            .filter(|n| n.version > loaded.version)
+            .unwrap_or(loaded);
+        Ok(UserSession::new(self.clone(), contract.clone(), current, desk))
     }
 }
 
@@ -123,15 +141,15 @@ impl UserSession {
     fn new(
         sdk: DigiMe,
         contract: ContractDetails,
-        token: UserAccessToken,
-        store: Option<SessionStore>,
+        token: Versioned<Tok>,
+        desk: Arc<DeskCell>,
     ) -> Self {
         UserSession {
             inner: Arc::new(SessionInner {
                 sdk,
                 contract,
-                current: RwLock::new(Arc::new(token)),
-                store,
+                current: RwLock::new(token),
+                desk,
                 on_change: Mutex::new(None),
                 refreshes: AtomicU64::new(0),
             }),
@@ -147,7 +165,7 @@ impl UserSession {
     /// # let _ = json; }
     /// ```
     pub fn user_access_token(&self) -> UserAccessToken {
-        Arc::unwrap_or_clone(self.current())
+        Arc::unwrap_or_clone(self.current().token.0)
     }
 
     /// Sets the hook called once per new token the session adopts, whether
@@ -203,8 +221,19 @@ impl UserSession {
     /// # let _ = token; Ok(()) }
     /// ```
     pub async fn refresh(&self) -> Result<UserAccessToken> {
-        let current = self.current();
-        self.refresh_from(&current).await.map(Arc::unwrap_or_clone)
+        let seen = self.current();
+        let fresh = self
+            .inner
+            .desk
+            .need(&self.inner.sdk, &self.inner.contract, seen.clone())
+            .await?;
+        self.adopt(&seen, &fresh.token);
+        match fresh.unstored {
+            // The token is refreshed and this session holds it; the store
+            // did not take it (the SDK keeps trying in the background).
+            Some(err) => Err(err.with_user_access_token(Arc::unwrap_or_clone(fresh.token.token.0))),
+            None => Ok(Arc::unwrap_or_clone(self.current().token.0)),
+        }
     }
 
     /// How many new tokens this session has adopted (its refreshes, and
@@ -227,7 +256,12 @@ impl UserSession {
         &self.inner.contract
     }
 
-    pub(crate) fn current(&self) -> Arc<UserAccessToken> {
+    /// Where the session's token is refreshed.
+    pub(crate) fn desk(&self) -> &Arc<DeskCell> {
+        &self.inner.desk
+    }
+
+    pub(crate) fn current(&self) -> Versioned<Tok> {
         self.inner
             .current
             .read()
@@ -235,60 +269,9 @@ impl UserSession {
             .clone()
     }
 
-    /// The session's token when it is newer than `seen`, else a rotation of
-    /// `seen` this client already made (adopted by the session too). A
-    /// session with a store adopts only a rotation the store holds: for any
-    /// other, [`CatchUp::StoreLags`] says that [`refresh_from`](Self::refresh_from)
-    /// must write it to the store first (without any call to digi.me).
-    pub(crate) fn catch_up(&self, seen: &Arc<UserAccessToken>) -> CatchUp {
-        let current = self.current();
-        if !Arc::ptr_eq(&current, seen) {
-            return CatchUp::Newer(current);
-        }
-        let sdk = &self.inner.sdk;
-        let Some((newer, in_store)) = sdk
-            .inner
-            .refresher
-            .rotated_with_store(&sdk.client_id(&self.inner.contract), seen)
-        else {
-            return CatchUp::Current;
-        };
-        if self.inner.store.is_some() && !in_store {
-            return CatchUp::StoreLags;
-        }
-        self.adopt(seen, &newer);
-        CatchUp::Newer(self.current())
-    }
-
-    /// A token newer than `seen`: the session's own when it already moved
-    /// on, else the result of refreshing `seen` (shared with every caller
-    /// refreshing the same token, and under the store's lease when there is
-    /// a store).
-    pub(crate) async fn refresh_from(
-        &self,
-        seen: &Arc<UserAccessToken>,
-    ) -> Result<Arc<UserAccessToken>> {
-        if let CatchUp::Newer(newer) = self.catch_up(seen) {
-            return Ok(newer);
-        }
-        let sdk = &self.inner.sdk;
-        let newer = sdk
-            .inner
-            .refresher
-            .refresh(
-                sdk,
-                &self.inner.contract,
-                seen.clone(),
-                self.inner.store.clone(),
-            )
-            .await?;
-        self.adopt(seen, &newer);
-        Ok(self.current())
-    }
-
-    /// Replaces `seen` by `newer` if the session still holds `seen`, and
-    /// tells the hook.
-    fn adopt(&self, seen: &Arc<UserAccessToken>, newer: &Arc<UserAccessToken>) {
+    /// Replaces `seen` by `newer` if the session still holds `seen` (or
+    /// anything older than `newer`), and tells the hook.
+    pub(crate) fn adopt(&self, seen: &Versioned<Tok>, newer: &Versioned<Tok>) {
         // The hook's lock is taken first, so that hook calls come in the
         // order the tokens were adopted.
         let mut hook = self
@@ -302,37 +285,26 @@ impl UserSession {
                 .current
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if !Arc::ptr_eq(&current, seen) {
+            let stale = current.token == seen.token || current.version < newer.version;
+            if !stale || current.token == newer.token {
                 return;
             }
             *current = newer.clone();
         }
         self.inner.refreshes.fetch_add(1, Ordering::SeqCst);
         if let Some(hook) = hook.as_mut() {
-            call_hook(hook, newer);
+            call_hook(hook, &newer.token.0);
         }
     }
-}
-
-/// What [`UserSession::catch_up`] found.
-pub(crate) enum CatchUp {
-    /// A newer token, now the session's.
-    Newer(Arc<UserAccessToken>),
-    /// This client rotated the session's token, but the session's store
-    /// does not hold the new token yet (a rotation made by a call without
-    /// the store, or one the store did not take).
-    StoreLags,
-    /// Nothing newer is known.
-    Current,
 }
 
 impl fmt::Debug for UserSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("UserSession");
         d.field("contract", &self.inner.contract)
-            .field("token", &self.current())
+            .field("token", &self.current().token)
             .field("refreshes", &self.refresh_count());
-        if let Some(store) = &self.inner.store {
+        if let Some(store) = &self.inner.desk.store {
             d.field("store", &store.store.describe())
                 .field("user", &store.user);
         }

@@ -1,8 +1,8 @@
-//! The rule every call made for a user follows: refresh first when the
-//! access token is about to expire, send, and on `401 InvalidToken` refresh
-//! once and send again. Refreshes go through the
-//! [refresher](super::refresher), so one refresh token is spent once,
-//! whichever calls hold it.
+//! The rule every call made for a user follows: catch up with a newer
+//! token already known, refresh first when the access token is about to
+//! expire, send, and on `401 InvalidToken` refresh once and send again.
+//! Every refresh is asked of the [token protocol](crate::tokens), so one
+//! refresh token is spent once, whichever calls hold it.
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::session::{CatchUp, UserSession};
+use super::session::UserSession;
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
+use crate::tokens::core::Versioned;
+use crate::tokens::{DeskCell, Fresh, Tok};
 use crate::transport::request::is_invalid_token;
 use crate::transport::{Call, Reply};
 
@@ -41,42 +43,62 @@ enum Source {
     Session(UserSession),
 }
 
-/// A call's token: the one it started with, the one it holds now, and the
-/// hook to tell about a change.
+/// A call's token: the one it started with, the one it holds now, where it
+/// is refreshed, and the hook to tell about a change.
 pub(crate) struct TokenState {
     source: Source,
-    start: Arc<UserAccessToken>,
-    current: Arc<UserAccessToken>,
+    start: Tok,
+    current: Versioned<Tok>,
+    /// Where the token is refreshed (found on first need for a call's own
+    /// copy).
+    desk: Option<Arc<DeskCell>>,
     on_change: Option<OnTokenChange>,
+    /// The store's error, when a refreshed token did not reach it.
+    unstored: Option<Error>,
 }
 
 impl fmt::Debug for TokenState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            Source::Owned => f.debug_tuple("Owned").field(&self.current).finish(),
+            Source::Owned => f.debug_tuple("Owned").field(&self.current.token).finish(),
             Source::Session(session) => f.debug_tuple("Session").field(session).finish(),
         }
     }
 }
 
+/// What a call hands back about its token.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    /// The token to store.
+    pub(crate) token: UserAccessToken,
+    /// True when it changed during the call.
+    pub(crate) refreshed: bool,
+    /// The store's error, when the new token did not reach the store.
+    pub(crate) unstored: Option<Error>,
+}
+
 impl TokenState {
     pub(crate) fn owned(token: UserAccessToken) -> Self {
-        let token = Arc::new(token);
+        let token = Tok(Arc::new(token));
         TokenState {
             source: Source::Owned,
             start: token.clone(),
-            current: token,
+            current: Versioned::new(token, 0),
+            desk: None,
             on_change: None,
+            unstored: None,
         }
     }
 
     pub(crate) fn shared(session: UserSession) -> Self {
-        let token = session.current();
+        let current = session.current();
         TokenState {
+            start: current.token.clone(),
+            desk: Some(session.desk().clone()),
             source: Source::Session(session),
-            start: token.clone(),
-            current: token,
+            current,
             on_change: None,
+            unstored: None,
         }
     }
 
@@ -87,71 +109,94 @@ impl TokenState {
 
     /// The token to send now.
     pub(crate) fn current(&self) -> Arc<UserAccessToken> {
-        self.current.clone()
+        self.current.token.0.clone()
     }
 
-    /// Switches to `newer` (when it is another token) and tells the hook.
-    fn adopt(&mut self, newer: Arc<UserAccessToken>) {
-        if Arc::ptr_eq(&self.current, &newer) {
+    /// The desk the call's token is refreshed at (its version there is
+    /// learnt with it, for a call's own copy).
+    fn desk(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> Arc<DeskCell> {
+        if let Some(desk) = &self.desk {
+            return desk.clone();
+        }
+        let (desk, version) = sdk
+            .inner
+            .tokens
+            .route(&sdk.client_id(contract), &self.current.token.0);
+        self.current.version = version;
+        self.desk = Some(desk.clone());
+        desk
+    }
+
+    /// Switches to `newer` (when it is newer) and tells the hook.
+    fn adopt(&mut self, newer: Versioned<Tok>) {
+        if newer.version <= self.current.version && newer.token == self.current.token {
             return;
+        }
+        if let Source::Session(session) = &self.source {
+            session.adopt(&self.current, &newer);
         }
         self.current = newer;
         if let Some(hook) = self.on_change.as_mut() {
-            call_hook(hook, &self.current);
+            call_hook(hook, &self.current.token.0);
         }
     }
 
-    /// Switches to the newest token already known, without any call: the
-    /// one this client rotated the call's token to, or the session's. True
-    /// when the call's session has a store that lags behind such a rotation
-    /// (see [`CatchUp::StoreLags`]).
+    /// Switches to the newest token already known (the session's, or its
+    /// desk's), without any call. True when the token must first be written
+    /// to the session's store: this process rotated it without the store.
     fn catch_up(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> bool {
-        let newer = match &self.source {
-            Source::Owned => sdk
-                .inner
-                .refresher
-                .rotated(&sdk.client_id(contract), &self.current),
-            Source::Session(session) => match session.catch_up(&self.current) {
-                CatchUp::Newer(newer) => Some(newer),
-                CatchUp::StoreLags => return true,
-                CatchUp::Current => None,
-            },
-        };
-        if let Some(newer) = newer {
-            self.adopt(newer);
+        if let Source::Session(session) = &self.source {
+            let theirs = session.current();
+            if theirs.version > self.current.version {
+                self.adopt(theirs);
+            }
         }
-        false
+        let desk = self.desk(sdk, contract);
+        if let Some(newest) = desk.newest()
+            && newest.version > self.current.version
+        {
+            self.adopt(newest);
+        }
+        desk.store.is_some()
+            && sdk
+                .inner
+                .tokens
+                .storeless_rotation(&desk.client_id, &self.current.token)
+                .is_some()
     }
 
-    /// Refreshes the call's token (sharing a refresh already running).
+    /// Refreshes the call's token (sharing a refresh already under way).
     async fn refresh(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> Result<()> {
-        let newer = match &self.source {
-            Source::Owned => {
-                sdk.inner
-                    .refresher
-                    .refresh(sdk, contract, self.current.clone(), None)
-                    .await?
-            }
-            Source::Session(session) => session.refresh_from(&self.current).await?,
-        };
-        self.adopt(newer);
+        let desk = self.desk(sdk, contract);
+        let Fresh { token, unstored } = desk.need(sdk, contract, self.current.clone()).await?;
+        if let Some(err) = unstored {
+            tracing::warn!(error = %err, "the new token did not reach the token store (yet)");
+            self.unstored = Some(err);
+        }
+        self.adopt(token);
         Ok(())
     }
 
     /// Whether this call's token changed.
     pub(crate) fn refreshed(&self) -> bool {
-        !Arc::ptr_eq(&self.start, &self.current)
+        self.current.token != self.start
     }
 
-    /// The token to hand back to the caller, and whether it changed.
-    pub(crate) fn finish(self) -> (UserAccessToken, bool) {
+    /// The token to hand back to the caller, whether it changed, and the
+    /// store's error if the new one did not reach it.
+    pub(crate) fn finish(self) -> Finished {
         let refreshed = self.refreshed();
-        (Arc::unwrap_or_clone(self.current), refreshed)
+        Finished {
+            token: Arc::unwrap_or_clone(self.current.token.0),
+            refreshed,
+            unstored: self.unstored,
+        }
     }
 }
 
 /// Runs a call made for a user:
-/// 1. catch up with a rotation this client already made (no call);
+/// 1. catch up with a newer token already known (no call), writing a
+///    rotation made without the session's store to it first;
 /// 2. refresh first when the access token expires within the skew;
 /// 3. send; on a 401 `InvalidToken` (or a bare 401), refresh once, tell the
 ///    caller the new token, and send once more with a new JWT. A body that
@@ -183,12 +228,9 @@ async fn run_user_call<E: Serialize>(
     state: &mut TokenState,
 ) -> Result<Reply> {
     if state.catch_up(sdk, contract) {
-        // This client rotated the session's token without its store: the
-        // store gets the new token before anything else (or another process
-        // would load the spent one), then the call uses it. No refresh.
         tracing::debug!(
             endpoint = call.endpoint,
-            "writing a rotated token to the session's store"
+            "writing a token rotated without the store to the session's store"
         );
         state.refresh(sdk, contract).await?;
     }

@@ -28,6 +28,7 @@ pub struct AccountsOutcome {
     accounts: Vec<ServiceAccount>,
     token: UserAccessToken,
     refreshed: bool,
+    unstored: Option<crate::Error>,
 }
 
 impl AccountsOutcome {
@@ -71,6 +72,21 @@ impl AccountsOutcome {
     /// ```
     pub fn token_refreshed(&self) -> bool {
         self.refreshed
+    }
+
+    /// The token store's error, when the token refreshed during this call
+    /// did not reach the session's store: the call went on with the new
+    /// token, the SDK keeps trying to write it in the background, and
+    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
+    /// copy to keep. `None` when nothing had to be written or it was.
+    ///
+    /// ```no_run
+    /// # fn f(o: &digime::calls::AccountsOutcome) {
+    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
+    /// # }
+    /// ```
+    pub fn token_store_error(&self) -> Option<&crate::Error> {
+        self.unstored.as_ref()
     }
 
     /// The token, by value.
@@ -134,11 +150,12 @@ impl DigiMe {
         };
         let reply = user_call(self, contract, &call, &mut tokens).await?;
         let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;
-        let (token, refreshed) = tokens.finish();
+        let finished = tokens.finish();
         Ok(AccountsOutcome {
             accounts,
-            token,
-            refreshed,
+            token: finished.token,
+            refreshed: finished.refreshed,
+            unstored: finished.unstored,
         })
     }
 }

@@ -65,8 +65,7 @@ impl DigiMe {
             ambiguous: Default::default(),
         };
         user_call(self, contract, &call, &mut tokens).await?;
-        let (token, refreshed) = tokens.finish();
-        Ok(Outcome::new((), token, refreshed))
+        Ok(Outcome::new((), tokens.finish()))
     }
 }
 

@@ -17,14 +17,16 @@ pub struct Outcome<T> {
     value: T,
     token: UserAccessToken,
     refreshed: bool,
+    unstored: Option<crate::Error>,
 }
 
 impl<T> Outcome<T> {
-    pub(crate) fn new(value: T, token: UserAccessToken, refreshed: bool) -> Self {
+    pub(crate) fn new(value: T, finished: crate::auth::Finished) -> Self {
         Self {
             value,
-            token,
-            refreshed,
+            token: finished.token,
+            refreshed: finished.refreshed,
+            unstored: finished.unstored,
         }
     }
 
@@ -53,6 +55,21 @@ impl<T> Outcome<T> {
     /// ```
     pub fn token_refreshed(&self) -> bool {
         self.refreshed
+    }
+
+    /// The token store's error, when the token refreshed during this call
+    /// did not reach the session's store: the call went on with the new
+    /// token, the SDK keeps trying to write it in the background, and
+    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
+    /// copy to keep. `None` when nothing had to be written or it was.
+    ///
+    /// ```no_run
+    /// # fn f(o: &digime::calls::Outcome<()>) {
+    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
+    /// # }
+    /// ```
+    pub fn token_store_error(&self) -> Option<&crate::Error> {
+        self.unstored.as_ref()
     }
 
     /// The token to store, by value.

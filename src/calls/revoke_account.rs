@@ -96,7 +96,7 @@ impl DigiMe {
         struct Location {
             location: String,
         }
-        let (token, refreshed) = tokens.finish();
+        let finished = tokens.finish();
         let location = reply
             .json::<Location>("permission-access/revoke")
             .and_then(|l| {
@@ -107,8 +107,8 @@ impl DigiMe {
                 })
             });
         match location {
-            Ok(location) => Ok(Outcome::new(location, token, refreshed)),
-            Err(err) if refreshed => Err(err.with_user_access_token(token)),
+            Ok(location) => Ok(Outcome::new(location, finished)),
+            Err(err) if finished.refreshed => Err(err.with_user_access_token(finished.token)),
             Err(err) => Err(err),
         }
     }

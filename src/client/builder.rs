@@ -6,7 +6,8 @@ use std::time::Duration;
 use url::Url;
 
 use super::{DigiMe, Inner};
-use crate::auth::{Refresher, ServerJwtVerifier};
+use crate::auth::ServerJwtVerifier;
+use crate::tokens::Tokens;
 use crate::error::{Error, Result};
 use crate::validate;
 
@@ -264,20 +265,25 @@ impl DigiMeBuilder {
         // also counts the upload, and so would cut off a long one. The calls
         // (`transport/request.rs`) run their own idle timeout instead, and
         // the key-set fetch a per-request one.
-        let mut http = reqwest::Client::builder()
-            .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(connect_timeout)
-            // Never follow a redirect: it would carry a push's body and
-            // headers to another host, and lead the key-set fetch off the
-            // API origin.
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(60));
-        if let Some(timeout) = self.timeout {
-            http = http.timeout(timeout);
-        }
-        let http = http
-            .build()
-            .map_err(|e| Error::transport("building the HTTP client", e))?;
+        let client = || {
+            let mut http = reqwest::Client::builder()
+                .user_agent(concat!("digime-rust/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(connect_timeout)
+                // Never follow a redirect: it would carry a push's body and
+                // headers to another host, and lead the key-set fetch off the
+                // API origin.
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(Duration::from_secs(60));
+            if let Some(timeout) = self.timeout {
+                http = http.timeout(timeout);
+            }
+            http.build()
+                .map_err(|e| Error::transport("building the HTTP client", e))
+        };
+        let http = client()?;
+        // The token flights' own (see `tokens`): a refresh never rides on a
+        // connection a caller's runtime owns.
+        let flight_http = client()?;
         let mut key_set_origins = vec![base_url.origin()];
         for origin in &self.key_set_origins {
             key_set_origins.push(parse_url("key_set_origin", origin)?.origin());
@@ -294,8 +300,8 @@ impl DigiMeBuilder {
                 refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),
                 read_timeout,
                 retry_ambiguous_pushes: self.retry_ambiguous_pushes,
-                refresher: Refresher::default(),
-                lease_ttl: self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL),
+                flight_http,
+                tokens: Tokens::new(self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL)),
             }),
         })
     }

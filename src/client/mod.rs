@@ -11,7 +11,8 @@ use url::Url;
 pub(crate) use builder::DEFAULT_READ_TIMEOUT;
 pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
 
-use crate::auth::{Refresher, ServerJwtVerifier, TokenState};
+use crate::auth::{ServerJwtVerifier, TokenState};
+use crate::tokens::Tokens;
 use crate::contract::ContractDetails;
 use crate::push::PushBuilder;
 use crate::token::UserAccessToken;
@@ -62,10 +63,11 @@ pub(crate) struct Inner {
     pub(crate) read_timeout: Duration,
     /// Send a push again after a failure that may mean it was stored.
     pub(crate) retry_ambiguous_pushes: bool,
-    /// One refresh per refresh token, and the rotations already made.
-    pub(crate) refresher: Refresher,
-    /// How long a token store's refresh lease lasts.
-    pub(crate) lease_ttl: Duration,
+    /// The token flights' own client: its connections live on the runtime
+    /// the flights run on, which no caller can shut down.
+    pub(crate) flight_http: reqwest::Client,
+    /// The token protocol: one refresh per rotation, whoever asks.
+    pub(crate) tokens: Tokens,
 }
 
 impl DigiMe {

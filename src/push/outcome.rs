@@ -27,6 +27,7 @@ use crate::transport::Call;
 pub struct PushOutcome {
     pub(crate) token: UserAccessToken,
     pub(crate) refreshed: bool,
+    pub(crate) unstored: Option<crate::Error>,
     pub(crate) status: u16,
     pub(crate) response: Option<serde_json::Value>,
 }
@@ -57,6 +58,21 @@ impl PushOutcome {
     /// ```
     pub fn token_refreshed(&self) -> bool {
         self.refreshed
+    }
+
+    /// The token store's error, when the token refreshed during this call
+    /// did not reach the session's store: the call went on with the new
+    /// token, the SDK keeps trying to write it in the background, and
+    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
+    /// copy to keep. `None` when nothing had to be written or it was.
+    ///
+    /// ```no_run
+    /// # fn f(o: &digime::PushOutcome) {
+    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
+    /// # }
+    /// ```
+    pub fn token_store_error(&self) -> Option<&crate::Error> {
+        self.unstored.as_ref()
     }
 
     /// The HTTP status digi.me answered with (200, 201 or 204).
@@ -98,11 +114,12 @@ pub(crate) async fn run_push<E: Serialize>(
                 err
             }
         })?;
-    let (token, refreshed) = tokens.finish();
+    let finished = tokens.finish();
     Ok(PushOutcome {
         status: reply.status.as_u16(),
         response: serde_json::from_slice(&reply.body).ok(),
-        token,
-        refreshed,
+        token: finished.token,
+        refreshed: finished.refreshed,
+        unstored: finished.unstored,
     })
 }

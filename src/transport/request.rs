@@ -91,6 +91,17 @@ impl DigiMe {
         call: &Call<'_, E>,
         access_token: Option<&SecretString>,
     ) -> Result<Reply> {
+        self.execute_on(&self.inner.http, call, access_token).await
+    }
+
+    /// [`execute`](Self::execute) on `http`: the token flights' own client,
+    /// whose connections live on the runtime the flights run on.
+    pub(crate) async fn execute_on<E: Serialize>(
+        &self,
+        http: &reqwest::Client,
+        call: &Call<'_, E>,
+        access_token: Option<&SecretString>,
+    ) -> Result<Reply> {
         let url = self
             .inner
             .base_url
@@ -115,7 +126,7 @@ impl DigiMe {
             );
             let started = Instant::now();
             let (outcome, reached) = self
-                .attempt(call, access_token, &url, &client_id)
+                .attempt(http, call, access_token, &url, &client_id)
                 .instrument(span.clone())
                 .await;
             span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -170,6 +181,7 @@ impl DigiMe {
     /// nor the response moves for `read_timeout`.
     async fn attempt<E: Serialize>(
         &self,
+        http: &reqwest::Client,
         call: &Call<'_, E>,
         access_token: Option<&SecretString>,
         url: &url::Url,
@@ -177,7 +189,7 @@ impl DigiMe {
     ) -> (Result<Reply>, Reached) {
         let watch = Arc::new(Watch::new());
         let request = match self
-            .build_request(call, access_token, url, client_id, &watch)
+            .build_request(http, call, access_token, url, client_id, &watch)
             .await
         {
             Ok(request) => request,
@@ -228,6 +240,7 @@ impl DigiMe {
 
     async fn build_request<E: Serialize>(
         &self,
+        http: &reqwest::Client,
         call: &Call<'_, E>,
         access_token: Option<&SecretString>,
         url: &url::Url,
@@ -238,9 +251,7 @@ impl DigiMe {
         let mut bearer = HeaderValue::try_from(format!("Bearer {jwt}"))
             .map_err(|e| Error::invalid_input("authorization", e))?;
         bearer.set_sensitive(true);
-        let mut request = self
-            .inner
-            .http
+        let mut request = http
             .request(call.method.clone(), url.clone())
             .header(AUTHORIZATION, bearer);
         for (name, value) in &call.headers {

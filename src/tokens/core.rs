@@ -1,0 +1,666 @@
+//! The refresh protocol's decisions, and nothing else: no I/O, no clock, no
+//! async. One [`Desk`] per user of a store (or per lineage of tokens held
+//! without a store) takes an [`Event`] and answers the [`Action`]s to
+//! perform; the [driver](super::driver) performs them and feeds their
+//! outcomes back. The [scaling guide](crate::guide::scaling) describes the
+//! protocol; the model check (`model.rs`) explores every interleaving of it.
+//!
+//! The desk is generic over the token (`T`), a grant's unverified answer
+//! (`R`) and an error (`E`), so that the model check runs this very code on
+//! small stand-ins.
+
+/// A token and the version it is known at: the store's version with a
+/// store, the number of rotations seen without one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Versioned<T> {
+    pub(crate) token: T,
+    pub(crate) version: u64,
+}
+
+impl<T> Versioned<T> {
+    pub(crate) fn new(token: T, version: u64) -> Self {
+        Versioned { token, version }
+    }
+}
+
+/// Who asked: the driver's id for a waiting caller.
+pub(crate) type Caller = u64;
+
+/// Which rules a desk follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Rules {
+    /// The lease is renewed while its holder works.
+    pub(crate) heartbeat: bool,
+    /// Newer means a higher version; a refusal is checked against the
+    /// store; a lease taken over waits for its old holder's token.
+    pub(crate) versions: bool,
+}
+
+impl Rules {
+    /// The protocol's rules.
+    pub(crate) const PROTOCOL: Rules = Rules {
+        heartbeat: true,
+        versions: true,
+    };
+}
+
+/// How long each wait may go on, counted in attempts (the driver spaces
+/// them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Limits {
+    /// How many times a lease held elsewhere is asked for again.
+    pub(crate) lease_polls: u32,
+    /// How many times the store is read, after taking over a lease its
+    /// holder let run out, for the token that holder may still write.
+    pub(crate) grace_polls: u32,
+    /// Verifications of a granted token before the callers hear of it.
+    pub(crate) verify_tries: u32,
+    /// Commits of a new token before the callers get it unstored.
+    pub(crate) commit_tries: u32,
+    /// Further verifications or commits, in the background, after that.
+    pub(crate) background_tries: u32,
+}
+
+/// What happened, for a desk to decide on.
+#[derive(Clone, Debug)]
+pub(crate) enum Event<T, R, E> {
+    /// A caller needs a token newer than `seen`: its access token expires
+    /// or was refused, or it asks for a refresh. `carry` is a token this
+    /// process rotated `seen` to without the store: written, not refreshed.
+    Need {
+        caller: Caller,
+        seen: Versioned<T>,
+        carry: Option<T>,
+    },
+    /// The store was read outside a flight (a session opened on it).
+    Observed(Versioned<T>),
+    /// The lease is this desk's; `current` is stored now.
+    LeaseTaken {
+        current: Option<Versioned<T>>,
+        took_over: bool,
+    },
+    /// Someone else holds the lease.
+    LeaseHeld { current: Option<Versioned<T>> },
+    /// Taking the lease failed (the store failed or did not answer in time).
+    LeaseFailed(E),
+    /// digi.me answered the refresh grant with a new token, not yet verified.
+    Granted(R),
+    /// digi.me refused the refresh token.
+    Refused(E),
+    /// The grant may have happened, and its answer is lost.
+    GrantUnsure(E),
+    /// The grant certainly did not happen.
+    GrantFailed(E),
+    /// The granted token verified.
+    Verified(T),
+    /// The granted token did not verify: for a passing reason (`retryable`,
+    /// such as the key set out of reach) or for good.
+    VerifyFailed { error: E, retryable: bool },
+    /// The new token is stored, at this version; the lease ended with it.
+    Committed(u64),
+    /// The store's version moved: this is stored now, and nothing was
+    /// written. The error says so, for when nothing is stored any more.
+    Conflict(Option<Versioned<T>>, E),
+    /// Writing failed (it may still have landed).
+    CommitFailed(E),
+    /// The store was read.
+    Loaded(Option<Versioned<T>>),
+    /// Reading the store failed.
+    LoadFailed(E),
+    /// A [`Sleep`](Action::Sleep) ended.
+    Timer(u64),
+    /// A renewal found the lease someone else's.
+    LeaseLost,
+    /// The driver was dropped (its runtime went away) mid-flight.
+    Cancelled,
+}
+
+/// What the driver does next.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Action<T, R, E> {
+    AcquireLease,
+    Grant(T),
+    Verify(R),
+    Commit { expected: u64, token: T },
+    Load,
+    Sleep { timer: u64, wait: Wait },
+    StartHeartbeat,
+    StopHeartbeat,
+    Release,
+    /// Let the lease run out rather than release it: a refresh may have
+    /// happened under it.
+    KeepLease,
+    Reply(Caller, Answer<T, E>),
+}
+
+/// What a [`Sleep`](Action::Sleep) waits for (the driver picks the time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Wait {
+    /// The `n`th wait for a lease held elsewhere.
+    Poll(u32),
+    /// The `n`th wait for an old holder's token.
+    Grace(u32),
+    /// The `n`th wait before trying a verification or a commit again.
+    Backoff(u32),
+}
+
+/// What a caller hears.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Answer<T, E> {
+    /// A newer token, stored (or, without a store, the newest).
+    Token(Versioned<T>),
+    /// A new token the store did not take (yet): use it, and hear why.
+    Unstored { token: Versioned<T>, error: E },
+    /// digi.me refused the refresh token, and the store holds nothing newer.
+    Reauthorize(E),
+    /// The refresh may have happened; nothing newer is known.
+    Unsure(E),
+    /// Nothing was refreshed; the token is as it was.
+    Failed(E),
+    /// The lease stayed held elsewhere for longer than a refresh takes.
+    LeaseHeld,
+    /// The flight was cancelled with its runtime; `unsure` when a grant had
+    /// been sent.
+    Cancelled { unsure: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum LeaseState {
+    None,
+    Held,
+    /// A renewal found it taken: never released by this desk.
+    Lost,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Phase<T, R> {
+    /// Asking for the lease (held elsewhere `polls` times so far).
+    Leasing { polls: u32 },
+    /// Waiting to ask again for a lease held elsewhere.
+    LeaseWait { polls: u32 },
+    /// Waiting (or reading) for an old holder's token after a takeover.
+    Grace { polls: u32 },
+    /// The refresh grant is out.
+    Granting,
+    /// Verifying (or waiting to verify again) a granted token.
+    Verifying { raw: R, tries: u32 },
+    /// Writing (or waiting to write again) a new token.
+    Committing { token: T, tries: u32 },
+    /// Reading the store after a refusal.
+    CheckingRefusal,
+}
+
+/// One refresh, from a token to a newer one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Flight<T, R, E> {
+    /// The token being refreshed.
+    from: Versioned<T>,
+    /// A rotation of `from` made here without the store, to write instead.
+    carry: Option<T>,
+    waiters: Vec<Caller>,
+    lease: LeaseState,
+    /// The store's version read with the lease: what a commit expects.
+    base: u64,
+    phase: Phase<T, R>,
+    /// The timer the flight waits for.
+    timer: Option<u64>,
+    /// What the callers were told while work goes on in the background;
+    /// later callers are told the same.
+    settled: Option<Answer<T, E>>,
+    /// The refusal under check.
+    refusal: Option<E>,
+}
+
+/// The refresh state of one user (with a store) or one lineage of tokens
+/// (without).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Desk<T, R, E> {
+    rules: Rules,
+    limits: Limits,
+    store: bool,
+    /// The newest token this process knows here.
+    newest: Option<Versioned<T>>,
+    flight: Option<Flight<T, R, E>>,
+    timers: u64,
+}
+
+type Out<T, R, E> = Vec<Action<T, R, E>>;
+
+impl<T, R, E> Desk<T, R, E>
+where
+    T: Clone + PartialEq,
+    R: Clone,
+    E: Clone,
+{
+    pub(crate) fn new(rules: Rules, limits: Limits, store: bool) -> Self {
+        Desk {
+            rules,
+            limits,
+            store,
+            newest: None,
+            flight: None,
+            timers: 0,
+        }
+    }
+
+    /// The newest token known here.
+    pub(crate) fn newest(&self) -> Option<&Versioned<T>> {
+        self.newest.as_ref()
+    }
+
+    /// True while a refresh is under way (in the foreground or not).
+    pub(crate) fn in_flight(&self) -> bool {
+        self.flight.is_some()
+    }
+
+    /// True while a grant, its verification or its commit is under way:
+    /// this desk may hold a token no one else has.
+    #[cfg(test)]
+    pub(crate) fn mid_refresh(&self) -> bool {
+        matches!(
+            self.flight.as_ref().map(|f| &f.phase),
+            Some(Phase::Granting | Phase::Verifying { .. } | Phase::Committing { .. })
+        )
+    }
+
+    /// The token this desk holds that may be newer than the store's: a
+    /// verified token not yet written.
+    #[cfg(test)]
+    pub(crate) fn unstored(&self) -> Option<&T> {
+        match self.flight.as_ref().map(|f| &f.phase) {
+            Some(Phase::Committing { token, .. }) => Some(token),
+            _ => None,
+        }
+    }
+
+    /// True when `a` is newer than `b`.
+    fn newer(&self, a: &Versioned<T>, b: &Versioned<T>) -> bool {
+        if self.rules.versions {
+            a.version > b.version
+        } else {
+            a.token != b.token
+        }
+    }
+
+    /// Takes `seen` as the newest known if it is newer.
+    fn learn(&mut self, seen: Versioned<T>) {
+        if self.newest.as_ref().is_none_or(|n| self.newer(&seen, n)) {
+            self.newest = Some(seen);
+        }
+    }
+
+    fn timer(&mut self, wait: Wait, flight: &mut Flight<T, R, E>, out: &mut Out<T, R, E>) {
+        self.timers += 1;
+        flight.timer = Some(self.timers);
+        out.push(Action::Sleep {
+            timer: self.timers,
+            wait,
+        });
+    }
+
+    /// Decides what to do about `event`.
+    pub(crate) fn step(&mut self, event: Event<T, R, E>) -> Out<T, R, E> {
+        let mut out = Vec::new();
+        match event {
+            Event::Need {
+                caller,
+                seen,
+                carry,
+            } => self.need(caller, seen, carry, &mut out),
+            Event::Observed(seen) => self.learn(seen),
+            event => {
+                if let Some(flight) = self.flight.take() {
+                    self.flight = self.advance(flight, event, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn need(
+        &mut self,
+        caller: Caller,
+        seen: Versioned<T>,
+        carry: Option<T>,
+        out: &mut Out<T, R, E>,
+    ) {
+        if let Some(newest) = &self.newest
+            && self.newer(newest, &seen)
+        {
+            out.push(Action::Reply(caller, Answer::Token(newest.clone())));
+            return;
+        }
+        self.learn(seen.clone());
+        if let Some(flight) = &mut self.flight {
+            match &flight.settled {
+                Some(answer) => out.push(Action::Reply(caller, answer.clone())),
+                None => flight.waiters.push(caller),
+            }
+            return;
+        }
+        let phase = if self.store {
+            out.push(Action::AcquireLease);
+            Phase::Leasing { polls: 0 }
+        } else {
+            out.push(Action::Grant(seen.token.clone()));
+            Phase::Granting
+        };
+        self.flight = Some(Flight {
+            from: seen,
+            carry,
+            waiters: vec![caller],
+            lease: LeaseState::None,
+            base: 0,
+            phase,
+            timer: None,
+            settled: None,
+            refusal: None,
+        });
+    }
+
+    /// Answers every caller waiting on `flight`.
+    fn answer(flight: &mut Flight<T, R, E>, answer: Answer<T, E>, out: &mut Out<T, R, E>) {
+        for caller in flight.waiters.drain(..) {
+            out.push(Action::Reply(caller, answer.clone()));
+        }
+    }
+
+    /// Answers the callers now, and tells later ones the same, while the
+    /// flight goes on in the background.
+    fn settle(flight: &mut Flight<T, R, E>, answer: Answer<T, E>, out: &mut Out<T, R, E>) {
+        if flight.settled.is_none() {
+            Self::answer(flight, answer.clone(), out);
+            flight.settled = Some(answer);
+        }
+    }
+
+    /// Ends the flight's hold on the lease: released, or (`keep`) left to
+    /// run out.
+    fn end_lease(&self, flight: &mut Flight<T, R, E>, keep: bool, out: &mut Out<T, R, E>) {
+        if flight.lease == LeaseState::None {
+            return;
+        }
+        if self.rules.heartbeat {
+            out.push(Action::StopHeartbeat);
+        }
+        if flight.lease == LeaseState::Held {
+            out.push(if keep {
+                Action::KeepLease
+            } else {
+                Action::Release
+            });
+        }
+        flight.lease = LeaseState::None;
+    }
+
+    /// Ends the flight with `token`, found newer than the one it refreshes.
+    fn adopt(
+        &mut self,
+        mut flight: Flight<T, R, E>,
+        token: Versioned<T>,
+        out: &mut Out<T, R, E>,
+    ) -> Option<Flight<T, R, E>> {
+        self.learn(token.clone());
+        self.end_lease(&mut flight, false, out);
+        Self::answer(&mut flight, Answer::Token(token), out);
+        None
+    }
+
+    /// Ends the flight with `answer`, keeping the lease when a refresh may
+    /// have happened under it.
+    fn finish(
+        &self,
+        mut flight: Flight<T, R, E>,
+        answer: Answer<T, E>,
+        keep_lease: bool,
+        out: &mut Out<T, R, E>,
+    ) -> Option<Flight<T, R, E>> {
+        self.end_lease(&mut flight, keep_lease, out);
+        Self::answer(&mut flight, answer, out);
+        None
+    }
+
+    /// The stored token when it is newer than the one the flight refreshes.
+    fn moved(&self, flight: &Flight<T, R, E>, current: &Option<Versioned<T>>) -> Option<Versioned<T>> {
+        current
+            .as_ref()
+            .filter(|c| self.newer(c, &flight.from))
+            .cloned()
+    }
+
+    fn advance(
+        &mut self,
+        mut f: Flight<T, R, E>,
+        event: Event<T, R, E>,
+        out: &mut Out<T, R, E>,
+    ) -> Option<Flight<T, R, E>> {
+        match (f.phase.clone(), event) {
+            (_, Event::LeaseLost) => {
+                if f.lease == LeaseState::Held {
+                    f.lease = LeaseState::Lost;
+                }
+                Some(f)
+            }
+            (phase, Event::Cancelled) => {
+                if let Phase::Committing { token, .. } = &phase {
+                    // This process keeps the token it was given.
+                    self.learn(Versioned::new(token.clone(), f.base + 1));
+                }
+                let unsure = matches!(
+                    phase,
+                    Phase::Granting | Phase::Verifying { .. } | Phase::Committing { .. }
+                );
+                self.finish(f, Answer::Cancelled { unsure }, unsure, out)
+            }
+            (phase, Event::Timer(id)) => {
+                if f.timer != Some(id) {
+                    return Some(f);
+                }
+                f.timer = None;
+                match phase {
+                    Phase::LeaseWait { polls } => {
+                        f.phase = Phase::Leasing { polls };
+                        out.push(Action::AcquireLease);
+                    }
+                    Phase::Grace { .. } => out.push(Action::Load),
+                    Phase::Verifying { raw, .. } => out.push(Action::Verify(raw)),
+                    Phase::Committing { token, .. } => out.push(Action::Commit {
+                        expected: f.base,
+                        token,
+                    }),
+                    _ => {}
+                }
+                Some(f)
+            }
+
+            // Taking the lease.
+            (Phase::Leasing { .. }, Event::LeaseTaken { current, took_over }) => {
+                f.lease = LeaseState::Held;
+                f.base = current.as_ref().map_or(0, |c| c.version);
+                if let Some(newer) = self.moved(&f, &current) {
+                    return self.adopt(f, newer, out);
+                }
+                if self.rules.heartbeat {
+                    out.push(Action::StartHeartbeat);
+                }
+                if let Some(token) = f.carry.take() {
+                    f.phase = Phase::Committing { token: token.clone(), tries: 1 };
+                    out.push(Action::Commit {
+                        expected: f.base,
+                        token,
+                    });
+                } else if took_over && self.rules.versions {
+                    // The last holder let its lease run out: it died, or it
+                    // is cut off from the store and may still write the
+                    // token it got. Give it time to.
+                    f.phase = Phase::Grace { polls: 0 };
+                    self.timer(Wait::Grace(0), &mut f, out);
+                } else {
+                    f.phase = Phase::Granting;
+                    out.push(Action::Grant(f.from.token.clone()));
+                }
+                Some(f)
+            }
+            (Phase::Leasing { polls }, Event::LeaseHeld { current }) => {
+                if let Some(newer) = self.moved(&f, &current) {
+                    return self.adopt(f, newer, out);
+                }
+                let polls = polls + 1;
+                if polls > self.limits.lease_polls {
+                    return self.finish(f, Answer::LeaseHeld, false, out);
+                }
+                f.phase = Phase::LeaseWait { polls };
+                self.timer(Wait::Poll(polls), &mut f, out);
+                Some(f)
+            }
+            (Phase::Leasing { .. }, Event::LeaseFailed(error)) => {
+                self.finish(f, Answer::Failed(error), false, out)
+            }
+
+            // Waiting for the token of a holder that let its lease run out.
+            (Phase::Grace { polls }, Event::Loaded(current)) => {
+                if let Some(newer) = self.moved(&f, &current) {
+                    return self.adopt(f, newer, out);
+                }
+                let polls = polls + 1;
+                if polls >= self.limits.grace_polls {
+                    f.phase = Phase::Granting;
+                    out.push(Action::Grant(f.from.token.clone()));
+                } else {
+                    f.phase = Phase::Grace { polls };
+                    self.timer(Wait::Grace(polls), &mut f, out);
+                }
+                Some(f)
+            }
+            (Phase::Grace { .. }, Event::LoadFailed(error)) => {
+                self.finish(f, Answer::Failed(error), false, out)
+            }
+
+            // The grant.
+            (Phase::Granting, Event::Granted(raw)) => {
+                f.phase = Phase::Verifying { raw: raw.clone(), tries: 1 };
+                out.push(Action::Verify(raw));
+                Some(f)
+            }
+            (Phase::Granting, Event::Refused(error)) => {
+                if self.store && self.rules.versions {
+                    // Another process may have written a newer token (or
+                    // an operator a new one): the store says.
+                    f.refusal = Some(error);
+                    f.phase = Phase::CheckingRefusal;
+                    out.push(Action::Load);
+                    Some(f)
+                } else {
+                    self.finish(f, Answer::Reauthorize(error), false, out)
+                }
+            }
+            (Phase::Granting, Event::GrantUnsure(error)) => {
+                self.finish(f, Answer::Unsure(error), true, out)
+            }
+            (Phase::Granting, Event::GrantFailed(error)) => {
+                self.finish(f, Answer::Failed(error), false, out)
+            }
+
+            // Verifying the granted token.
+            (Phase::Verifying { .. }, Event::Verified(token)) => {
+                if self.store {
+                    f.phase = Phase::Committing { token: token.clone(), tries: 1 };
+                    out.push(Action::Commit {
+                        expected: f.base,
+                        token,
+                    });
+                    Some(f)
+                } else {
+                    let fresh = Versioned::new(token, f.from.version + 1);
+                    self.learn(fresh.clone());
+                    self.finish(f, Answer::Token(fresh), false, out)
+                }
+            }
+            (Phase::Verifying { raw, tries }, Event::VerifyFailed { error, retryable }) => {
+                let limit = self.limits.verify_tries + self.limits.background_tries;
+                if !retryable || tries >= limit {
+                    return self.finish(f, Answer::Unsure(error), true, out);
+                }
+                if tries >= self.limits.verify_tries {
+                    Self::settle(&mut f, Answer::Unsure(error), out);
+                }
+                f.phase = Phase::Verifying { raw, tries: tries + 1 };
+                self.timer(Wait::Backoff(tries), &mut f, out);
+                Some(f)
+            }
+
+            // Writing the new token.
+            (Phase::Committing { token, .. }, Event::Committed(version)) => {
+                let fresh = Versioned::new(token, version);
+                // The store's version is the authority, even below a
+                // version this process knew (a store put back from a backup).
+                self.newest = Some(fresh.clone());
+                // The commit ended the lease.
+                if self.rules.heartbeat && f.lease != LeaseState::None {
+                    out.push(Action::StopHeartbeat);
+                }
+                f.lease = LeaseState::None;
+                Self::answer(&mut f, Answer::Token(fresh), out);
+                None
+            }
+            (Phase::Committing { token, tries }, Event::Conflict(current, error)) => match current {
+                // Something newer was written meanwhile (a token saved after
+                // a reauthorization): it wins.
+                Some(current) => self.adopt(f, current, out),
+                // The user's row is gone: write the token anew.
+                None if tries < self.limits.commit_tries + self.limits.background_tries => {
+                    f.base = 0;
+                    f.phase = Phase::Committing { token: token.clone(), tries: tries + 1 };
+                    out.push(Action::Commit { expected: 0, token });
+                    Some(f)
+                }
+                None => {
+                    let token = Versioned::new(token, f.base + 1);
+                    self.learn(token.clone());
+                    self.finish(f, Answer::Unstored { token, error }, true, out)
+                }
+            },
+            (Phase::Committing { token, tries }, Event::CommitFailed(error)) => {
+                let unstored = Versioned::new(token.clone(), f.base + 1);
+                if tries >= self.limits.commit_tries {
+                    // The callers go on with the new token, and hear why
+                    // the store does not have it.
+                    self.learn(unstored.clone());
+                    Self::settle(
+                        &mut f,
+                        Answer::Unstored {
+                            token: unstored.clone(),
+                            error: error.clone(),
+                        },
+                        out,
+                    );
+                }
+                if tries >= self.limits.commit_tries + self.limits.background_tries {
+                    return self.finish(f, Answer::Unstored { token: unstored, error }, true, out);
+                }
+                f.phase = Phase::Committing { token, tries: tries + 1 };
+                self.timer(Wait::Backoff(tries), &mut f, out);
+                Some(f)
+            }
+
+            // Checking a refusal against the store.
+            (Phase::CheckingRefusal, Event::Loaded(current)) => {
+                if let Some(newer) = self.moved(&f, &current) {
+                    return self.adopt(f, newer, out);
+                }
+                match f.refusal.take() {
+                    Some(error) => self.finish(f, Answer::Reauthorize(error), false, out),
+                    None => Some(f),
+                }
+            }
+            (Phase::CheckingRefusal, Event::LoadFailed(error)) => {
+                // Unchecked, a refusal is not reported: the store may hold
+                // a newer token.
+                self.finish(f, Answer::Failed(error), false, out)
+            }
+
+            // Anything else is out of turn (a late answer): ignored.
+            _ => Some(f),
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The driver: performs what a [desk](super::core::Desk) decides (the grant,
+//! the verification, the store's calls, the waits, the heartbeat) and feeds
+//! the outcomes back. It decides nothing itself.
+//!
+//! Flights run on a runtime of their own (one thread, started on first use),
+//! with an HTTP client of their own, so that no caller can cancel a refresh
+//! half-way: not by dropping its future, and not by dropping its runtime.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use super::core::{Action, Answer, Event, Versioned, Wait};
+use super::desks::{DeskCell, Raw, Slot, Tok, TokenAnswer};
+use super::grant::{Granted, grant, may_pass, verify_token};
+use crate::DigiMe;
+use crate::contract::ContractDetails;
+use crate::error::{Error, Result};
+use crate::store::{CommitOutcome, Lease, LeaseAttempt, StoredToken, TokenStore};
+
+/// A newer token, and, when the store did not take it, the store's error.
+#[derive(Debug)]
+pub(crate) struct Fresh {
+    pub(crate) token: Versioned<Tok>,
+    pub(crate) unstored: Option<Error>,
+}
+
+/// What the driver performs for a flight, one at a time.
+enum Io {
+    Lease,
+    Grant(Tok),
+    Verify(Raw),
+    Commit { expected: u64, token: Tok },
+    Load,
+    Sleep { timer: u64, wait: Wait },
+}
+
+impl DeskCell {
+    /// A token newer than `seen`: the newest known here, or the result of
+    /// the refresh under way, or of one started now.
+    pub(crate) async fn need(
+        self: &Arc<Self>,
+        sdk: &DigiMe,
+        contract: &ContractDetails,
+        seen: Versioned<Tok>,
+    ) -> Result<Fresh> {
+        // A rotation of `seen` this process made without the store: the
+        // store gets it (under the lease), rather than a refresh.
+        let carry = match &self.store {
+            Some(_) => sdk.inner.tokens.storeless_rotation(&self.client_id, &seen.token),
+            None => None,
+        };
+        let (tx, rx) = oneshot::channel();
+        let io = {
+            let mut slot = self.lock();
+            let caller = slot.caller(tx);
+            if !slot.desk.in_flight() {
+                slot.contract = Some(contract.clone());
+                slot.from = Some(seen.token.clone());
+            }
+            let actions = slot.desk.step(Event::Need {
+                caller,
+                seen: seen.clone(),
+                carry,
+            });
+            self.apply(sdk, slot, actions)
+        };
+        if let Some(io) = io {
+            spawn(drive(sdk.clone(), self.clone(), io).in_current_span());
+        }
+        let answer = rx.await.unwrap_or(Answer::Cancelled { unsure: true });
+        self.answer(sdk, answer, &seen)
+    }
+
+    /// The caller's result for `answer`.
+    fn answer(&self, sdk: &DigiMe, answer: TokenAnswer, seen: &Versioned<Tok>) -> Result<Fresh> {
+        match answer {
+            Answer::Token(token) => Ok(Fresh {
+                token,
+                unstored: None,
+            }),
+            Answer::Unstored { token, error } => Ok(Fresh {
+                token,
+                unstored: Some(error),
+            }),
+            Answer::Reauthorize(err) | Answer::Unsure(err) | Answer::Failed(err) => Err(err),
+            Answer::LeaseHeld => {
+                let (store, user) = self.names();
+                Err(Error::token_store(
+                    store,
+                    format!(
+                        "the refresh lease of user `{user}` stayed held by another process for \
+                         over {} s; nothing was refreshed",
+                        sdk.inner.tokens.config().patience().as_secs()
+                    ),
+                ))
+            }
+            Answer::Cancelled { unsure } => {
+                let err = Error::invalid_response(
+                    "the token refresh was cancelled (the runtime it ran on shut down)",
+                );
+                Err(if unsure {
+                    err.mark_refresh_may_have_happened((*seen.token.0).clone())
+                } else {
+                    err
+                })
+            }
+        }
+    }
+
+    /// The store's name and the user, for messages.
+    fn names(&self) -> (String, String) {
+        match &self.store {
+            Some(s) => (s.store.describe(), s.user.clone()),
+            None => ("-".to_owned(), "-".to_owned()),
+        }
+    }
+
+    /// Feeds `event` to the desk and performs what needs no waiting; the
+    /// flight's next I/O, if any, is returned for its driver.
+    fn feed(self: &Arc<Self>, sdk: &DigiMe, event: Event<Tok, Raw, Error>) -> Option<Io> {
+        let mut slot = self.lock();
+        let actions = slot.desk.step(event);
+        self.apply(sdk, slot, actions)
+    }
+
+    /// Performs the actions that need no waiting (answers, the heartbeat,
+    /// releasing the lease) and returns the one I/O the flight waits for.
+    fn apply(
+        self: &Arc<Self>,
+        sdk: &DigiMe,
+        mut slot: MutexGuard<'_, Slot>,
+        actions: Vec<Action<Tok, Raw, Error>>,
+    ) -> Option<Io> {
+        let mut io = None;
+        let mut learnt = Vec::new();
+        for action in actions {
+            let next = match action {
+                Action::Reply(caller, answer) => {
+                    if let Answer::Token(v) | Answer::Unstored { token: v, .. } = &answer {
+                        learnt.push(v.clone());
+                    }
+                    if let Some(tx) = slot.senders.remove(&caller) {
+                        // A caller that gave up is fine: the desk keeps the token.
+                        let _ = tx.send(answer);
+                    }
+                    None
+                }
+                Action::StartHeartbeat => {
+                    if let (Some(store), Some(lease)) = (&self.store, &slot.lease) {
+                        let beat = heartbeat(sdk.clone(), self.clone(), store.store.clone(), lease.clone());
+                        slot.heartbeat = Some(spawn(beat));
+                    }
+                    None
+                }
+                Action::StopHeartbeat => {
+                    if let Some(beat) = slot.heartbeat.take() {
+                        beat.abort();
+                    }
+                    None
+                }
+                Action::Release => {
+                    if let (Some(store), Some(lease)) = (&self.store, slot.lease.take()) {
+                        let deadline = sdk.inner.tokens.config().store_timeout;
+                        let store = store.store.clone();
+                        spawn(async move {
+                            let released = within(deadline, &*store, store.release(&lease)).await;
+                            if let Err(err) = released {
+                                tracing::warn!(error = %err, "could not release the refresh lease; it will run out");
+                            }
+                        });
+                    }
+                    None
+                }
+                Action::KeepLease => {
+                    if slot.lease.take().is_some() {
+                        tracing::warn!("the refresh may have happened: the lease is left to run out");
+                    }
+                    None
+                }
+                Action::AcquireLease => Some(Io::Lease),
+                Action::Grant(t) => Some(Io::Grant(t)),
+                Action::Verify(raw) => Some(Io::Verify(raw)),
+                Action::Commit { expected, token } => Some(Io::Commit { expected, token }),
+                Action::Load => Some(Io::Load),
+                Action::Sleep { timer, wait } => Some(Io::Sleep { timer, wait }),
+            };
+            if next.is_some() {
+                debug_assert!(io.is_none(), "a desk asks for one I/O at a time");
+                io = next;
+            }
+        }
+        // The routes are written with the desk unlocked: the registry is
+        // never locked while a desk is waited for.
+        drop(slot);
+        for token in learnt {
+            sdk.inner.tokens.remember(self, &token);
+        }
+        io
+    }
+}
+
+/// Answers a flight's callers when its driver is dropped half-way (its
+/// runtime shut down): the desk then knows the flight ended.
+struct Cancel {
+    cell: Option<Arc<DeskCell>>,
+    sdk: DigiMe,
+}
+
+impl Drop for Cancel {
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            tracing::warn!("a token refresh was cancelled with its runtime");
+            let _ = cell.feed(&self.sdk, Event::Cancelled);
+        }
+    }
+}
+
+/// Runs one flight: performs each I/O its desk asks for, until it asks for
+/// none.
+async fn drive(sdk: DigiMe, cell: Arc<DeskCell>, mut io: Io) {
+    let mut cancel = Cancel {
+        cell: Some(cell.clone()),
+        sdk: sdk.clone(),
+    };
+    loop {
+        let event = perform(&sdk, &cell, io).await;
+        match cell.feed(&sdk, event) {
+            Some(next) => io = next,
+            None => break,
+        }
+    }
+    cancel.cell = None;
+}
+
+/// Performs `io`, and says what came of it.
+async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error> {
+    let config = sdk.inner.tokens.config();
+    let store = cell.store.as_ref();
+    match io {
+        Io::Sleep { timer, wait } => {
+            tokio::time::sleep(config.wait(wait)).await;
+            Event::Timer(timer)
+        }
+        Io::Grant(from) => {
+            let Some(contract) = cell.lock().contract.clone() else {
+                return Event::GrantFailed(Error::invalid_response("no contract for the refresh"));
+            };
+            match grant(sdk, &sdk.inner.flight_http, &contract, &from.0).await {
+                Granted::Answer(jwt) => Event::Granted(Arc::new(jwt)),
+                Granted::Refused(err) => Event::Refused(err),
+                Granted::Unsure(err) => {
+                    Event::GrantUnsure(err.mark_refresh_may_have_happened((*from.0).clone()))
+                }
+                Granted::Failed(err) => Event::GrantFailed(err),
+            }
+        }
+        Io::Verify(raw) => {
+            let from = cell.lock().from.clone();
+            match verify_token(sdk, &sdk.inner.flight_http, &raw).await {
+                Ok(mut fresh) => {
+                    if let Some(from) = &from {
+                        fresh.inherit_identity(&from.0);
+                    }
+                    tracing::info!(user = fresh.user_id().unwrap_or("-"), "access token refreshed");
+                    Event::Verified(Tok(Arc::new(fresh)))
+                }
+                Err(err) => {
+                    let retryable = may_pass(&err);
+                    let err = match from {
+                        Some(from) => err.mark_refresh_may_have_happened((*from.0).clone()),
+                        None => err,
+                    };
+                    Event::VerifyFailed { error: err, retryable }
+                }
+            }
+        }
+        Io::Lease => {
+            let Some(s) = store else {
+                return Event::LeaseFailed(Error::invalid_response("no token store"));
+            };
+            let attempt = within(
+                config.store_timeout,
+                &*s.store,
+                s.store.acquire_lease(&s.user, config.lease_ttl),
+            )
+            .await;
+            match attempt {
+                Ok(LeaseAttempt::Acquired {
+                    lease,
+                    current,
+                    took_over,
+                }) => {
+                    cell.lock().lease = Some(lease);
+                    Event::LeaseTaken {
+                        current: current.map(versioned),
+                        took_over,
+                    }
+                }
+                Ok(LeaseAttempt::Held { current, .. }) => Event::LeaseHeld {
+                    current: current.map(versioned),
+                },
+                Err(err) => Event::LeaseFailed(err),
+            }
+        }
+        Io::Commit { expected, token } => {
+            let Some(s) = store else {
+                return Event::CommitFailed(Error::invalid_response("no token store"));
+            };
+            // The lease, or (lost to a slow step) one that names the user:
+            // a commit compares versions, it does not need the lease.
+            let lease = cell
+                .lock()
+                .lease
+                .clone()
+                .unwrap_or_else(|| Lease::with_id(&s.user, "", std::time::SystemTime::now()));
+            let committed = within(
+                config.store_timeout,
+                &*s.store,
+                s.store.commit(&lease, expected, &token.0),
+            )
+            .await;
+            match committed {
+                Ok(CommitOutcome::Committed(version)) => {
+                    cell.lock().lease = None;
+                    Event::Committed(version)
+                }
+                Ok(CommitOutcome::Conflict(current)) => Event::Conflict(
+                    current.map(versioned),
+                    Error::token_store(
+                        s.store.describe(),
+                        format!("the token of user `{}` was removed meanwhile", s.user),
+                    ),
+                ),
+                Err(err) => {
+                    tracing::error!(error = %err, "the store did not take the refreshed token (yet)");
+                    Event::CommitFailed(err)
+                }
+            }
+        }
+        Io::Load => {
+            let Some(s) = store else {
+                return Event::LoadFailed(Error::invalid_response("no token store"));
+            };
+            match within(config.store_timeout, &*s.store, s.store.load(&s.user)).await {
+                Ok(current) => Event::Loaded(current.map(versioned)),
+                Err(err) => Event::LoadFailed(err),
+            }
+        }
+    }
+}
+
+/// A stored token as the desks hold it.
+pub(crate) fn versioned(stored: StoredToken) -> Versioned<Tok> {
+    Versioned::new(Tok(Arc::new(stored.token)), stored.version)
+}
+
+/// Runs a store's call with a deadline, turning a panic in the store's own
+/// code into its error too.
+async fn within<T>(
+    deadline: Duration,
+    store: &dyn TokenStore,
+    call: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(deadline, AssertUnwindSafe(call).catch_unwind()).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(Error::token_store(store.describe(), "the store's code panicked")),
+        Err(_) => Err(Error::token_store(
+            store.describe(),
+            format!("did not answer within {} ms", deadline.as_millis()),
+        )),
+    }
+}
+
+/// Renews `lease` every third of its time to live, until stopped or lost.
+async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>, lease: Lease) {
+    let config = sdk.inner.tokens.config();
+    loop {
+        tokio::time::sleep(config.heartbeat_every()).await;
+        match within(config.store_timeout, &*store, store.renew_lease(&lease, config.lease_ttl)).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("the refresh lease was lost to another process");
+                let _ = cell.feed(&sdk, Event::LeaseLost);
+                return;
+            }
+            Err(err) => tracing::warn!(error = %err, "could not renew the refresh lease; trying again"),
+        }
+    }
+}
+
+/// Spawns `task` on the flights' runtime (else on the caller's).
+fn spawn(task: impl Future<Output = ()> + Send + 'static) -> tokio::task::AbortHandle {
+    match flights() {
+        Some(handle) => handle.spawn(task).abort_handle(),
+        None => tokio::spawn(task).abort_handle(),
+    }
+}
+
+/// The flights' runtime: one thread, for the life of the process.
+fn flights() -> Option<&'static tokio::runtime::Handle> {
+    static FLIGHTS: OnceLock<Option<tokio::runtime::Handle>> = OnceLock::new();
+    FLIGHTS
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let started = std::thread::Builder::new()
+                .name("digime-token-flights".to_owned())
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build();
+                    match runtime {
+                        Ok(runtime) => {
+                            let _ = tx.send(Some(runtime.handle().clone()));
+                            runtime.block_on(std::future::pending::<()>());
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "cannot start the token flights' runtime");
+                            let _ = tx.send(None);
+                        }
+                    }
+                });
+            match started {
+                Ok(_) => rx.recv().ok().flatten(),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot start the token flights' thread");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
