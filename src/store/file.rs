@@ -1,28 +1,78 @@
-//! [`FileTokenStore`]: token files on one machine, guarded by OS file locks.
+//! [`FileTokenStore`]: token files on one machine, with their versions and
+//! leases in a sidecar lock file.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 
-use super::{Lease, LeaseAttempt, TokenStore};
+use super::{
+    CommitOutcome, Lease, LeaseAttempt, ROTATED_KEPT, Saved, StoredToken, TokenStore,
+    refresh_fingerprint,
+};
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
 
-/// How soon to ask again for a file lock another process holds.
-const LOCK_POLL: Duration = Duration::from_millis(20);
+/// The longest an operation waits for the OS lock on a sidecar file. Every
+/// holder keeps it for one short read-check-write, so only a process stopped
+/// in the middle of one (a debugger, `SIGSTOP`) makes another wait this long.
+const LOCK_WAIT: Duration = if cfg!(test) {
+    Duration::from_millis(500)
+} else {
+    Duration::from_secs(5)
+};
+/// How soon to try the OS lock again at first (then twice as late each
+/// time, up to [`LOCK_POLL_MAX`]).
+const LOCK_POLL: Duration = Duration::from_millis(1);
+const LOCK_POLL_MAX: Duration = Duration::from_millis(10);
 
 /// Token files on one machine: one JSON file per user (the TypeScript SDK's
-/// format), written atomically with mode 0600, and an OS file lock per user
-/// as the refresh lease.
+/// format, written atomically with mode 0600), and beside it a sidecar lock
+/// file with the token's version and the user's refresh lease.
 ///
 /// Every process of the machine that opens the same directory (or the same
-/// file) shares the tokens and the locks. The OS releases a lock when its
-/// holder exits, so a process that dies mid-refresh never holds up the
-/// others. This is the embedded default, and the `digime` CLI's token file
-/// is one ([`single_file`](Self::single_file)).
+/// file) shares the tokens, their versions and the leases. This is the
+/// embedded default, and the `digime` CLI's token file is one
+/// ([`single_file`](Self::single_file)).
+///
+/// **The sidecar** (`<user>.lock`, or `FILE.lock` beside a single file) is a
+/// small JSON object, padded with spaces:
+///
+/// ```json
+/// {"version":7,"fingerprint":"9f86d0…","rotated":["2c26b4…"],"lease":{"id":"4be1…","until":1767225600000}}
+/// ```
+///
+/// - `version`: the version of the token in the token file;
+/// - `fingerprint`: the [`refresh_fingerprint`](super::refresh_fingerprint)
+///   of that token (a SHA-256, never the token);
+/// - `rotated`: the fingerprints of the last 16 refresh tokens the store
+///   replaced, newest last;
+/// - `lease`: the refresh lease, if one was taken and not given back: its
+///   id and when it expires (Unix milliseconds, by this machine's clock).
+///
+/// Every operation takes the sidecar's OS file lock (`flock`, through
+/// [`File::try_lock`]) only for its own short read-check-write, never while
+/// a refresh runs. **The lease is the stamp, not the OS lock**: it outlives
+/// the process that took it. A holder that is killed (`SIGKILL`) mid-refresh
+/// keeps the others waiting until its lease expires, as on PostgreSQL, and
+/// the next taker is told it took the lease over. After a refresh whose
+/// outcome is unknown, the SDK leaves its lease in place, so that no other
+/// process refreshes the same token until the lease runs out, even if this
+/// process exits at once. Lease times follow the machine's wall clock:
+/// setting the clock back lengthens the leases held at that moment.
+///
+/// **A token file replaced from outside** (an operator's `cp`, a restored
+/// backup, a token file written by an older SDK, with no sidecar or an
+/// empty one) is a new version: when the token file's refresh token is not
+/// the one the sidecar recorded, its version is the sidecar's plus one (a
+/// token file without a sidecar is version 1). A missing token file is
+/// "nothing stored" (version 0 for [`TokenStore::commit`]); the next token
+/// written then continues after the sidecar's version, so versions never go
+/// back.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> digime::Result<()> {
@@ -32,8 +82,8 @@ const LOCK_POLL: Duration = Duration::from_millis(20);
 /// let store = FileTokenStore::new(&dir)?;
 /// let expiry = std::time::SystemTime::now();
 /// let token = UserAccessToken::new(Token::new("a", expiry), Token::new("r", expiry), None, None);
-/// store.save("patient/42", &token).await?;
-/// assert!(store.load("patient/42").await?.is_some());
+/// let saved = store.save("patient/42", &token).await?;
+/// assert_eq!(store.load("patient/42").await?.map(|s| s.version), Some(saved.version));
 /// # std::fs::remove_dir_all(&dir).ok(); Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -49,17 +99,131 @@ enum Location {
     File(PathBuf),
 }
 
-/// The lock a lease holds: the open, locked lock file of one token file.
-struct LockGuard {
-    /// The token file the lock guards.
+/// What a sidecar lock file holds. An empty file (an older SDK's lock file)
+/// is the default: no version yet, no lease.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Sidecar {
+    /// The version of the token of `fingerprint`.
+    #[serde(default)]
+    version: u64,
+    /// The refresh fingerprint of the token at `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
+    /// Fingerprints of the refresh tokens replaced, newest last.
+    #[serde(default)]
+    rotated: VecDeque<String>,
+    /// The refresh lease, while it is not given back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<Stamp>,
+}
+
+/// A lease in the sidecar: its id and when it expires (Unix ms).
+#[derive(Debug, Serialize, Deserialize)]
+struct Stamp {
+    id: String,
+    until: u64,
+}
+
+/// One user's files, with the sidecar's OS lock held until it is dropped.
+struct Locked<'s> {
+    store: &'s FileTokenStore,
+    /// The open sidecar; closing it releases the OS lock.
+    file: File,
+    sidecar_path: PathBuf,
     token_path: PathBuf,
-    _file: File,
+    /// The sidecar's length as read: a rewrite pads to at least this.
+    len: usize,
+    meta: Sidecar,
+    /// The token file's token (`None`: no token file).
+    token: Option<UserAccessToken>,
+    /// The sidecar must be written back.
+    changed: bool,
+    /// A token was written: the sidecar goes to the disk before the lock is
+    /// released.
+    durable: bool,
+}
+
+impl Locked<'_> {
+    /// The version to compare a commit with: `0` while no token is stored.
+    fn version(&self) -> u64 {
+        if self.token.is_some() {
+            self.meta.version
+        } else {
+            0
+        }
+    }
+
+    fn current(&self) -> Option<StoredToken> {
+        self.token
+            .clone()
+            .map(|token| StoredToken::new(token, self.meta.version))
+    }
+
+    fn holds(&self, lease: &Lease) -> bool {
+        self.meta
+            .lease
+            .as_ref()
+            .is_some_and(|stamp| stamp.id == lease.id())
+    }
+
+    /// Writes `token` at the next version: the token file first (so that a
+    /// crash between the two writes leaves a token file the sidecar does not
+    /// know, which reads as the next version: the same outcome), then the
+    /// sidecar, remembering the refresh token it replaces.
+    fn write(&mut self, token: &UserAccessToken) -> Result<u64> {
+        self.store.write(&self.token_path, token)?;
+        let fingerprint = refresh_fingerprint(token);
+        if self.token.is_some()
+            && let Some(old) = self.meta.fingerprint.take()
+            && old != fingerprint
+        {
+            self.meta.rotated.push_back(old);
+            while self.meta.rotated.len() > ROTATED_KEPT {
+                self.meta.rotated.pop_front();
+            }
+        }
+        self.meta.version += 1;
+        self.meta.fingerprint = Some(fingerprint);
+        self.token = Some(token.clone());
+        self.changed = true;
+        self.durable = true;
+        Ok(self.meta.version)
+    }
+
+    /// Writes the sidecar back if it changed, in place (the OS lock is on
+    /// this file: a rename would put a new, unlocked file in its place),
+    /// padded with spaces to at least its old length, so that the file is a
+    /// whole JSON object at every moment.
+    fn finish(mut self) -> Result<()> {
+        if !self.changed {
+            return Ok(());
+        }
+        let mut bytes = serde_json::to_vec(&self.meta).map_err(|e| {
+            self.store
+                .error(format!("cannot encode the sidecar ({:?})", e.classify()))
+        })?;
+        if bytes.len() < self.len {
+            bytes.resize(self.len, b' ');
+        }
+        let result = (|| {
+            self.file.seek(SeekFrom::Start(0))?;
+            self.file.write_all(&bytes)?;
+            if self.durable {
+                self.file.sync_data()?;
+            }
+            Ok::<_, std::io::Error>(())
+        })();
+        result.map_err(|e| {
+            self.store
+                .error(format!("cannot write {} ({e})", self.sidecar_path.display()))
+        })
+    }
 }
 
 impl FileTokenStore {
     /// A store in `dir`, created (mode 0700) if missing. A user's token is
     /// the file `<user>.json`, the user key percent-encoded to a safe file
-    /// name; its lock is `<user>.lock` beside it.
+    /// name; its sidecar lock file is `<user>.lock` beside it.
     ///
     /// Errors: [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) when
     /// the directory cannot be created.
@@ -90,7 +254,7 @@ impl FileTokenStore {
     }
 
     /// A store of one token file, whatever user is asked: the CLI's
-    /// `--token FILE`. Its lock is `FILE.lock`.
+    /// `--token FILE`. Its sidecar lock file is `FILE.lock`.
     ///
     /// ```
     /// let store = digime::store::FileTokenStore::single_file("token.json");
@@ -115,7 +279,13 @@ impl FileTokenStore {
         }
     }
 
-    fn lock_path(&self, user: &str) -> PathBuf {
+    /// The sidecar lock file of `user`: its token's version and its lease.
+    ///
+    /// ```
+    /// let store = digime::store::FileTokenStore::single_file("token.json");
+    /// assert_eq!(store.lock_path("anyone"), std::path::Path::new("token.json.lock"));
+    /// ```
+    pub fn lock_path(&self, user: &str) -> PathBuf {
         match &self.location {
             Location::File(path) => {
                 let mut name = path.as_os_str().to_owned();
@@ -157,33 +327,168 @@ impl FileTokenStore {
             .map_err(|e| self.error(format!("cannot write {} ({e})", path.display())))
     }
 
-    fn try_lease(&self, user: &str, ttl: Duration) -> Result<LeaseAttempt> {
-        let lock_path = self.lock_path(user);
-        let token_path = self.token_path(user);
-        let file = open_private(&lock_path, false).map_err(|e| {
-            self.error(format!(
-                "cannot open the lock {} ({e})",
-                lock_path.display()
-            ))
+    /// Opens `user`'s sidecar, takes its OS lock (waiting at most
+    /// [`LOCK_WAIT`]), and reads the sidecar and the token file. A token
+    /// file the sidecar does not know is given the next version here, and
+    /// the sidecar records it.
+    fn lock(&self, user: &str) -> Result<Locked<'_>> {
+        let sidecar_path = self.lock_path(user);
+        let mut file = open_private(&sidecar_path, false).map_err(|e| {
+            self.error(format!("cannot open {} ({e})", sidecar_path.display()))
         })?;
-        match file.try_lock() {
-            Ok(()) => {
-                // Read under the lock: a holder that just finished wrote it.
-                let current = self.read(&token_path)?;
-                let lease = Lease::new(user, ttl)?.hold(LockGuard {
-                    token_path,
-                    _file: file,
-                });
-                Ok(LeaseAttempt::Acquired { lease, current })
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Ok(LeaseAttempt::Held {
-                current: self.read(&token_path)?,
-                retry_after: LOCK_POLL,
-            }),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(self.error(format!("cannot lock {} ({e})", lock_path.display())))
+        let started = Instant::now();
+        let mut poll = LOCK_POLL;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(poll);
+                    poll = (poll * 2).min(LOCK_POLL_MAX);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(self.error(format!(
+                        "{} stayed locked by another process for {:?}",
+                        sidecar_path.display(),
+                        LOCK_WAIT
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(
+                        self.error(format!("cannot lock {} ({e})", sidecar_path.display()))
+                    );
+                }
             }
         }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.error(format!("cannot read {} ({e})", sidecar_path.display())))?;
+        let meta = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Sidecar::default()
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                self.error(format!(
+                    "{} is not a token store sidecar (JSON {:?} error at line {}, column {}); \
+                     remove it to start the versions again",
+                    sidecar_path.display(),
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ))
+            })?
+        };
+        let token_path = self.token_path(user);
+        let token = self.read(&token_path)?;
+        let mut locked = Locked {
+            store: self,
+            file,
+            sidecar_path,
+            token_path,
+            len: bytes.len(),
+            meta,
+            token,
+            changed: false,
+            durable: false,
+        };
+        if let Some(token) = &locked.token {
+            let fingerprint = refresh_fingerprint(token);
+            if locked.meta.version == 0
+                || locked.meta.fingerprint.as_deref() != Some(fingerprint.as_str())
+            {
+                // Written from outside: a new version, recorded now so that
+                // the next outside change is one more.
+                locked.meta.version += 1;
+                locked.meta.fingerprint = Some(fingerprint);
+                locked.changed = true;
+            }
+        }
+        Ok(locked)
+    }
+
+    fn load_locked(&self, user: &str) -> Result<Option<StoredToken>> {
+        let locked = self.lock(user)?;
+        let current = locked.current();
+        locked.finish()?;
+        Ok(current)
+    }
+
+    fn save_locked(&self, user: &str, token: &UserAccessToken) -> Result<Saved> {
+        let mut locked = self.lock(user)?;
+        let already_rotated = locked.meta.rotated.contains(&refresh_fingerprint(token));
+        let version = locked.write(token)?;
+        locked.finish()?;
+        Ok(Saved::new(version, already_rotated))
+    }
+
+    fn acquire_locked(&self, user: &str, ttl: Duration) -> Result<LeaseAttempt> {
+        let mut locked = self.lock(user)?;
+        let now = unix_ms(SystemTime::now());
+        let took_over = match &locked.meta.lease {
+            Some(stamp) if stamp.until > now => {
+                let attempt = LeaseAttempt::Held {
+                    current: locked.current(),
+                    retry_after: Duration::from_millis(stamp.until - now),
+                };
+                locked.finish()?;
+                return Ok(attempt);
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let lease = Lease::new(user, ttl)?;
+        locked.meta.lease = Some(Stamp {
+            id: lease.id().to_owned(),
+            until: unix_ms(lease.expires_at()),
+        });
+        locked.changed = true;
+        let current = locked.current();
+        locked.finish()?;
+        Ok(LeaseAttempt::Acquired {
+            lease,
+            current,
+            took_over,
+        })
+    }
+
+    fn renew_locked(&self, lease: &Lease, ttl: Duration) -> Result<bool> {
+        let mut locked = self.lock(lease.user())?;
+        let renewed = locked.holds(lease);
+        if renewed {
+            locked.meta.lease = Some(Stamp {
+                id: lease.id().to_owned(),
+                until: unix_ms(SystemTime::now() + super::capped(ttl)),
+            });
+            locked.changed = true;
+        }
+        locked.finish()?;
+        Ok(renewed)
+    }
+
+    fn commit_locked(
+        &self,
+        lease: &Lease,
+        expected: u64,
+        token: &UserAccessToken,
+    ) -> Result<CommitOutcome> {
+        let mut locked = self.lock(lease.user())?;
+        let outcome = if locked.version() == expected {
+            if locked.holds(lease) {
+                locked.meta.lease = None;
+            }
+            CommitOutcome::Committed(locked.write(token)?)
+        } else {
+            CommitOutcome::Conflict(locked.current())
+        };
+        locked.finish()?;
+        Ok(outcome)
+    }
+
+    fn release_locked(&self, lease: &Lease) -> Result<()> {
+        let mut locked = self.lock(lease.user())?;
+        if locked.holds(lease) {
+            locked.meta.lease = None;
+            locked.changed = true;
+        }
+        locked.finish()
     }
 }
 
@@ -205,15 +510,14 @@ impl TokenStore for FileTokenStore {
         }
     }
 
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<UserAccessToken>>> {
-        let path = self.token_path(user);
-        Box::pin(blocking(self, move |store| store.read(&path)))
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
+        let user = user.to_owned();
+        Box::pin(blocking(self, move |store| store.load_locked(&user)))
     }
 
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>> {
-        let path = self.token_path(user);
-        let token = token.clone();
-        Box::pin(blocking(self, move |store| store.write(&path, &token)))
+    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>> {
+        let (user, token) = (user.to_owned(), token.clone());
+        Box::pin(blocking(self, move |store| store.save_locked(&user, &token)))
     }
 
     fn acquire_lease<'a>(
@@ -222,27 +526,37 @@ impl TokenStore for FileTokenStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LeaseAttempt>> {
         let user = user.to_owned();
-        Box::pin(blocking(self, move |store| store.try_lease(&user, ttl)))
+        Box::pin(blocking(self, move |store| store.acquire_locked(&user, ttl)))
     }
 
-    fn commit<'a>(&'a self, lease: Lease, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>> {
-        let token = token.clone();
+    fn renew_lease<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        let lease = lease.clone();
+        Box::pin(blocking(self, move |store| store.renew_locked(&lease, ttl)))
+    }
+
+    fn commit<'a>(
+        &'a self,
+        lease: &'a Lease,
+        expected: u64,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<CommitOutcome>> {
+        let (lease, token) = (lease.clone(), token.clone());
         Box::pin(blocking(self, move |store| {
-            let Some(guard) = lease.guard::<LockGuard>() else {
-                return Err(store.error("the lease is not one of this store's file locks"));
-            };
-            // Written while the lock is held; the lock goes with the lease.
-            store.write(&guard.token_path, &token)?;
-            drop(lease);
-            Ok(())
+            store.commit_locked(&lease, expected, &token)
         }))
     }
 
-    fn release(&self, lease: Lease) -> BoxFuture<'_, Result<()>> {
-        // Closing the locked file releases the lock.
-        drop(lease);
-        Box::pin(async { Ok(()) })
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<()>> {
+        let lease = lease.clone();
+        Box::pin(blocking(self, move |store| store.release_locked(&lease)))
     }
+}
+
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// `file://` and the path, as the store names itself.
@@ -339,6 +653,15 @@ mod tests {
         )
     }
 
+    fn refresh_of(stored: &StoredToken) -> String {
+        stored
+            .token
+            .refresh_token()
+            .value()
+            .expose_secret()
+            .to_owned()
+    }
+
     fn scratch(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "digime-file-store-{}-{name}-{}",
@@ -349,6 +672,10 @@ mod tests {
         dir
     }
 
+    fn sidecar(store: &FileTokenStore, user: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(store.lock_path(user)).unwrap()).unwrap()
+    }
+
     #[test]
     fn user_keys_become_safe_distinct_file_names() {
         assert_eq!(file_stem("patient-42_a"), "patient-42_a");
@@ -357,51 +684,152 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_lock_is_one_holder_at_a_time_and_commit_writes_0600() {
-        let dir = scratch("lock");
+    async fn the_token_file_stays_the_sdk_json_and_the_metadata_is_in_the_sidecar() {
+        let dir = scratch("format");
         let store = FileTokenStore::new(&dir).unwrap();
         store.save("u", &token("r0")).await.unwrap();
-        let LeaseAttempt::Acquired { lease, current } = store
+        let LeaseAttempt::Acquired { lease, .. } = store
             .acquire_lease("u", Duration::from_secs(30))
             .await
             .unwrap()
         else {
-            panic!("the first caller locks");
+            panic!("the first caller takes the lease");
         };
+        // The token file is the token's own JSON, nothing else, mode 0600.
         assert_eq!(
-            current.unwrap().refresh_token().value().expose_secret(),
-            "r0"
-        );
-        // A second handle (as another process would have) finds it locked.
-        let other = FileTokenStore::new(&dir).unwrap();
-        assert!(matches!(
-            other
-                .acquire_lease("u", Duration::from_secs(30))
-                .await
-                .unwrap(),
-            LeaseAttempt::Held { .. }
-        ));
-        store.commit(lease, &token("r1")).await.unwrap();
-        let LeaseAttempt::Acquired { current, .. } = other
-            .acquire_lease("u", Duration::from_secs(30))
-            .await
-            .unwrap()
-        else {
-            panic!("the commit released the lock");
-        };
-        assert_eq!(
-            current.unwrap().refresh_token().value().expose_secret(),
-            "r1"
+            std::fs::read_to_string(store.token_path("u")).unwrap(),
+            serde_json::to_string(&token("r0")).unwrap()
         );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.token_path("u"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
+            for path in [store.token_path("u"), store.lock_path("u")] {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+            }
         }
+        let meta = sidecar(&store, "u");
+        assert_eq!(meta["version"], 1);
+        assert_eq!(meta["fingerprint"], refresh_fingerprint(&token("r0")));
+        assert_eq!(meta["lease"]["id"], lease.id());
+        assert_eq!(
+            meta["lease"]["until"].as_u64().unwrap(),
+            unix_ms(lease.expires_at())
+        );
+        // A commit records the refresh token it replaces, and ends the lease.
+        let outcome = store.commit(&lease, 1, &token("r1")).await.unwrap();
+        assert!(matches!(outcome, CommitOutcome::Committed(2)), "{outcome:?}");
+        let meta = sidecar(&store, "u");
+        assert_eq!(meta["version"], 2);
+        assert_eq!(meta["rotated"][0], refresh_fingerprint(&token("r0")));
+        assert!(meta.get("lease").is_none(), "{meta}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_token_file_written_from_outside_is_a_new_version() {
+        let dir = scratch("outside");
+        let store = FileTokenStore::new(&dir).unwrap();
+        // A token file with no sidecar (an older SDK's): version 1.
+        std::fs::write(
+            store.token_path("u"),
+            serde_json::to_string(&token("r0")).unwrap(),
+        )
+        .unwrap();
+        let stored = store.load("u").await.unwrap().unwrap();
+        assert_eq!((refresh_of(&stored), stored.version), ("r0".into(), 1));
+        // An older SDK's empty lock file is no metadata either.
+        let single = dir.join("token.json");
+        std::fs::write(&single, serde_json::to_string(&token("s0")).unwrap()).unwrap();
+        std::fs::write(dir.join("token.json.lock"), b"").unwrap();
+        let file_store = FileTokenStore::single_file(&single);
+        assert_eq!(
+            file_store.load("any").await.unwrap().unwrap().version,
+            1
+        );
+        // Reading it again changes nothing.
+        assert_eq!(store.load("u").await.unwrap().unwrap().version, 1);
+        // The store writes version 2; an operator's `cp` of another token
+        // makes version 3, and a second `cp` version 4.
+        assert_eq!(store.save("u", &token("r1")).await.unwrap().version, 2);
+        for (refresh, version) in [("x1", 3), ("x2", 4)] {
+            std::fs::write(
+                store.token_path("u"),
+                serde_json::to_string(&token(refresh)).unwrap(),
+            )
+            .unwrap();
+            let stored = store.load("u").await.unwrap().unwrap();
+            assert_eq!((refresh_of(&stored), stored.version), (refresh.into(), version));
+        }
+        // A commit that read version 2 no longer lands.
+        let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
+        let CommitOutcome::Conflict(Some(current)) =
+            store.commit(&lease, 2, &token("late")).await.unwrap()
+        else {
+            panic!("a stale commit lands nowhere");
+        };
+        assert_eq!((refresh_of(&current), current.version), ("x2".into(), 4));
+        // A deleted token file is nothing stored: a commit on version 0
+        // lands, after the versions already used.
+        std::fs::remove_file(store.token_path("u")).unwrap();
+        assert!(store.load("u").await.unwrap().is_none());
+        let outcome = store.commit(&lease, 0, &token("r5")).await.unwrap();
+        assert!(matches!(outcome, CommitOutcome::Committed(5)), "{outcome:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn saving_the_stored_token_again_is_not_a_rotation() {
+        let dir = scratch("same");
+        let store = FileTokenStore::new(&dir).unwrap();
+        for version in 1..=3 {
+            let saved = store.save("u", &token("r0")).await.unwrap();
+            assert_eq!(saved, Saved::new(version, false));
+        }
+        assert!(sidecar(&store, "u")["rotated"].as_array().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_lease_outlives_the_handle_that_took_it_and_a_shorter_sidecar_stays_json() {
+        let dir = scratch("stamp");
+        let store = FileTokenStore::new(&dir).unwrap();
+        // Sixteen rotations make a long sidecar.
+        for i in 0..=ROTATED_KEPT {
+            store.save("u", &token(&format!("r{i}"))).await.unwrap();
+        }
+        let lease = {
+            // Another handle, as another process would have, takes the lease
+            // and goes away without giving it back.
+            let other = FileTokenStore::new(&dir).unwrap();
+            let LeaseAttempt::Acquired {
+                lease,
+                took_over: false,
+                ..
+            } = other
+                .acquire_lease("u", Duration::from_secs(30))
+                .await
+                .unwrap()
+            else {
+                panic!("the first caller takes the lease");
+            };
+            lease
+        };
+        let LeaseAttempt::Held { retry_after, .. } = store
+            .acquire_lease("u", Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!("the stamp holds the lease, not the handle");
+        };
+        assert!(retry_after > Duration::from_secs(25), "{retry_after:?}");
+        // Giving it back shortens the JSON: the file keeps its length, padded.
+        let long = std::fs::metadata(store.lock_path("u")).unwrap().len();
+        store.release(&lease).await.unwrap();
+        assert_eq!(std::fs::metadata(store.lock_path("u")).unwrap().len(), long);
+        let meta = sidecar(&store, "u");
+        assert!(meta.get("lease").is_none(), "{meta}");
+        assert_eq!(meta["rotated"].as_array().unwrap().len(), ROTATED_KEPT);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -413,6 +841,32 @@ mod tests {
         let err = store.load("u").await.unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
         assert!(!err.to_string().contains("secret-value"), "{err}");
+        std::fs::write(store.lock_path("v"), b"{\"version\":").unwrap();
+        let err = store.load("v").await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
+        assert!(err.to_string().contains("remove it"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_sidecar_locked_too_long_is_a_store_error_not_a_hang() {
+        let dir = scratch("stuck");
+        let store = FileTokenStore::new(&dir).unwrap();
+        store.save("u", &token("r0")).await.unwrap();
+        // A process stopped in the middle of an operation holds the OS lock.
+        let stuck = open_private(&store.lock_path("u"), false).unwrap();
+        stuck.lock().unwrap();
+        let started = Instant::now();
+        let err = store.load("u").await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
+        assert!(err.to_string().contains("stayed locked"), "{err}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= LOCK_WAIT && waited < LOCK_WAIT + Duration::from_secs(2),
+            "{waited:?}"
+        );
+        drop(stuck);
+        assert!(store.load("u").await.unwrap().is_some());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
