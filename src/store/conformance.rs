@@ -651,7 +651,8 @@ impl Ctx<'_> {
 /// `stored` is `token` at `version`, field for field.
 fn is(stored: &Option<StoredToken>, token: &UserAccessToken, version: u64) -> bool {
     stored.as_ref().is_some_and(|s| {
-        s.version == version && serde_json::to_value(&s.token).ok() == serde_json::to_value(token).ok()
+        s.version == version
+            && serde_json::to_value(&s.token).ok() == serde_json::to_value(token).ok()
     })
 }
 
@@ -693,7 +694,8 @@ async fn versions(ctx: &mut Ctx<'_>) -> Checked {
             refresh(&t2)
         )
     })?;
-    ctx.expect_committed(&lease, 2, &t3, "with the lease").await?;
+    ctx.expect_committed(&lease, 2, &t3, "with the lease")
+        .await?;
     ctx.expect_stored(&user, &t3, 3).await
 }
 
@@ -707,10 +709,15 @@ async fn compare_and_set(ctx: &mut Ctx<'_>) -> Checked {
             .await?;
     }
     ctx.expect_stored(&user, &t1, 1).await?;
-    ctx.expect_committed(&lease, 1, &t2, "with the lease").await?;
+    ctx.expect_committed(&lease, 1, &t2, "with the lease")
+        .await?;
     ctx.expect_stored(&user, &t2, 2).await?;
     let (_, _, took_over) = ctx
-        .acquired(&user, LONG, "after a commit that landed (it ends the lease)")
+        .acquired(
+            &user,
+            LONG,
+            "after a commit that landed (it ends the lease)",
+        )
         .await?;
     ctx.ensure(!took_over, || {
         "acquire_lease after a commit that landed answered took_over: true".to_owned()
@@ -730,7 +737,13 @@ async fn compare_and_set(ctx: &mut Ctx<'_>) -> Checked {
 
 async fn commit_without_lease(ctx: &mut Ctx<'_>) -> Checked {
     let user = ctx.user("u");
-    let (t1, late, loser, t3, t4) = (ctx.token(), ctx.token(), ctx.token(), ctx.token(), ctx.token());
+    let (t1, late, loser, t3, t4) = (
+        ctx.token(),
+        ctx.token(),
+        ctx.token(),
+        ctx.token(),
+        ctx.token(),
+    );
     ctx.expect_save(&user, &t1, 1, false).await?;
     let asked = Instant::now();
     let (first, _, _) = ctx.acquired(&user, ctx.ttl, "on a free lease").await?;
@@ -803,7 +816,9 @@ async fn lease_exclusive(ctx: &mut Ctx<'_>) -> Checked {
     }
     // A user with no token has a lease too.
     let fresh = ctx.user("fresh");
-    let (other, current, _) = ctx.acquired(&fresh, LONG, "on a user never written").await?;
+    let (other, current, _) = ctx
+        .acquired(&fresh, LONG, "on a user never written")
+        .await?;
     ctx.ensure(current.is_none(), || {
         format!(
             "acquire_lease on a user never written answered the token {}",
@@ -957,7 +972,11 @@ async fn concurrent_writes(ctx: &mut Ctx<'_>) -> Checked {
             "{} racing commits on version 1 landed {} times, expected exactly once ({})",
             ctx.tasks,
             landed.len(),
-            outcomes.iter().map(show_outcome).collect::<Vec<_>>().join(", ")
+            outcomes
+                .iter()
+                .map(show_outcome)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     };
     for (i, outcome) in outcomes.iter().enumerate() {

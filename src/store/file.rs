@@ -49,8 +49,8 @@ const LOCK_POLL_MAX: Duration = Duration::from_millis(10);
 /// - `version`: the version of the token in the token file;
 /// - `fingerprint`: the [`refresh_fingerprint`](super::refresh_fingerprint)
 ///   of that token (a SHA-256, never the token);
-/// - `rotated`: the fingerprints of the last 16 refresh tokens the store
-///   replaced, newest last;
+/// - `rotated`: the fingerprints of the last 16 refresh tokens that commits
+///   replaced (refreshed away from), newest last;
 /// - `lease`: the refresh lease, if one was taken and not given back: its
 ///   id and when it expires (Unix milliseconds, by this machine's clock).
 ///
@@ -169,11 +169,13 @@ impl Locked<'_> {
     /// Writes `token` at the next version: the token file first (so that a
     /// crash between the two writes leaves a token file the sidecar does not
     /// know, which reads as the next version: the same outcome), then the
-    /// sidecar, remembering the refresh token it replaces.
-    fn write(&mut self, token: &UserAccessToken) -> Result<u64> {
+    /// sidecar. A commit (`rotation`) remembers the refresh token it
+    /// replaces.
+    fn write(&mut self, token: &UserAccessToken, rotation: bool) -> Result<u64> {
         self.store.write(&self.token_path, token)?;
         let fingerprint = refresh_fingerprint(token);
-        if self.token.is_some()
+        if rotation
+            && self.token.is_some()
             && let Some(old) = self.meta.fingerprint.take()
             && old != fingerprint
         {
@@ -214,8 +216,10 @@ impl Locked<'_> {
             Ok::<_, std::io::Error>(())
         })();
         result.map_err(|e| {
-            self.store
-                .error(format!("cannot write {} ({e})", self.sidecar_path.display()))
+            self.store.error(format!(
+                "cannot write {} ({e})",
+                self.sidecar_path.display()
+            ))
         })
     }
 }
@@ -333,9 +337,8 @@ impl FileTokenStore {
     /// the sidecar records it.
     fn lock(&self, user: &str) -> Result<Locked<'_>> {
         let sidecar_path = self.lock_path(user);
-        let mut file = open_private(&sidecar_path, false).map_err(|e| {
-            self.error(format!("cannot open {} ({e})", sidecar_path.display()))
-        })?;
+        let mut file = open_private(&sidecar_path, false)
+            .map_err(|e| self.error(format!("cannot open {} ({e})", sidecar_path.display())))?;
         let started = Instant::now();
         let mut poll = LOCK_POLL;
         loop {
@@ -353,9 +356,7 @@ impl FileTokenStore {
                     )));
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(
-                        self.error(format!("cannot lock {} ({e})", sidecar_path.display()))
-                    );
+                    return Err(self.error(format!("cannot lock {} ({e})", sidecar_path.display())));
                 }
             }
         }
@@ -414,7 +415,7 @@ impl FileTokenStore {
     fn save_locked(&self, user: &str, token: &UserAccessToken) -> Result<Saved> {
         let mut locked = self.lock(user)?;
         let already_rotated = locked.meta.rotated.contains(&refresh_fingerprint(token));
-        let version = locked.write(token)?;
+        let version = locked.write(token, false)?;
         locked.finish()?;
         Ok(Saved::new(version, already_rotated))
     }
@@ -474,7 +475,7 @@ impl FileTokenStore {
             if locked.holds(lease) {
                 locked.meta.lease = None;
             }
-            CommitOutcome::Committed(locked.write(token)?)
+            CommitOutcome::Committed(locked.write(token, true)?)
         } else {
             CommitOutcome::Conflict(locked.current())
         };
@@ -515,9 +516,15 @@ impl TokenStore for FileTokenStore {
         Box::pin(blocking(self, move |store| store.load_locked(&user)))
     }
 
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>> {
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<Saved>> {
         let (user, token) = (user.to_owned(), token.clone());
-        Box::pin(blocking(self, move |store| store.save_locked(&user, &token)))
+        Box::pin(blocking(self, move |store| {
+            store.save_locked(&user, &token)
+        }))
     }
 
     fn acquire_lease<'a>(
@@ -526,7 +533,9 @@ impl TokenStore for FileTokenStore {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LeaseAttempt>> {
         let user = user.to_owned();
-        Box::pin(blocking(self, move |store| store.acquire_locked(&user, ttl)))
+        Box::pin(blocking(self, move |store| {
+            store.acquire_locked(&user, ttl)
+        }))
     }
 
     fn renew_lease<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
@@ -718,7 +727,10 @@ mod tests {
         );
         // A commit records the refresh token it replaces, and ends the lease.
         let outcome = store.commit(&lease, 1, &token("r1")).await.unwrap();
-        assert!(matches!(outcome, CommitOutcome::Committed(2)), "{outcome:?}");
+        assert!(
+            matches!(outcome, CommitOutcome::Committed(2)),
+            "{outcome:?}"
+        );
         let meta = sidecar(&store, "u");
         assert_eq!(meta["version"], 2);
         assert_eq!(meta["rotated"][0], refresh_fingerprint(&token("r0")));
@@ -743,10 +755,7 @@ mod tests {
         std::fs::write(&single, serde_json::to_string(&token("s0")).unwrap()).unwrap();
         std::fs::write(dir.join("token.json.lock"), b"").unwrap();
         let file_store = FileTokenStore::single_file(&single);
-        assert_eq!(
-            file_store.load("any").await.unwrap().unwrap().version,
-            1
-        );
+        assert_eq!(file_store.load("any").await.unwrap().unwrap().version, 1);
         // Reading it again changes nothing.
         assert_eq!(store.load("u").await.unwrap().unwrap().version, 1);
         // The store writes version 2; an operator's `cp` of another token
@@ -759,7 +768,10 @@ mod tests {
             )
             .unwrap();
             let stored = store.load("u").await.unwrap().unwrap();
-            assert_eq!((refresh_of(&stored), stored.version), (refresh.into(), version));
+            assert_eq!(
+                (refresh_of(&stored), stored.version),
+                (refresh.into(), version)
+            );
         }
         // A commit that read version 2 no longer lands.
         let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
@@ -774,19 +786,38 @@ mod tests {
         std::fs::remove_file(store.token_path("u")).unwrap();
         assert!(store.load("u").await.unwrap().is_none());
         let outcome = store.commit(&lease, 0, &token("r5")).await.unwrap();
-        assert!(matches!(outcome, CommitOutcome::Committed(5)), "{outcome:?}");
+        assert!(
+            matches!(outcome, CommitOutcome::Committed(5)),
+            "{outcome:?}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
-    async fn saving_the_stored_token_again_is_not_a_rotation() {
+    async fn only_a_commit_to_another_token_is_a_rotation() {
         let dir = scratch("same");
         let store = FileTokenStore::new(&dir).unwrap();
-        for version in 1..=3 {
-            let saved = store.save("u", &token("r0")).await.unwrap();
-            assert_eq!(saved, Saved::new(version, false));
+        // Saves replace tokens without spending them: no rotation.
+        for (version, refresh) in [(1, "r0"), (2, "r0"), (3, "r1"), (4, "r0")] {
+            let saved = store.save("u", &token(refresh)).await.unwrap();
+            assert_eq!(saved, Saved::new(version, false), "{refresh}");
         }
-        assert!(sidecar(&store, "u")["rotated"].as_array().unwrap().is_empty());
+        let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
+        for (expected, refresh) in [(4, "r0"), (5, "r2")] {
+            let outcome = store
+                .commit(&lease, expected, &token(refresh))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, CommitOutcome::Committed(v) if v == expected + 1));
+        }
+        // A commit of the same token rotated nothing; the one to r2 did.
+        let meta = sidecar(&store, "u");
+        assert_eq!(
+            meta["rotated"],
+            serde_json::json!([refresh_fingerprint(&token("r0"))])
+        );
+        assert!(store.save("u", &token("r0")).await.unwrap().already_rotated);
+        assert!(!store.save("u", &token("r1")).await.unwrap().already_rotated);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -795,8 +826,14 @@ mod tests {
         let dir = scratch("stamp");
         let store = FileTokenStore::new(&dir).unwrap();
         // Sixteen rotations make a long sidecar.
-        for i in 0..=ROTATED_KEPT {
-            store.save("u", &token(&format!("r{i}"))).await.unwrap();
+        store.save("u", &token("r0")).await.unwrap();
+        let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
+        for i in 1..=ROTATED_KEPT {
+            let outcome = store
+                .commit(&lease, i as u64, &token(&format!("r{i}")))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, CommitOutcome::Committed(_)));
         }
         let lease = {
             // Another handle, as another process would have, takes the lease

@@ -4,11 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{
-    GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
@@ -40,7 +39,7 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 ///     user_key    text        PRIMARY KEY,
 ///     token       jsonb,                      -- the TypeScript SDK's JSON shape
 ///     version     bigint      NOT NULL DEFAULT 0, -- 0: no token; +1 per write
-///     rotated     text[]      NOT NULL DEFAULT '{}', -- refresh fingerprints replaced (last 16)
+///     rotated     text[]      NOT NULL DEFAULT '{}', -- refresh fingerprints refreshed away from (last 16)
 ///     lease_id    text,                       -- who holds the refresh lease
 ///     lease_until timestamptz,                -- when it expires (database clock)
 ///     updated_at  timestamptz NOT NULL DEFAULT now()
@@ -434,10 +433,7 @@ impl PostgresTokenStore {
     async fn client(&self) -> Result<Object> {
         match tokio::time::timeout(self.pool_wait, self.pool.get()).await {
             Ok(got) => got.map_err(|e| self.error(format!("cannot connect ({e})"))),
-            Err(_) => Err(self.error(format!(
-                "no connection within {:?}",
-                self.pool_wait
-            ))),
+            Err(_) => Err(self.error(format!("no connection within {:?}", self.pool_wait))),
         }
     }
 
@@ -600,20 +596,37 @@ impl PostgresTokenStore {
             .map(|token| StoredToken::new(token, version)))
     }
 
-    /// Reads `user`'s token and version on `client`.
-    async fn read(
+    /// Runs one statement: as it is, or in a transaction of its own when
+    /// the store sets its statement timeout per transaction.
+    async fn query_opt(
         &self,
-        client: &(impl GenericClient + Sync),
-        user: &str,
-    ) -> Result<Option<StoredToken>> {
+        client: &mut Object,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
+        if !self.needs_transaction() {
+            return client.query_opt(sql, params).await.map_err(fail);
+        }
+        let tx = self.begin(client, what, Commit::Durable).await?;
+        let row = tx.query_opt(sql, params).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(row)
+    }
+
+    /// Reads `user`'s token and version.
+    async fn read(&self, client: &mut Object, user: &str) -> Result<Option<StoredToken>> {
         let sql = format!(
             "SELECT token, version FROM {} WHERE user_key = $1",
             self.table
         );
-        match client.query_opt(&sql, &[&user]).await {
-            Ok(Some(row)) => self.stored(&row),
-            Ok(None) => Ok(None),
-            Err(e) => Err(self.query_error("reading a token", &e)),
+        match self
+            .query_opt(client, "reading a token", &sql, &[&user])
+            .await?
+        {
+            Some(row) => self.stored(&row),
+            None => Ok(None),
         }
     }
 
@@ -657,35 +670,6 @@ impl PostgresTokenStore {
             )
         }
     }
-
-    /// The compare-and-set of a commit on `client`: the new version, or
-    /// `None` when the stored version was not `expected`.
-    async fn compare_and_set(
-        &self,
-        client: &(impl GenericClient + Sync),
-        lease: &Lease,
-        expected: u64,
-        token: &UserAccessToken,
-    ) -> Result<Option<u64>> {
-        let value = self.encode(token)?;
-        let expected_sql = i64::try_from(expected)
-            .map_err(|_| self.error(format!("version {expected} is out of range")))?;
-        let fingerprint = refresh_fingerprint(token);
-        let row = client
-            .query_opt(
-                &self.commit_sql(expected),
-                &[
-                    &lease.user(),
-                    &expected_sql,
-                    &value,
-                    &lease.id(),
-                    &fingerprint,
-                ],
-            )
-            .await
-            .map_err(|e| self.query_error("writing the refreshed token", &e))?;
-        row.map(|row| self.version(row.get(0))).transpose()
-    }
 }
 
 impl TokenStore for PostgresTokenStore {
@@ -694,51 +678,33 @@ impl TokenStore for PostgresTokenStore {
     }
 
     fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
-        let what = "reading a token";
-        Box::pin(self.run(what, None, async move |client| {
-            if !self.needs_transaction() {
-                return self.read(&*client, user).await;
-            }
-            let tx = self.begin(client, what, Commit::Durable).await?;
-            let current = self.read(&tx, user).await?;
-            tx.commit().await.map_err(|e| self.query_error(what, &e))?;
-            Ok(current)
+        Box::pin(self.run("reading a token", None, async move |client| {
+            self.read(client, user).await
         }))
     }
 
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>> {
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<Saved>> {
         let what = "writing a token";
         Box::pin(self.run(what, None, async move |client| {
             let value = self.encode(token)?;
             let fingerprint = refresh_fingerprint(token);
-            let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
-            let tx = self.begin(client, what, Commit::Durable).await?;
-            let already_rotated = tx
-                .query_opt(
-                    &format!(
-                        "SELECT $2 = ANY(rotated) FROM {} WHERE user_key = $1 FOR UPDATE",
-                        self.table
-                    ),
-                    &[&user, &fingerprint],
-                )
-                .await
-                .map_err(fail)?
-                .is_some_and(|row| row.get::<_, Option<bool>>(0) == Some(true));
+            // A save rotates nothing: `rotated` after it is `rotated` before.
             let sql = format!(
-                "INSERT INTO {t} AS s (user_key, token, version) VALUES ($1, $2, 1) \
+                "INSERT INTO {} AS s (user_key, token, version) VALUES ($1, $2, 1) \
                  ON CONFLICT (user_key) DO UPDATE SET token = EXCLUDED.token, \
-                 version = s.version + 1, rotated = {rotated}, updated_at = now() \
-                 RETURNING s.version",
-                t = self.table,
-                rotated = Self::rotated_sql("$3")
+                 version = s.version + 1, updated_at = now() \
+                 RETURNING s.version, $3 = ANY(s.rotated)",
+                self.table
             );
-            let row = tx
-                .query_one(&sql, &[&user, &value, &fingerprint])
-                .await
-                .map_err(fail)?;
-            let version = self.version(row.get(0))?;
-            tx.commit().await.map_err(fail)?;
-            Ok(Saved::new(version, already_rotated))
+            let row = self
+                .query_opt(client, what, &sql, &[&user, &value, &fingerprint])
+                .await?
+                .ok_or_else(|| self.error("writing a token returned no row"))?;
+            Ok(Saved::new(self.version(row.get(0))?, row.get(1)))
         }))
     }
 
@@ -770,9 +736,8 @@ impl TokenStore for PostgresTokenStore {
                 }))
             };
             // A held lease is the common answer while another process
-            // refreshes: a plain read, no transaction, no write.
-            if !self.needs_transaction()
-                && let Some(row) = client.query_opt(&read, &[&user]).await.map_err(fail)?
+            // refreshes: a read, no lock, no write.
+            if let Some(row) = self.query_opt(client, what, &read, &[&user]).await?
                 && let Some(attempt) = held(&row)?
             {
                 return Ok(attempt);
@@ -848,27 +813,26 @@ impl TokenStore for PostgresTokenStore {
     ) -> BoxFuture<'a, Result<CommitOutcome>> {
         let what = "writing the refreshed token";
         Box::pin(self.run(what, None, async move |client| {
-            let landed = if self.needs_transaction() {
-                let tx = self.begin(client, what, Commit::Durable).await?;
-                let landed = self.compare_and_set(&tx, lease, expected, token).await?;
-                tx.commit().await.map_err(|e| self.query_error(what, &e))?;
-                landed
-            } else {
-                self.compare_and_set(&*client, lease, expected, token)
-                    .await?
-            };
-            Ok(match landed {
-                Some(version) => CommitOutcome::Committed(version),
-                None if !self.needs_transaction() => {
-                    CommitOutcome::Conflict(self.read(&*client, lease.user()).await?)
-                }
-                None => {
-                    let tx = self.begin(client, what, Commit::Durable).await?;
-                    let current = self.read(&tx, lease.user()).await?;
-                    tx.commit().await.map_err(|e| self.query_error(what, &e))?;
-                    CommitOutcome::Conflict(current)
-                }
-            })
+            let value = self.encode(token)?;
+            let expected_sql = i64::try_from(expected)
+                .map_err(|_| self.error(format!("version {expected} is out of range")))?;
+            let fingerprint = refresh_fingerprint(token);
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &lease.user(),
+                &expected_sql,
+                &value,
+                &lease.id(),
+                &fingerprint,
+            ];
+            match self
+                .query_opt(client, what, &self.commit_sql(expected), &params)
+                .await?
+            {
+                Some(row) => Ok(CommitOutcome::Committed(self.version(row.get(0))?)),
+                None => Ok(CommitOutcome::Conflict(
+                    self.read(client, lease.user()).await?,
+                )),
+            }
         }))
     }
 
@@ -994,7 +958,9 @@ mod tests {
         // starts at n + 2 - 16, so that 16 remain once n reaches 16.
         let sql = PostgresTokenStore::rotated_sql("$5");
         assert!(
-            sql.contains("[GREATEST(cardinality(s.rotated) + 2 - 16, 1) : cardinality(s.rotated) + 1]"),
+            sql.contains(
+                "[GREATEST(cardinality(s.rotated) + 2 - 16, 1) : cardinality(s.rotated) + 1]"
+            ),
             "{sql}"
         );
     }
