@@ -1427,3 +1427,71 @@ async fn sandbox_on_a_busy_port_fails() {
     assert_eq!(run_.code, 2, "{}", run_.stderr);
     assert!(run_.stderr.contains(&port), "{}", run_.stderr);
 }
+
+// ---------------------------------------------------------------- token put: a token put back
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_put_warns_when_the_store_already_refreshed_the_token_away() {
+    use digime::store::{CommitOutcome, FileTokenStore, LeaseAttempt, TokenStore};
+    let env = Env::new().await;
+    // A backup of today's token, then the token file rotated by a refresh
+    // (a commit under the lease, as any process sharing the file makes).
+    let backup = env.write("backup.json", env.token_json().as_bytes());
+    let v = env
+        .run(&["--json", "token", "put", "backup.json"])
+        .await
+        .expect(0)
+        .json();
+    assert_eq!(v["already_rotated"], false, "{v}");
+    let store = FileTokenStore::single_file(&env.token);
+    let LeaseAttempt::Acquired { lease, current, .. } = store
+        .acquire_lease("default", Duration::from_secs(5))
+        .await
+        .unwrap()
+    else {
+        panic!("the lease is free");
+    };
+    let refreshed = env.sandbox.mint_token(APP, CONTRACT, USER).unwrap();
+    let version = current.unwrap().version;
+    let outcome = store.commit(&lease, version, &refreshed).await.unwrap();
+    assert!(
+        matches!(outcome, CommitOutcome::Committed(_)),
+        "{outcome:?}"
+    );
+
+    // Putting the backup back is done, with a warning on stderr and a key
+    // in the JSON.
+    let run_ = env
+        .run(&["--json", "token", "put", backup.to_str().unwrap()])
+        .await
+        .expect(0);
+    let v = run_.json();
+    assert_eq!(v["stored"], true, "{v}");
+    assert_eq!(v["already_rotated"], true, "{v}");
+    assert_eq!(v["version"], version + 2, "{v}");
+    assert!(
+        run_.stderr.contains("warning") && run_.stderr.contains("reauthorized"),
+        "{}",
+        run_.stderr
+    );
+    assert_eq!(env.token_json(), std::fs::read_to_string(&backup).unwrap());
+    let run_ = env.run(&["token", "put", "backup.json"]).await.expect(0);
+    assert!(run_.stdout.contains("stored the token"), "{}", run_.stdout);
+    assert!(
+        run_.stderr.contains("older than one the store held"),
+        "{}",
+        run_.stderr
+    );
+
+    // A token the store never refreshed away gets no warning.
+    let newer = env.write(
+        "newer.json",
+        serde_json::to_string(&refreshed).unwrap().as_bytes(),
+    );
+    let run_ = env
+        .run(&["--json", "token", "put", newer.to_str().unwrap()])
+        .await
+        .expect(0);
+    assert_eq!(run_.json()["already_rotated"], false);
+    assert!(!run_.stderr.contains("warning"), "{}", run_.stderr);
+}

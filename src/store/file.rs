@@ -1,60 +1,909 @@
-//! TEMP(w17): a stand-in while the file store is rewritten on the versioned
-//! contract (branch w17-stores); replaced at the merge.
-#![allow(missing_docs, dead_code)]
+//! [`FileTokenStore`]: token files on one machine, with their versions and
+//! leases in a sidecar lock file.
 
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 
-use super::{CommitOutcome, Lease, LeaseAttempt, MemoryTokenStore, Saved, StoredToken, TokenStore};
-use crate::error::Result;
+use super::{
+    CommitOutcome, Lease, LeaseAttempt, ROTATED_KEPT, Saved, StoredToken, TokenStore,
+    refresh_fingerprint,
+};
+use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
 
+/// The longest an operation waits for the OS lock on a sidecar file. Every
+/// holder keeps it for one short read-check-write, so only a process stopped
+/// in the middle of one (a debugger, `SIGSTOP`) makes another wait this long.
+const LOCK_WAIT: Duration = if cfg!(test) {
+    Duration::from_millis(500)
+} else {
+    Duration::from_secs(5)
+};
+/// How soon to try the OS lock again at first (then twice as late each
+/// time, up to [`LOCK_POLL_MAX`]).
+const LOCK_POLL: Duration = Duration::from_millis(1);
+const LOCK_POLL_MAX: Duration = Duration::from_millis(10);
+
+/// Token files on one machine: one JSON file per user (the TypeScript SDK's
+/// format, written atomically with mode 0600), and beside it a sidecar lock
+/// file with the token's version and the user's refresh lease.
+///
+/// Every process of the machine that opens the same directory (or the same
+/// file) shares the tokens, their versions and the leases. This is the
+/// embedded default, and the `digime` CLI's token file is one
+/// ([`single_file`](Self::single_file)).
+///
+/// **The sidecar** (`<user>.lock`, or `FILE.lock` beside a single file) is a
+/// small JSON object, padded with spaces:
+///
+/// ```json
+/// {"version":7,"fingerprint":"9f86d0…","rotated":["2c26b4…"],"lease":{"id":"4be1…","until":1767225600000}}
+/// ```
+///
+/// - `version`: the version of the token in the token file;
+/// - `fingerprint`: the [`refresh_fingerprint`](super::refresh_fingerprint)
+///   of that token (a SHA-256, never the token);
+/// - `rotated`: the fingerprints of the last 16 refresh tokens that commits
+///   replaced (refreshed away from), newest last;
+/// - `lease`: the refresh lease, if one was taken and not given back: its
+///   id and when it expires (Unix milliseconds, by this machine's clock).
+///
+/// Every operation takes the sidecar's OS file lock (`flock`, through
+/// [`File::try_lock`]) only for its own short read-check-write, never while
+/// a refresh runs. **The lease is the stamp, not the OS lock**: it outlives
+/// the process that took it. A holder that is killed (`SIGKILL`) mid-refresh
+/// keeps the others waiting until its lease expires, as on PostgreSQL, and
+/// the next taker is told it took the lease over. After a refresh whose
+/// outcome is unknown, the SDK leaves its lease in place, so that no other
+/// process refreshes the same token until the lease runs out, even if this
+/// process exits at once. Lease times follow the machine's wall clock:
+/// setting the clock back lengthens the leases held at that moment.
+///
+/// **A token file replaced from outside** (an operator's `cp`, a restored
+/// backup, a token file written by an older SDK, with no sidecar or an
+/// empty one) is a new version: when the token file's refresh token is not
+/// the one the sidecar recorded, its version is the sidecar's plus one (a
+/// token file without a sidecar is version 1). A missing token file is
+/// "nothing stored" (version 0 for [`TokenStore::commit`]); the next token
+/// written then continues after the sidecar's version, so versions never go
+/// back.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> digime::Result<()> {
+/// use digime::store::{FileTokenStore, TokenStore};
+/// use digime::{Token, UserAccessToken};
+/// let dir = std::env::temp_dir().join(format!("digime-doc-tokens-{}", std::process::id()));
+/// let store = FileTokenStore::new(&dir)?;
+/// let expiry = std::time::SystemTime::now();
+/// let token = UserAccessToken::new(Token::new("a", expiry), Token::new("r", expiry), None, None);
+/// let saved = store.save("patient/42", &token).await?;
+/// assert_eq!(store.load("patient/42").await?.map(|s| s.version), Some(saved.version));
+/// # std::fs::remove_dir_all(&dir).ok(); Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct FileTokenStore {
-    path: PathBuf,
-    single: bool,
-    inner: Arc<MemoryTokenStore>,
+    location: Location,
+}
+
+#[derive(Debug, Clone)]
+enum Location {
+    /// One file per user in a directory.
+    Directory(PathBuf),
+    /// One file for whatever user is asked (the CLI's `--token` file).
+    File(PathBuf),
+}
+
+/// What a sidecar lock file holds. An empty file (an older SDK's lock file)
+/// is the default: no version yet, no lease.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Sidecar {
+    /// The version of the token of `fingerprint`.
+    #[serde(default)]
+    version: u64,
+    /// The refresh fingerprint of the token at `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
+    /// Fingerprints of the refresh tokens replaced, newest last.
+    #[serde(default)]
+    rotated: VecDeque<String>,
+    /// The refresh lease, while it is not given back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease: Option<Stamp>,
+}
+
+/// A lease in the sidecar: its id and when it expires (Unix ms).
+#[derive(Debug, Serialize, Deserialize)]
+struct Stamp {
+    id: String,
+    until: u64,
+}
+
+/// One user's files, with the sidecar's OS lock held until it is dropped.
+struct Locked<'s> {
+    store: &'s FileTokenStore,
+    /// The open sidecar; closing it releases the OS lock.
+    file: File,
+    sidecar_path: PathBuf,
+    token_path: PathBuf,
+    /// The sidecar's length as read: a rewrite pads to at least this.
+    len: usize,
+    meta: Sidecar,
+    /// The token file's token (`None`: no token file).
+    token: Option<UserAccessToken>,
+    /// The sidecar must be written back.
+    changed: bool,
+    /// A token was written: the sidecar goes to the disk before the lock is
+    /// released.
+    durable: bool,
+}
+
+impl Locked<'_> {
+    /// The version to compare a commit with: `0` while no token is stored.
+    fn version(&self) -> u64 {
+        if self.token.is_some() {
+            self.meta.version
+        } else {
+            0
+        }
+    }
+
+    fn current(&self) -> Option<StoredToken> {
+        self.token
+            .clone()
+            .map(|token| StoredToken::new(token, self.meta.version))
+    }
+
+    fn holds(&self, lease: &Lease) -> bool {
+        self.meta
+            .lease
+            .as_ref()
+            .is_some_and(|stamp| stamp.id == lease.id())
+    }
+
+    /// Writes `token` at the next version: the token file first (so that a
+    /// crash between the two writes leaves a token file the sidecar does not
+    /// know, which reads as the next version: the same outcome), then the
+    /// sidecar. A commit (`rotation`) remembers the refresh token it
+    /// replaces.
+    fn write(&mut self, token: &UserAccessToken, rotation: bool) -> Result<u64> {
+        self.store.write(&self.token_path, token)?;
+        let fingerprint = refresh_fingerprint(token);
+        if rotation
+            && self.token.is_some()
+            && let Some(old) = self.meta.fingerprint.take()
+            && old != fingerprint
+        {
+            self.meta.rotated.push_back(old);
+            while self.meta.rotated.len() > ROTATED_KEPT {
+                self.meta.rotated.pop_front();
+            }
+        }
+        self.meta.version += 1;
+        self.meta.fingerprint = Some(fingerprint);
+        self.token = Some(token.clone());
+        self.changed = true;
+        self.durable = true;
+        Ok(self.meta.version)
+    }
+
+    /// Writes the sidecar back if it changed, in place (the OS lock is on
+    /// this file: a rename would put a new, unlocked file in its place),
+    /// padded with spaces to at least its old length, so that the file is a
+    /// whole JSON object at every moment.
+    fn finish(mut self) -> Result<()> {
+        if !self.changed {
+            return Ok(());
+        }
+        let mut bytes = serde_json::to_vec(&self.meta).map_err(|e| {
+            self.store
+                .error(format!("cannot encode the sidecar ({:?})", e.classify()))
+        })?;
+        if bytes.len() < self.len {
+            bytes.resize(self.len, b' ');
+        }
+        let result = (|| {
+            self.file.seek(SeekFrom::Start(0))?;
+            self.file.write_all(&bytes)?;
+            if self.durable {
+                self.file.sync_data()?;
+            }
+            Ok::<_, std::io::Error>(())
+        })();
+        result.map_err(|e| {
+            self.store.error(format!(
+                "cannot write {} ({e})",
+                self.sidecar_path.display()
+            ))
+        })
+    }
 }
 
 impl FileTokenStore {
+    /// A store in `dir`, created (mode 0700) if missing. A user's token is
+    /// the file `<user>.json`, the user key percent-encoded to a safe file
+    /// name; its sidecar lock file is `<user>.lock` beside it.
+    ///
+    /// Errors: [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) when
+    /// the directory cannot be created.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join("digime-doc-new-store");
+    /// let store = digime::store::FileTokenStore::new(&dir).unwrap();
+    /// # let _ = store;
+    /// ```
     pub fn new(dir: impl AsRef<Path>) -> Result<Self> {
-        Ok(Self { path: dir.as_ref().to_path_buf(), single: false, inner: Arc::default() })
+        let dir = dir.as_ref().to_path_buf();
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(&dir).map_err(|e| {
+            Error::token_store(
+                describe_path(&dir),
+                format!("cannot create the directory ({e})"),
+            )
+        })?;
+        Ok(Self {
+            location: Location::Directory(dir),
+        })
     }
+
+    /// A store of one token file, whatever user is asked: the CLI's
+    /// `--token FILE`. Its sidecar lock file is `FILE.lock`.
+    ///
+    /// ```
+    /// let store = digime::store::FileTokenStore::single_file("token.json");
+    /// # let _ = store;
+    /// ```
     pub fn single_file(path: impl AsRef<Path>) -> Self {
-        Self { path: path.as_ref().to_path_buf(), single: true, inner: Arc::default() }
+        Self {
+            location: Location::File(path.as_ref().to_path_buf()),
+        }
     }
+
+    /// The token file of `user`.
+    ///
+    /// ```
+    /// let store = digime::store::FileTokenStore::single_file("token.json");
+    /// assert_eq!(store.token_path("anyone"), std::path::Path::new("token.json"));
+    /// ```
     pub fn token_path(&self, user: &str) -> PathBuf {
-        if self.single { self.path.clone() } else { self.path.join(format!("{user}.json")) }
+        match &self.location {
+            Location::File(path) => path.clone(),
+            Location::Directory(dir) => dir.join(format!("{}.json", file_stem(user))),
+        }
     }
+
+    /// The sidecar lock file of `user`: its token's version and its lease.
+    ///
+    /// ```
+    /// let store = digime::store::FileTokenStore::single_file("token.json");
+    /// assert_eq!(store.lock_path("anyone"), std::path::Path::new("token.json.lock"));
+    /// ```
+    pub fn lock_path(&self, user: &str) -> PathBuf {
+        match &self.location {
+            Location::File(path) => {
+                let mut name = path.as_os_str().to_owned();
+                name.push(".lock");
+                PathBuf::from(name)
+            }
+            Location::Directory(dir) => dir.join(format!("{}.lock", file_stem(user))),
+        }
+    }
+
+    fn error(&self, what: impl std::fmt::Display) -> Error {
+        Error::token_store(self.describe(), what)
+    }
+
+    /// Reads a token file; a missing file is `None`.
+    fn read(&self, path: &Path) -> Result<Option<UserAccessToken>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.error(format!("cannot read {} ({e})", path.display()))),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            // The place only: the file holds secrets, and serde's message
+            // can quote them.
+            self.error(format!(
+                "{} is not a digi.me user access token (JSON {:?} error at line {}, column {})",
+                path.display(),
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+
+    fn write(&self, path: &Path, token: &UserAccessToken) -> Result<()> {
+        let json = serde_json::to_vec(token)
+            .map_err(|e| self.error(format!("cannot encode the token ({:?})", e.classify())))?;
+        write_atomic(path, &json)
+            .map_err(|e| self.error(format!("cannot write {} ({e})", path.display())))
+    }
+
+    /// Opens `user`'s sidecar, takes its OS lock (waiting at most
+    /// [`LOCK_WAIT`]), and reads the sidecar and the token file. A token
+    /// file the sidecar does not know is given the next version here, and
+    /// the sidecar records it.
+    fn lock(&self, user: &str) -> Result<Locked<'_>> {
+        let sidecar_path = self.lock_path(user);
+        let mut file = open_private(&sidecar_path, false)
+            .map_err(|e| self.error(format!("cannot open {} ({e})", sidecar_path.display())))?;
+        let started = Instant::now();
+        let mut poll = LOCK_POLL;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(poll);
+                    poll = (poll * 2).min(LOCK_POLL_MAX);
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(self.error(format!(
+                        "{} stayed locked by another process for {:?}",
+                        sidecar_path.display(),
+                        LOCK_WAIT
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(self.error(format!("cannot lock {} ({e})", sidecar_path.display())));
+                }
+            }
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.error(format!("cannot read {} ({e})", sidecar_path.display())))?;
+        let meta = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Sidecar::default()
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                self.error(format!(
+                    "{} is not a token store sidecar (JSON {:?} error at line {}, column {}); \
+                     remove it to start the versions again",
+                    sidecar_path.display(),
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ))
+            })?
+        };
+        let token_path = self.token_path(user);
+        let token = self.read(&token_path)?;
+        let mut locked = Locked {
+            store: self,
+            file,
+            sidecar_path,
+            token_path,
+            len: bytes.len(),
+            meta,
+            token,
+            changed: false,
+            durable: false,
+        };
+        if let Some(token) = &locked.token {
+            let fingerprint = refresh_fingerprint(token);
+            if locked.meta.version == 0
+                || locked.meta.fingerprint.as_deref() != Some(fingerprint.as_str())
+            {
+                // Written from outside: a new version, recorded now so that
+                // the next outside change is one more.
+                locked.meta.version += 1;
+                locked.meta.fingerprint = Some(fingerprint);
+                locked.changed = true;
+            }
+        }
+        Ok(locked)
+    }
+
+    fn load_locked(&self, user: &str) -> Result<Option<StoredToken>> {
+        let locked = self.lock(user)?;
+        let current = locked.current();
+        locked.finish()?;
+        Ok(current)
+    }
+
+    fn save_locked(&self, user: &str, token: &UserAccessToken) -> Result<Saved> {
+        let mut locked = self.lock(user)?;
+        let already_rotated = locked.meta.rotated.contains(&refresh_fingerprint(token));
+        let version = locked.write(token, false)?;
+        locked.finish()?;
+        Ok(Saved::new(version, already_rotated))
+    }
+
+    fn acquire_locked(&self, user: &str, ttl: Duration) -> Result<LeaseAttempt> {
+        let mut locked = self.lock(user)?;
+        let now = unix_ms(SystemTime::now());
+        let took_over = match &locked.meta.lease {
+            Some(stamp) if stamp.until > now => {
+                let attempt = LeaseAttempt::Held {
+                    current: locked.current(),
+                    retry_after: Duration::from_millis(stamp.until - now),
+                };
+                locked.finish()?;
+                return Ok(attempt);
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let lease = Lease::new(user, ttl)?;
+        locked.meta.lease = Some(Stamp {
+            id: lease.id().to_owned(),
+            until: unix_ms(lease.expires_at()),
+        });
+        locked.changed = true;
+        let current = locked.current();
+        locked.finish()?;
+        Ok(LeaseAttempt::Acquired {
+            lease,
+            current,
+            took_over,
+        })
+    }
+
+    fn renew_locked(&self, lease: &Lease, ttl: Duration) -> Result<bool> {
+        let mut locked = self.lock(lease.user())?;
+        let renewed = locked.holds(lease);
+        if renewed {
+            locked.meta.lease = Some(Stamp {
+                id: lease.id().to_owned(),
+                until: unix_ms(SystemTime::now() + super::capped(ttl)),
+            });
+            locked.changed = true;
+        }
+        locked.finish()?;
+        Ok(renewed)
+    }
+
+    fn commit_locked(
+        &self,
+        lease: &Lease,
+        expected: u64,
+        token: &UserAccessToken,
+    ) -> Result<CommitOutcome> {
+        let mut locked = self.lock(lease.user())?;
+        let outcome = if locked.version() == expected {
+            if locked.holds(lease) {
+                locked.meta.lease = None;
+            }
+            CommitOutcome::Committed(locked.write(token, true)?)
+        } else {
+            CommitOutcome::Conflict(locked.current())
+        };
+        locked.finish()?;
+        Ok(outcome)
+    }
+
+    fn release_locked(&self, lease: &Lease) -> Result<()> {
+        let mut locked = self.lock(lease.user())?;
+        if locked.holds(lease) {
+            locked.meta.lease = None;
+            locked.changed = true;
+        }
+        locked.finish()
+    }
+}
+
+/// Runs blocking file work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    store: &FileTokenStore,
+    work: impl FnOnce(FileTokenStore) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let owned = store.clone();
+    tokio::task::spawn_blocking(move || work(owned))
+        .await
+        .map_err(|e| store.error(format!("the file task failed ({e})")))?
 }
 
 impl TokenStore for FileTokenStore {
     fn describe(&self) -> String {
-        format!("file://{}", self.path.display())
+        match &self.location {
+            Location::Directory(dir) | Location::File(dir) => describe_path(dir),
+        }
     }
+
     fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
-        self.inner.load(user)
+        let user = user.to_owned();
+        Box::pin(blocking(self, move |store| store.load_locked(&user)))
     }
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>> {
-        self.inner.save(user, token)
+
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<Saved>> {
+        let (user, token) = (user.to_owned(), token.clone());
+        Box::pin(blocking(self, move |store| {
+            store.save_locked(&user, &token)
+        }))
     }
-    fn acquire_lease<'a>(&'a self, user: &'a str, ttl: Duration) -> BoxFuture<'a, Result<LeaseAttempt>> {
-        self.inner.acquire_lease(user, ttl)
+
+    fn acquire_lease<'a>(
+        &'a self,
+        user: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LeaseAttempt>> {
+        let user = user.to_owned();
+        Box::pin(blocking(self, move |store| {
+            store.acquire_locked(&user, ttl)
+        }))
     }
+
     fn renew_lease<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
-        self.inner.renew_lease(lease, ttl)
+        let lease = lease.clone();
+        Box::pin(blocking(self, move |store| store.renew_locked(&lease, ttl)))
     }
-    fn commit<'a>(&'a self, lease: &'a Lease, expected: u64, token: &'a UserAccessToken) -> BoxFuture<'a, Result<CommitOutcome>> {
-        self.inner.commit(lease, expected, token)
+
+    fn commit<'a>(
+        &'a self,
+        lease: &'a Lease,
+        expected: u64,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<CommitOutcome>> {
+        let (lease, token) = (lease.clone(), token.clone());
+        Box::pin(blocking(self, move |store| {
+            store.commit_locked(&lease, expected, &token)
+        }))
     }
+
     fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<()>> {
-        self.inner.release(lease)
+        let lease = lease.clone();
+        Box::pin(blocking(self, move |store| store.release_locked(&lease)))
     }
 }
 
+/// Milliseconds since the Unix epoch (0 before it).
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// `file://` and the path, as the store names itself.
+fn describe_path(path: &Path) -> String {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    format!("file://{}", absolute.display())
+}
+
+/// A user key as a file name: ASCII letters, digits, `-` and `_` as they
+/// are, every other byte as `%XX` (so `..`, `/` and hidden names cannot
+/// occur, and two keys never share a file).
+fn file_stem(user: &str) -> String {
+    let mut stem = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            stem.push(b as char);
+        } else {
+            stem.push_str(&format!("%{b:02X}"));
+        }
+    }
+    stem
+}
+
+/// Opens (creating if needed) a file readable by its owner only.
+fn open_private(path: &Path, create_new: bool) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    if create_new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Writes `bytes` to `path` atomically, readable by the owner only: a
+/// temporary file in the same folder (mode 0600), flushed to disk, then
+/// renamed over `path`. A reader sees the old file or the new one, never
+/// half of one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "token.json".to_owned());
+    let suffix = crate::signer::nonce::random_alnum(12)
+        .map_err(|_| std::io::Error::other("the system's random source failed"))?;
+    let tmp = dir.join(format!(".{name}.{}.{suffix}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = open_private(&tmp, true)?;
+        #[cfg(unix)]
+        {
+            // The umask cannot widen 0600, but make it exact all the same.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable (best effort).
+        #[cfg(unix)]
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Token;
+    use secrecy::ExposeSecret;
+
+    fn token(refresh: &str) -> UserAccessToken {
+        UserAccessToken::new(
+            Token::from_unix_secs("a", 1),
+            Token::from_unix_secs(refresh, 2),
+            None,
+            None,
+        )
+    }
+
+    fn refresh_of(stored: &StoredToken) -> String {
+        stored
+            .token
+            .refresh_token()
+            .value()
+            .expose_secret()
+            .to_owned()
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "digime-file-store-{}-{name}-{}",
+            std::process::id(),
+            crate::signer::nonce::random_alnum(6).unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn sidecar(store: &FileTokenStore, user: &str) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(store.lock_path(user)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn user_keys_become_safe_distinct_file_names() {
+        assert_eq!(file_stem("patient-42_a"), "patient-42_a");
+        assert_eq!(file_stem("../etc/passwd"), "%2E%2E%2Fetc%2Fpasswd");
+        assert_ne!(file_stem("a b"), file_stem("a%20b"));
+    }
+
+    #[tokio::test]
+    async fn the_token_file_stays_the_sdk_json_and_the_metadata_is_in_the_sidecar() {
+        let dir = scratch("format");
+        let store = FileTokenStore::new(&dir).unwrap();
+        store.save("u", &token("r0")).await.unwrap();
+        let LeaseAttempt::Acquired { lease, .. } = store
+            .acquire_lease("u", Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!("the first caller takes the lease");
+        };
+        // The token file is the token's own JSON, nothing else, mode 0600.
+        assert_eq!(
+            std::fs::read_to_string(store.token_path("u")).unwrap(),
+            serde_json::to_string(&token("r0")).unwrap()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            for path in [store.token_path("u"), store.lock_path("u")] {
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+            }
+        }
+        let meta = sidecar(&store, "u");
+        assert_eq!(meta["version"], 1);
+        assert_eq!(meta["fingerprint"], refresh_fingerprint(&token("r0")));
+        assert_eq!(meta["lease"]["id"], lease.id());
+        assert_eq!(
+            meta["lease"]["until"].as_u64().unwrap(),
+            unix_ms(lease.expires_at())
+        );
+        // A commit records the refresh token it replaces, and ends the lease.
+        let outcome = store.commit(&lease, 1, &token("r1")).await.unwrap();
+        assert!(
+            matches!(outcome, CommitOutcome::Committed(2)),
+            "{outcome:?}"
+        );
+        let meta = sidecar(&store, "u");
+        assert_eq!(meta["version"], 2);
+        assert_eq!(meta["rotated"][0], refresh_fingerprint(&token("r0")));
+        assert!(meta.get("lease").is_none(), "{meta}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_token_file_written_from_outside_is_a_new_version() {
+        let dir = scratch("outside");
+        let store = FileTokenStore::new(&dir).unwrap();
+        // A token file with no sidecar (an older SDK's): version 1.
+        std::fs::write(
+            store.token_path("u"),
+            serde_json::to_string(&token("r0")).unwrap(),
+        )
+        .unwrap();
+        let stored = store.load("u").await.unwrap().unwrap();
+        assert_eq!((refresh_of(&stored), stored.version), ("r0".into(), 1));
+        // An older SDK's empty lock file is no metadata either.
+        let single = dir.join("token.json");
+        std::fs::write(&single, serde_json::to_string(&token("s0")).unwrap()).unwrap();
+        std::fs::write(dir.join("token.json.lock"), b"").unwrap();
+        let file_store = FileTokenStore::single_file(&single);
+        assert_eq!(file_store.load("any").await.unwrap().unwrap().version, 1);
+        // Reading it again changes nothing.
+        assert_eq!(store.load("u").await.unwrap().unwrap().version, 1);
+        // The store writes version 2; an operator's `cp` of another token
+        // makes version 3, and a second `cp` version 4.
+        assert_eq!(store.save("u", &token("r1")).await.unwrap().version, 2);
+        for (refresh, version) in [("x1", 3), ("x2", 4)] {
+            std::fs::write(
+                store.token_path("u"),
+                serde_json::to_string(&token(refresh)).unwrap(),
+            )
+            .unwrap();
+            let stored = store.load("u").await.unwrap().unwrap();
+            assert_eq!(
+                (refresh_of(&stored), stored.version),
+                (refresh.into(), version)
+            );
+        }
+        // A commit that read version 2 no longer lands.
+        let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
+        let CommitOutcome::Conflict(Some(current)) =
+            store.commit(&lease, 2, &token("late")).await.unwrap()
+        else {
+            panic!("a stale commit lands nowhere");
+        };
+        assert_eq!((refresh_of(&current), current.version), ("x2".into(), 4));
+        // A deleted token file is nothing stored: a commit on version 0
+        // lands, after the versions already used.
+        std::fs::remove_file(store.token_path("u")).unwrap();
+        assert!(store.load("u").await.unwrap().is_none());
+        let outcome = store.commit(&lease, 0, &token("r5")).await.unwrap();
+        assert!(
+            matches!(outcome, CommitOutcome::Committed(5)),
+            "{outcome:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn only_a_commit_to_another_token_is_a_rotation() {
+        let dir = scratch("same");
+        let store = FileTokenStore::new(&dir).unwrap();
+        // Saves replace tokens without spending them: no rotation.
+        for (version, refresh) in [(1, "r0"), (2, "r0"), (3, "r1"), (4, "r0")] {
+            let saved = store.save("u", &token(refresh)).await.unwrap();
+            assert_eq!(saved, Saved::new(version, false), "{refresh}");
+        }
+        let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
+        for (expected, refresh) in [(4, "r0"), (5, "r2")] {
+            let outcome = store
+                .commit(&lease, expected, &token(refresh))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, CommitOutcome::Committed(v) if v == expected + 1));
+        }
+        // A commit of the same token rotated nothing; the one to r2 did.
+        let meta = sidecar(&store, "u");
+        assert_eq!(
+            meta["rotated"],
+            serde_json::json!([refresh_fingerprint(&token("r0"))])
+        );
+        assert!(store.save("u", &token("r0")).await.unwrap().already_rotated);
+        assert!(!store.save("u", &token("r1")).await.unwrap().already_rotated);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_lease_outlives_the_handle_that_took_it_and_a_shorter_sidecar_stays_json() {
+        let dir = scratch("stamp");
+        let store = FileTokenStore::new(&dir).unwrap();
+        // Sixteen rotations make a long sidecar.
+        store.save("u", &token("r0")).await.unwrap();
+        let lease = Lease::new("u", Duration::from_secs(5)).unwrap();
+        for i in 1..=ROTATED_KEPT {
+            let outcome = store
+                .commit(&lease, i as u64, &token(&format!("r{i}")))
+                .await
+                .unwrap();
+            assert!(matches!(outcome, CommitOutcome::Committed(_)));
+        }
+        let lease = {
+            // Another handle, as another process would have, takes the lease
+            // and goes away without giving it back.
+            let other = FileTokenStore::new(&dir).unwrap();
+            let LeaseAttempt::Acquired {
+                lease,
+                took_over: false,
+                ..
+            } = other
+                .acquire_lease("u", Duration::from_secs(30))
+                .await
+                .unwrap()
+            else {
+                panic!("the first caller takes the lease");
+            };
+            lease
+        };
+        let LeaseAttempt::Held { retry_after, .. } = store
+            .acquire_lease("u", Duration::from_secs(30))
+            .await
+            .unwrap()
+        else {
+            panic!("the stamp holds the lease, not the handle");
+        };
+        assert!(retry_after > Duration::from_secs(25), "{retry_after:?}");
+        // Giving it back shortens the JSON: the file keeps its length, padded.
+        let long = std::fs::metadata(store.lock_path("u")).unwrap().len();
+        store.release(&lease).await.unwrap();
+        assert_eq!(std::fs::metadata(store.lock_path("u")).unwrap().len(), long);
+        let meta = sidecar(&store, "u");
+        assert!(meta.get("lease").is_none(), "{meta}");
+        assert_eq!(meta["rotated"].as_array().unwrap().len(), ROTATED_KEPT);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_file_is_a_store_error_that_quotes_nothing() {
+        let dir = scratch("malformed");
+        let store = FileTokenStore::new(&dir).unwrap();
+        std::fs::write(store.token_path("u"), r#"{"accessToken":"secret-value"}"#).unwrap();
+        let err = store.load("u").await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
+        assert!(!err.to_string().contains("secret-value"), "{err}");
+        std::fs::write(store.lock_path("v"), b"{\"version\":").unwrap();
+        let err = store.load("v").await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
+        assert!(err.to_string().contains("remove it"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_sidecar_locked_too_long_is_a_store_error_not_a_hang() {
+        let dir = scratch("stuck");
+        let store = FileTokenStore::new(&dir).unwrap();
+        store.save("u", &token("r0")).await.unwrap();
+        // A process stopped in the middle of an operation holds the OS lock.
+        let stuck = open_private(&store.lock_path("u"), false).unwrap();
+        stuck.lock().unwrap();
+        let started = Instant::now();
+        let err = store.load("u").await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::TokenStore);
+        assert!(err.to_string().contains("stayed locked"), "{err}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= LOCK_WAIT && waited < LOCK_WAIT + Duration::from_secs(2),
+            "{waited:?}"
+        );
+        drop(stuck);
+        assert!(store.load("u").await.unwrap().is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

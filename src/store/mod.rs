@@ -22,6 +22,9 @@
 //! implementation with the conformance kit (`store::conformance`, feature
 //! `store-conformance`).
 
+#[cfg(feature = "store-conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store-conformance")))]
+pub mod conformance;
 mod file;
 mod memory;
 #[cfg(feature = "postgres")]

@@ -4,14 +4,30 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
-use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
 
-use super::{Lease, LeaseAttempt, TokenStore};
+use super::{
+    CommitOutcome, Lease, LeaseAttempt, ROTATED_KEPT, Saved, StoredToken, TokenStore, capped,
+    refresh_fingerprint,
+};
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
+
+/// The default limit on one statement, and on one store call once it has a
+/// connection (plus [`DEADLINE_MARGIN`]).
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default limit on opening a connection.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// What a call may take beyond the statement timeout (the round trips
+/// around its statements) before the SDK gives up on the connection.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+/// The limit on creating or upgrading the table, which waits for other
+/// processes doing the same.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Users' tokens in a PostgreSQL table, shared by a fleet of processes and
 /// hosts (feature `postgres`).
@@ -21,31 +37,58 @@ use crate::token::UserAccessToken;
 /// ```sql
 /// CREATE TABLE IF NOT EXISTS digime_tokens (
 ///     user_key    text        PRIMARY KEY,
-///     token       jsonb,                    -- the TypeScript SDK's JSON shape
-///     lease_id    text,                     -- who holds the refresh lease
-///     lease_until timestamptz,              -- when it expires (database clock)
+///     token       jsonb,                      -- the TypeScript SDK's JSON shape
+///     version     bigint      NOT NULL DEFAULT 0, -- 0: no token; +1 per write
+///     rotated     text[]      NOT NULL DEFAULT '{}', -- refresh fingerprints refreshed away from (last 16)
+///     lease_id    text,                       -- who holds the refresh lease
+///     lease_until timestamptz,                -- when it expires (database clock)
 ///     updated_at  timestamptz NOT NULL DEFAULT now()
 /// );
 /// ```
 ///
-/// The table is created if missing when the store connects (under an
-/// advisory lock, so that a fleet starting at once creates it once), or
-/// create it yourself with [`migration_sql`](Self::migration_sql) and turn
-/// that off with [`create_table(false)`](PostgresTokenStoreBuilder::create_table).
+/// The table is created if missing when the store connects, and a table
+/// of an earlier version of this crate (without `version` and `rotated`) is
+/// upgraded: the columns are added, and every row that holds a token gets
+/// version 1. Both happen under an advisory lock, so that a fleet starting
+/// at once does it once. Or run [`migration_sql`](Self::migration_sql) (a
+/// new table) or [`upgrade_sql`](Self::upgrade_sql) (an old one) in your
+/// own migrations and turn this off with
+/// [`create_table(false)`](PostgresTokenStoreBuilder::create_table).
+/// Upgrade every process of a fleet together: a process of an earlier
+/// version writes tokens without moving their version.
+///
+/// **Versions.** Every write is one more version, and a refreshed token is
+/// written with one compare-and-set statement,
+/// `UPDATE … WHERE user_key = $1 AND version = $2`: a writer whose version
+/// is stale writes nothing and reads what is stored now. The refresh
+/// fingerprints of replaced tokens are computed by the database
+/// (`sha256()`), from the stored JSON.
 ///
 /// **The lease is a column, not a row lock.** A row lock would hold a
 /// connection and an open transaction for the whole refresh call to
 /// digi.me; the lease column holds nothing while the refresh runs, works
 /// through transaction-pooling proxies, and expires by the database's clock
-/// (one clock for the whole fleet) when its holder dies. Taking it is one
-/// `INSERT … ON CONFLICT DO UPDATE … WHERE` statement, which the database
-/// serialises per row; committing the new token checks the lease id and
-/// clears it in the same `UPDATE`. Every write is one statement: atomic.
+/// (one clock for the whole fleet) when its holder dies. Taking it is a
+/// short transaction that locks the row, and commits durably, so that a
+/// lease taken over is known as such after a failover; renewing and giving
+/// it back commit without waiting for the disk (`synchronous_commit` off,
+/// for those transactions only): a crash that forgets one only ends a
+/// lease early, or later.
+///
+/// **Deadlines.** Every statement runs under a `statement_timeout`
+/// ([`statement_timeout`](PostgresTokenStoreBuilder::statement_timeout),
+/// 5 s by default), and every call gives up on its connection one second
+/// after that (a database that stopped answering, a network cut): such a
+/// call ends in [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore), and
+/// its connection is closed rather than reused. Waiting for a connection is
+/// bounded too ([`connect_timeout`](PostgresTokenStoreBuilder::connect_timeout)).
 ///
 /// Connections come from a [deadpool](deadpool_postgres) pool (16 by
 /// default). TLS is optional: [`connect`](Self::connect) uses none (a
 /// database on the same host or private network); for TLS, build a pool
 /// with the connector of your choice and use [`from_pool`](Self::from_pool).
+///
+/// The SQL needs PostgreSQL 11 or newer (`sha256()`).
 ///
 /// ```no_run
 /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails) -> digime::Result<()> {
@@ -59,6 +102,13 @@ pub struct PostgresTokenStore {
     pool: Pool,
     table: String,
     name: String,
+    /// The limit on each statement.
+    statement_timeout: Duration,
+    /// The `statement_timeout` the pool's connections were opened with, if
+    /// this store opened them: otherwise each call sets its own.
+    connection_timeout: Option<Duration>,
+    /// The limit on waiting for a pooled connection.
+    pool_wait: Duration,
 }
 
 impl fmt::Debug for PostgresTokenStore {
@@ -66,6 +116,7 @@ impl fmt::Debug for PostgresTokenStore {
         f.debug_struct("PostgresTokenStore")
             .field("name", &self.name)
             .field("table", &self.table)
+            .field("statement_timeout", &self.statement_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +128,7 @@ impl fmt::Debug for PostgresTokenStore {
 /// let store = digime::store::PostgresTokenStore::builder("postgres://app@db.internal/app")
 ///     .table("tokens.digime")
 ///     .max_connections(4)
+///     .statement_timeout(std::time::Duration::from_secs(2))
 ///     .connect()
 ///     .await?;
 /// # let _ = store; Ok(()) }
@@ -89,6 +141,7 @@ pub struct PostgresTokenStoreBuilder {
     max_connections: usize,
     create_table: bool,
     connect_timeout: Duration,
+    statement_timeout: Duration,
 }
 
 /// Names the database as [`TokenStore::describe`] does: never the password.
@@ -104,6 +157,7 @@ impl fmt::Debug for PostgresTokenStoreBuilder {
             .field("max_connections", &self.max_connections)
             .field("create_table", &self.create_table)
             .field("connect_timeout", &self.connect_timeout)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }
@@ -131,7 +185,8 @@ impl PostgresTokenStoreBuilder {
         self
     }
 
-    /// Whether to create the table when it is missing (default `true`).
+    /// Whether to create the table when it is missing, and upgrade it when
+    /// an earlier version of this crate created it (default `true`).
     ///
     /// ```
     /// let b = digime::store::PostgresTokenStore::builder("postgres://localhost/app").create_table(false);
@@ -143,7 +198,8 @@ impl PostgresTokenStoreBuilder {
     }
 
     /// The longest a connection attempt may take (default 5 s): an
-    /// unreachable database fails fast with a clear error.
+    /// unreachable database fails fast with a clear error. A call waits for
+    /// a pooled connection twice as long at most.
     ///
     /// ```
     /// let b = digime::store::PostgresTokenStore::builder("postgres://localhost/app")
@@ -155,8 +211,23 @@ impl PostgresTokenStoreBuilder {
         self
     }
 
+    /// The longest one statement may run (default 5 s), set as the
+    /// connections' `statement_timeout`. A call that has its connection
+    /// ends at most one second after this, whatever the database or the
+    /// network does. Creating or upgrading the table is allowed 60 s.
+    ///
+    /// ```
+    /// let b = digime::store::PostgresTokenStore::builder("postgres://localhost/app")
+    ///     .statement_timeout(std::time::Duration::from_secs(2));
+    /// # let _ = b;
+    /// ```
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
     /// Checks the settings, opens the pool and (unless turned off) creates
-    /// the table.
+    /// or upgrades the table.
     ///
     /// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
     /// naming `token_store` for a URL that does not parse, or `table` for a
@@ -175,6 +246,14 @@ impl PostgresTokenStoreBuilder {
             Error::invalid_input("token_store", "not a valid postgres:// URL")
         })?;
         config.connect_timeout(self.connect_timeout);
+        // Every connection of the pool limits its statements (after the
+        // URL's own `options`, if any).
+        let limit = format!("-c statement_timeout={}", millis(self.statement_timeout));
+        let options = match config.get_options() {
+            Some(given) if !given.trim().is_empty() => format!("{given} {limit}"),
+            _ => limit,
+        };
+        config.options(options);
         let name = describe(&config);
         let manager = Manager::from_config(
             config,
@@ -183,15 +262,34 @@ impl PostgresTokenStoreBuilder {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let pool_wait = self.connect_timeout * 2;
         let pool = Pool::builder(manager)
             .max_size(self.max_connections.max(1))
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(self.connect_timeout * 2))
+            .wait_timeout(Some(pool_wait))
             .create_timeout(Some(self.connect_timeout))
             .build()
             .map_err(|e| Error::token_store(&name, format!("cannot build the pool ({e})")))?;
-        PostgresTokenStore::with_pool(pool, name, self.table, self.create_table).await
+        let store = PostgresTokenStore {
+            pool,
+            table: self.table,
+            name,
+            statement_timeout: self.statement_timeout,
+            connection_timeout: Some(self.statement_timeout),
+            pool_wait,
+        };
+        store.set_up(self.create_table).await
     }
+}
+
+/// How a transaction commits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Waiting for the write-ahead log to reach the disk (the default).
+    Durable,
+    /// Without waiting (`synchronous_commit` off): for the lease's renewals
+    /// and releases, which a crash may forget.
+    Lazy,
 }
 
 impl PostgresTokenStore {
@@ -226,13 +324,21 @@ impl PostgresTokenStore {
             table: PostgresTokenStore::DEFAULT_TABLE.to_owned(),
             max_connections: 16,
             create_table: true,
-            connect_timeout: Duration::from_secs(5),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
         }
     }
 
     /// A store on a pool you built (for TLS, or your own pool settings),
-    /// using [`DEFAULT_TABLE`](Self::DEFAULT_TABLE), created if missing. `name` names the store in
-    /// errors (never put a password in it).
+    /// using [`DEFAULT_TABLE`](Self::DEFAULT_TABLE), created or upgraded
+    /// if needed. `name` names the store in errors (never put a password in
+    /// it).
+    ///
+    /// The store limits its statements in each of its own transactions
+    /// (`SET LOCAL statement_timeout`, 5 s unless
+    /// [`with_statement_timeout`](Self::with_statement_timeout) says
+    /// otherwise), leaving the pool's other users alone, and waits 10 s at
+    /// most for a connection of the pool.
     ///
     /// ```no_run
     /// # async fn run(pool: digime::store::deadpool_postgres::Pool) -> digime::Result<()> {
@@ -240,22 +346,40 @@ impl PostgresTokenStore {
     /// # let _ = store; Ok(()) }
     /// ```
     pub async fn from_pool(pool: Pool, name: impl Into<String>) -> Result<Self> {
-        Self::with_pool(
+        let store = PostgresTokenStore {
             pool,
-            name.into(),
-            PostgresTokenStore::DEFAULT_TABLE.to_owned(),
-            true,
-        )
-        .await
+            table: PostgresTokenStore::DEFAULT_TABLE.to_owned(),
+            name: name.into(),
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            connection_timeout: None,
+            pool_wait: DEFAULT_CONNECT_TIMEOUT * 2,
+        };
+        store.set_up(true).await
     }
 
-    async fn with_pool(pool: Pool, name: String, table: String, create: bool) -> Result<Self> {
-        check_table_name(&table)?;
-        let store = PostgresTokenStore { pool, table, name };
+    /// The same store with another limit on each statement (a store from
+    /// [`from_pool`](Self::from_pool) starts with 5 s; one from the builder
+    /// with its [`statement_timeout`](PostgresTokenStoreBuilder::statement_timeout)).
+    ///
+    /// ```no_run
+    /// # async fn run(pool: digime::store::deadpool_postgres::Pool) -> digime::Result<()> {
+    /// use std::time::Duration;
+    /// let store = digime::store::PostgresTokenStore::from_pool(pool, "postgres://db.internal/app")
+    ///     .await?
+    ///     .with_statement_timeout(Duration::from_secs(2));
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    async fn set_up(self, create: bool) -> Result<Self> {
+        check_table_name(&self.table)?;
         if create {
-            store.create_table().await?;
+            self.create_table().await?;
         }
-        Ok(store)
+        Ok(self)
     }
 
     /// The `CREATE TABLE` statement for `table`, for your own migrations.
@@ -263,15 +387,40 @@ impl PostgresTokenStore {
     /// ```
     /// let sql = digime::store::PostgresTokenStore::migration_sql("digime_tokens");
     /// assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS digime_tokens"));
+    /// assert!(sql.contains("version bigint NOT NULL DEFAULT 0"));
     /// ```
     pub fn migration_sql(table: &str) -> String {
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (\
              user_key text PRIMARY KEY, \
              token jsonb, \
+             version bigint NOT NULL DEFAULT 0, \
+             rotated text[] NOT NULL DEFAULT '{{}}', \
              lease_id text, \
              lease_until timestamptz, \
              updated_at timestamptz NOT NULL DEFAULT now())"
+        )
+    }
+
+    /// The statements that upgrade a `table` created by an earlier version
+    /// of this crate (without `version` and `rotated`), for your own
+    /// migrations: they add the columns and give every stored token
+    /// version 1. Run them in one transaction. They change nothing on a
+    /// table that has the columns already.
+    ///
+    /// ```
+    /// let sql = digime::store::PostgresTokenStore::upgrade_sql("digime_tokens");
+    /// assert!(sql.starts_with("ALTER TABLE digime_tokens ADD COLUMN IF NOT EXISTS version"));
+    /// ```
+    pub fn upgrade_sql(table: &str) -> String {
+        // Existing rows get version 1 from the column's default (without
+        // rewriting the table, from PostgreSQL 11), new rows 0; the rows
+        // that hold no token (a lease only) go back to 0.
+        format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 1; \
+             ALTER TABLE {table} ALTER COLUMN version SET DEFAULT 0; \
+             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS rotated text[] NOT NULL DEFAULT '{{}}'; \
+             UPDATE {table} SET version = 0 WHERE token IS NULL AND version <> 0;"
         )
     }
 
@@ -279,34 +428,123 @@ impl PostgresTokenStore {
         Error::token_store(&self.name, what)
     }
 
-    /// A pooled connection.
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| self.error(format!("cannot connect ({e})")))
+    /// A pooled connection, waited for [`pool_wait`](Self::pool_wait) at
+    /// most.
+    async fn client(&self) -> Result<Object> {
+        match tokio::time::timeout(self.pool_wait, self.pool.get()).await {
+            Ok(got) => got.map_err(|e| self.error(format!("cannot connect ({e})"))),
+            Err(_) => Err(self.error(format!("no connection within {:?}", self.pool_wait))),
+        }
     }
 
-    async fn create_table(&self) -> Result<()> {
+    /// Runs `work` on a pooled connection, within the statement timeout and
+    /// [`DEADLINE_MARGIN`] (or `limit`). A call that runs out of time closes
+    /// its connection: whatever it waits for must not hold up the next
+    /// caller of that connection.
+    async fn run<T>(
+        &self,
+        what: &str,
+        limit: Option<Duration>,
+        work: impl AsyncFnOnce(&mut Object) -> Result<T>,
+    ) -> Result<T> {
         let mut client = self.client().await?;
+        let limit = limit.unwrap_or(self.statement_timeout + DEADLINE_MARGIN);
+        match tokio::time::timeout(limit, work(&mut client)).await {
+            Ok(result) => result,
+            Err(_) => {
+                drop(Object::take(client));
+                Err(self.error(format!("{what} took longer than {limit:?}")))
+            }
+        }
+    }
+
+    /// The `SET LOCAL` statements a transaction of this store starts with.
+    fn local_settings(&self, commit: Commit, statement_timeout: Duration) -> String {
+        let mut settings = String::new();
+        if self.connection_timeout != Some(statement_timeout) {
+            settings.push_str(&format!(
+                "SET LOCAL statement_timeout = {}; ",
+                millis(statement_timeout)
+            ));
+        }
+        if commit == Commit::Lazy {
+            settings.push_str("SET LOCAL synchronous_commit TO OFF; ");
+        }
+        settings
+    }
+
+    /// Opens a transaction on `client` with this store's settings.
+    async fn begin<'c>(
+        &self,
+        client: &'c mut Object,
+        what: &str,
+        commit: Commit,
+    ) -> Result<deadpool_postgres::Transaction<'c>> {
         let tx = client
             .transaction()
             .await
-            .map_err(|e| self.query_error("creating the table", &e))?;
-        // Concurrent `CREATE TABLE IF NOT EXISTS` can still collide in the
-        // catalog: one creator at a time.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('digime_tokens_create'))",
-            &[],
-        )
+            .map_err(|e| self.query_error(what, &e))?;
+        let settings = self.local_settings(commit, self.statement_timeout);
+        if !settings.is_empty() {
+            tx.batch_execute(&settings)
+                .await
+                .map_err(|e| self.query_error(what, &e))?;
+        }
+        Ok(tx)
+    }
+
+    /// Whether a single statement needs a transaction of its own (to set
+    /// its statement timeout, on a pool this store did not open).
+    fn needs_transaction(&self) -> bool {
+        self.connection_timeout != Some(self.statement_timeout)
+    }
+
+    async fn create_table(&self) -> Result<()> {
+        let what = "creating the table";
+        self.run(what, Some(SETUP_TIMEOUT + DEADLINE_MARGIN), async |client| {
+            let tx = client
+                .transaction()
+                .await
+                .map_err(|e| self.query_error(what, &e))?;
+            let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
+            tx.batch_execute(&self.local_settings(Commit::Durable, SETUP_TIMEOUT))
+                .await
+                .map_err(fail)?;
+            // Concurrent `CREATE TABLE IF NOT EXISTS` can still collide in
+            // the catalog: one creator at a time.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('digime_tokens_create'))",
+                &[],
+            )
+            .await
+            .map_err(fail)?;
+            tx.batch_execute(&Self::migration_sql(&self.table))
+                .await
+                .map_err(fail)?;
+            let columns: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                     AND attname IN ('version', 'rotated') AND attnum > 0 AND NOT attisdropped",
+                    &[&self.table],
+                )
+                .await
+                .map_err(fail)?
+                .get(0);
+            if columns < 2 {
+                tracing::info!(store = %self.name, table = %self.table, "upgrading the token table");
+                // Waiting long for the table's lock would queue every other
+                // query of the table behind this one: give up instead.
+                tx.batch_execute(&format!(
+                    "SET LOCAL lock_timeout = {}; {}",
+                    millis(self.statement_timeout),
+                    Self::upgrade_sql(&self.table)
+                ))
+                .await
+                .map_err(|e| self.query_error("upgrading the table", &e))?;
+            }
+            tx.commit().await.map_err(fail)
+        })
         .await
-        .map_err(|e| self.query_error("creating the table", &e))?;
-        tx.batch_execute(&Self::migration_sql(&self.table))
-            .await
-            .map_err(|e| self.query_error("creating the table", &e))?;
-        tx.commit()
-            .await
-            .map_err(|e| self.query_error("creating the table", &e))
     }
 
     /// A query failure in words that never quote a parameter: the database's
@@ -320,26 +558,6 @@ impl PostgresTokenStore {
             )),
             None => self.error(format!("{what} failed ({e})")),
         }
-    }
-
-    /// A transaction for the lease's own writes (taking and releasing it),
-    /// whose commit does not wait for the write-ahead log to reach the disk
-    /// (`synchronous_commit` off for this transaction only). A lease is
-    /// transient: a database crash that forgets one only ends it early, like
-    /// an expiry. Tokens are written with a durable commit, always.
-    async fn lease_transaction<'c>(
-        &self,
-        client: &'c mut deadpool_postgres::Object,
-        what: &str,
-    ) -> Result<deadpool_postgres::Transaction<'c>> {
-        let tx = client
-            .transaction()
-            .await
-            .map_err(|e| self.query_error(what, &e))?;
-        tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
-            .await
-            .map_err(|e| self.query_error(what, &e))?;
-        Ok(tx)
     }
 
     fn parse(&self, value: Option<serde_json::Value>) -> Result<Option<UserAccessToken>> {
@@ -363,6 +581,95 @@ impl PostgresTokenStore {
             ))
         })
     }
+
+    /// A version read from the database.
+    fn version(&self, version: i64) -> Result<u64> {
+        u64::try_from(version)
+            .map_err(|_| self.error(format!("a stored version is negative ({version})")))
+    }
+
+    /// The stored token of a row whose first columns are `token, version`.
+    fn stored(&self, row: &Row) -> Result<Option<StoredToken>> {
+        let version = self.version(row.get(1))?;
+        Ok(self
+            .parse(row.get::<_, Option<serde_json::Value>>(0))?
+            .map(|token| StoredToken::new(token, version)))
+    }
+
+    /// Runs one statement: as it is, or in a transaction of its own when
+    /// the store sets its statement timeout per transaction.
+    async fn query_opt(
+        &self,
+        client: &mut Object,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>> {
+        let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
+        if !self.needs_transaction() {
+            return client.query_opt(sql, params).await.map_err(fail);
+        }
+        let tx = self.begin(client, what, Commit::Durable).await?;
+        let row = tx.query_opt(sql, params).await.map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok(row)
+    }
+
+    /// Reads `user`'s token and version.
+    async fn read(&self, client: &mut Object, user: &str) -> Result<Option<StoredToken>> {
+        let sql = format!(
+            "SELECT token, version FROM {} WHERE user_key = $1",
+            self.table
+        );
+        match self
+            .query_opt(client, "reading a token", &sql, &[&user])
+            .await?
+        {
+            Some(row) => self.stored(&row),
+            None => Ok(None),
+        }
+    }
+
+    /// The SQL of the `rotated` column after the row aliased `s` is given a
+    /// token whose refresh fingerprint is the parameter `fingerprint`: the
+    /// old token's fingerprint (computed from its JSON, as
+    /// [`refresh_fingerprint`] does) appended, the last
+    /// [`ROTATED_KEPT`] kept. A token replaced by itself is no rotation.
+    fn rotated_sql(fingerprint: &str) -> String {
+        let old = "encode(sha256(convert_to(s.token #>> '{refreshToken,value}', 'UTF8')), 'hex')";
+        format!(
+            "CASE WHEN {old} IS NULL OR {old} = {fingerprint} THEN s.rotated \
+             ELSE (array_append(s.rotated, {old}))\
+             [GREATEST(cardinality(s.rotated) + 2 - {kept}, 1) : cardinality(s.rotated) + 1] END",
+            kept = ROTATED_KEPT
+        )
+    }
+
+    /// The statement of a commit: `$1` user, `$2` expected version, `$3`
+    /// token, `$4` lease id, `$5` the token's refresh fingerprint. On
+    /// version 0 (nothing stored) the user may have no row yet.
+    fn commit_sql(&self, expected: u64) -> String {
+        let set = format!(
+            "token = $3, version = s.version + 1, rotated = {rotated}, \
+             lease_id = CASE WHEN s.lease_id = $4 THEN NULL ELSE s.lease_id END, \
+             lease_until = CASE WHEN s.lease_id = $4 THEN NULL ELSE s.lease_until END, \
+             updated_at = now()",
+            rotated = Self::rotated_sql("$5")
+        );
+        let t = &self.table;
+        if expected == 0 {
+            format!(
+                "INSERT INTO {t} AS s (user_key, token, version) VALUES ($1, $3, 1) \
+                 ON CONFLICT (user_key) DO UPDATE SET {set} WHERE s.version = $2 \
+                 RETURNING s.version"
+            )
+        } else {
+            format!(
+                "UPDATE {t} AS s SET {set} WHERE s.user_key = $1 AND s.version = $2 \
+                 RETURNING s.version"
+            )
+        }
+    }
 }
 
 impl TokenStore for PostgresTokenStore {
@@ -370,33 +677,35 @@ impl TokenStore for PostgresTokenStore {
         self.name.clone()
     }
 
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<UserAccessToken>>> {
-        Box::pin(async move {
-            let client = self.client().await?;
-            let sql = format!("SELECT token FROM {} WHERE user_key = $1", self.table);
-            let row = client
-                .query_opt(&sql, &[&user])
-                .await
-                .map_err(|e| self.query_error("reading a token", &e))?;
-            self.parse(row.and_then(|r| r.get::<_, Option<serde_json::Value>>(0)))
-        })
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
+        Box::pin(self.run("reading a token", None, async move |client| {
+            self.read(client, user).await
+        }))
     }
 
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<Saved>> {
+        let what = "writing a token";
+        Box::pin(self.run(what, None, async move |client| {
             let value = self.encode(token)?;
-            let client = self.client().await?;
+            let fingerprint = refresh_fingerprint(token);
+            // A save rotates nothing: `rotated` after it is `rotated` before.
             let sql = format!(
-                "INSERT INTO {t} (user_key, token, updated_at) VALUES ($1, $2, now()) \
-                 ON CONFLICT (user_key) DO UPDATE SET token = EXCLUDED.token, updated_at = now()",
-                t = self.table
+                "INSERT INTO {} AS s (user_key, token, version) VALUES ($1, $2, 1) \
+                 ON CONFLICT (user_key) DO UPDATE SET token = EXCLUDED.token, \
+                 version = s.version + 1, updated_at = now() \
+                 RETURNING s.version, $3 = ANY(s.rotated)",
+                self.table
             );
-            client
-                .execute(&sql, &[&user, &value])
-                .await
-                .map_err(|e| self.query_error("writing a token", &e))?;
-            Ok(())
-        })
+            let row = self
+                .query_opt(client, what, &sql, &[&user, &value, &fingerprint])
+                .await?
+                .ok_or_else(|| self.error("writing a token returned no row"))?;
+            Ok(Saved::new(self.version(row.get(0))?, row.get(1)))
+        }))
     }
 
     fn acquire_lease<'a>(
@@ -404,90 +713,152 @@ impl TokenStore for PostgresTokenStore {
         user: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LeaseAttempt>> {
-        Box::pin(async move {
-            let lease = Lease::new(user, ttl)?;
-            let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-            let what = "taking the refresh lease";
-            let mut client = self.client().await?;
-            let tx = self.lease_transaction(&mut client, what).await?;
-            // Take the lease when it is free or expired (creating the row if
-            // the user has none yet); either way, read the stored token and,
-            // when the lease is held, how long it has left.
-            let sql = format!(
-                "WITH taken AS ( \
-                   INSERT INTO {t} (user_key, token, lease_id, lease_until) \
-                   VALUES ($1, NULL, $2, now() + $3::bigint * interval '1 millisecond') \
-                   ON CONFLICT (user_key) DO UPDATE \
-                     SET lease_id = EXCLUDED.lease_id, lease_until = EXCLUDED.lease_until \
-                     WHERE {t}.lease_until IS NULL OR {t}.lease_until <= now() \
-                   RETURNING token) \
-                 SELECT true, token, 0::bigint FROM taken \
-                 UNION ALL \
-                 SELECT false, token, \
-                   GREATEST(0, (EXTRACT(EPOCH FROM (lease_until - now())) * 1000))::bigint \
-                 FROM {t} WHERE user_key = $1 AND NOT EXISTS (SELECT 1 FROM taken)",
-                t = self.table
+        let what = "taking the refresh lease";
+        Box::pin(self.run(what, None, async move |client| {
+            let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
+            // The token, its version, whether the lease was taken and is
+            // still held, and for how long (ms).
+            let read = format!(
+                "SELECT token, version, lease_id IS NOT NULL, \
+                 COALESCE(lease_until > now(), false), \
+                 GREATEST(0, EXTRACT(EPOCH FROM (lease_until - now())) * 1000)::bigint \
+                 FROM {} WHERE user_key = $1",
+                self.table
             );
-            let row = tx
-                .query_opt(&sql, &[&user, &lease.id(), &ttl_ms])
-                .await
-                .map_err(|e| self.query_error(what, &e))?
-                .ok_or_else(|| self.error("taking the refresh lease returned no row"))?;
-            tx.commit().await.map_err(|e| self.query_error(what, &e))?;
-            let acquired: bool = row.get(0);
-            let current = self.parse(row.get::<_, Option<serde_json::Value>>(1))?;
-            if acquired {
-                Ok(LeaseAttempt::Acquired { lease, current })
-            } else {
-                let left: i64 = row.get(2);
-                Ok(LeaseAttempt::Held {
-                    current,
+            let held = |row: &Row| -> Result<Option<LeaseAttempt>> {
+                if !row.get::<_, bool>(3) {
+                    return Ok(None);
+                }
+                let left = row.get::<_, Option<i64>>(4).unwrap_or(0);
+                Ok(Some(LeaseAttempt::Held {
+                    current: self.stored(row)?,
                     retry_after: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
-                })
+                }))
+            };
+            // A held lease is the common answer while another process
+            // refreshes: a read, no lock, no write.
+            if let Some(row) = self.query_opt(client, what, &read, &[&user]).await?
+                && let Some(attempt) = held(&row)?
+            {
+                return Ok(attempt);
             }
-        })
+            // Free or expired: taken in a transaction that locks the row
+            // (created if the user has none), so that whether a lease was
+            // taken over is known exactly, and committed durably.
+            let tx = self.begin(client, what, Commit::Durable).await?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {} (user_key) VALUES ($1) ON CONFLICT (user_key) DO NOTHING",
+                    self.table
+                ),
+                &[&user],
+            )
+            .await
+            .map_err(fail)?;
+            let row = tx
+                .query_one(&format!("{read} FOR UPDATE"), &[&user])
+                .await
+                .map_err(fail)?;
+            if let Some(attempt) = held(&row)? {
+                tx.commit().await.map_err(fail)?;
+                return Ok(attempt);
+            }
+            let lease = Lease::new(user, ttl)?;
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET lease_id = $2, \
+                     lease_until = now() + $3::bigint * interval '1 millisecond' \
+                     WHERE user_key = $1",
+                    self.table
+                ),
+                &[&user, &lease.id(), &millis(ttl)],
+            )
+            .await
+            .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            Ok(LeaseAttempt::Acquired {
+                lease,
+                current: self.stored(&row)?,
+                took_over: row.get(2),
+            })
+        }))
     }
 
-    fn commit<'a>(&'a self, lease: Lease, token: &'a UserAccessToken) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
+    fn renew_lease<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        let what = "renewing the refresh lease";
+        Box::pin(self.run(what, None, async move |client| {
+            let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
+            let tx = self.begin(client, what, Commit::Lazy).await?;
+            let renewed = tx
+                .execute(
+                    &format!(
+                        "UPDATE {} SET lease_until = now() + $3::bigint * interval '1 millisecond' \
+                         WHERE user_key = $1 AND lease_id = $2",
+                        self.table
+                    ),
+                    &[&lease.user(), &lease.id(), &millis(ttl)],
+                )
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+            Ok(renewed == 1)
+        }))
+    }
+
+    fn commit<'a>(
+        &'a self,
+        lease: &'a Lease,
+        expected: u64,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<CommitOutcome>> {
+        let what = "writing the refreshed token";
+        Box::pin(self.run(what, None, async move |client| {
             let value = self.encode(token)?;
-            let client = self.client().await?;
-            let sql = format!(
-                "UPDATE {} SET token = $3, lease_id = NULL, lease_until = NULL, updated_at = now() \
-                 WHERE user_key = $1 AND lease_id = $2",
-                self.table
-            );
-            let updated = client
-                .execute(&sql, &[&lease.user(), &lease.id(), &value])
-                .await
-                .map_err(|e| self.query_error("writing the refreshed token", &e))?;
-            if updated == 1 {
-                Ok(())
-            } else {
-                Err(self.error(format!(
-                    "the refresh lease of user `{}` expired and was taken by another process",
-                    lease.user()
-                )))
+            let expected_sql = i64::try_from(expected)
+                .map_err(|_| self.error(format!("version {expected} is out of range")))?;
+            let fingerprint = refresh_fingerprint(token);
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &lease.user(),
+                &expected_sql,
+                &value,
+                &lease.id(),
+                &fingerprint,
+            ];
+            match self
+                .query_opt(client, what, &self.commit_sql(expected), &params)
+                .await?
+            {
+                Some(row) => Ok(CommitOutcome::Committed(self.version(row.get(0))?)),
+                None => Ok(CommitOutcome::Conflict(
+                    self.read(client, lease.user()).await?,
+                )),
             }
-        })
+        }))
     }
 
-    fn release(&self, lease: Lease) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            let what = "releasing the refresh lease";
-            let mut client = self.client().await?;
-            let tx = self.lease_transaction(&mut client, what).await?;
-            let sql = format!(
-                "UPDATE {} SET lease_id = NULL, lease_until = NULL \
-                 WHERE user_key = $1 AND lease_id = $2",
-                self.table
-            );
-            tx.execute(&sql, &[&lease.user(), &lease.id()])
-                .await
-                .map_err(|e| self.query_error(what, &e))?;
-            tx.commit().await.map_err(|e| self.query_error(what, &e))
-        })
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, Result<()>> {
+        let what = "releasing the refresh lease";
+        Box::pin(self.run(what, None, async move |client| {
+            let fail = |e: tokio_postgres::Error| self.query_error(what, &e);
+            let tx = self.begin(client, what, Commit::Lazy).await?;
+            tx.execute(
+                &format!(
+                    "UPDATE {} SET lease_id = NULL, lease_until = NULL \
+                     WHERE user_key = $1 AND lease_id = $2",
+                    self.table
+                ),
+                &[&lease.user(), &lease.id()],
+            )
+            .await
+            .map_err(fail)?;
+            tx.commit().await.map_err(fail)
+        }))
     }
+}
+
+/// A duration in whole milliseconds, as SQL takes it (capped to a century).
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(capped(duration).as_millis()).unwrap_or(i64::MAX)
 }
 
 /// `postgres://user@host:port/database`: the store's name, without the
@@ -556,6 +927,7 @@ mod tests {
             debug.contains("postgres://app@db.internal:6432/tokens"),
             "{debug}"
         );
+        assert!(debug.contains("statement_timeout: 5s"), "{debug}");
     }
 
     #[test]
@@ -578,5 +950,18 @@ mod tests {
                 .unwrap();
         let name = describe(&config);
         assert_eq!(name, "postgres://app@db.internal:5433/tokens");
+    }
+
+    #[test]
+    fn the_rotated_list_keeps_the_last_sixteen() {
+        // With n fingerprints kept, the appended array has n + 1: the slice
+        // starts at n + 2 - 16, so that 16 remain once n reaches 16.
+        let sql = PostgresTokenStore::rotated_sql("$5");
+        assert!(
+            sql.contains(
+                "[GREATEST(cardinality(s.rotated) + 2 - 16, 1) : cardinality(s.rotated) + 1]"
+            ),
+            "{sql}"
+        );
     }
 }

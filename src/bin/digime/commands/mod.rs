@@ -95,7 +95,7 @@ async fn keep_refreshed(ctx: &UserContext, token: &digime::UserAccessToken) {
         |t: &digime::UserAccessToken| t.refresh_token().value().expose_secret().to_owned();
     let stored = ctx.source.store.load(&ctx.source.user).await;
     let untouched = match &stored {
-        Ok(Some(stored)) => refresh_value(stored) == refresh_value(&ctx.started_with),
+        Ok(Some(stored)) => refresh_value(&stored.token) == refresh_value(&ctx.started_with),
         Ok(None) => true,
         Err(_) => false,
     };

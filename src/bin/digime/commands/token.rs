@@ -69,7 +69,16 @@ pub async fn put(global: &Global, args: TokenPutArgs, out: Output) -> Result<(),
             e.column()
         ))
     })?;
-    source.store.save(&source.user, &token).await?;
+    let saved = source.store.save(&source.user, &token).await?;
+    if saved.already_rotated {
+        // Stored all the same: the operator asked for it, and may know
+        // better (a store restored from an older backup, say).
+        out.note(
+            "digime: warning: this token is older than one the store held (a backup put back?): \
+             its refresh token was already rotated away, so digi.me will refuse to refresh it, \
+             and the user will have to be reauthorized once its access token expires",
+        );
+    }
     let location = source.describe();
     out.result(
         || format!("stored the token as {location}\n"),
@@ -77,6 +86,8 @@ pub async fn put(global: &Global, args: TokenPutArgs, out: Output) -> Result<(),
             "stored": true,
             "user": source.user,
             "token_store": source.store.describe(),
+            "version": saved.version,
+            "already_rotated": saved.already_rotated,
             "user_id": token.user_id(),
             "access_token_expiry": unix_seconds(token.access_token().expires_at()),
             "refresh_token_expiry": unix_seconds(token.refresh_token().expires_at()),
@@ -90,10 +101,12 @@ pub async fn put(global: &Global, args: TokenPutArgs, out: Output) -> Result<(),
 /// token out of the store.
 pub async fn get(global: &Global, out: Output) -> Result<(), Failure> {
     let source = config::token_source(global).await?;
-    let token =
-        source.store.load(&source.user).await?.ok_or_else(|| {
-            Failure::config(format!("no token is stored as {}", source.describe()))
-        })?;
+    let token = source
+        .store
+        .load(&source.user)
+        .await?
+        .map(|stored| stored.token)
+        .ok_or_else(|| Failure::config(format!("no token is stored as {}", source.describe())))?;
     // The token's own JSON (the TypeScript SDK's field order), in both
     // output modes: it is already one JSON object.
     let json = serde_json::to_string(&token)
