@@ -220,20 +220,34 @@ async fn a_late_caller_with_a_rotated_token_adopts_the_rotation_without_a_call()
     assert_eq!(refresh_grants(&env).len(), 2);
 }
 
+/// A refusal answers the callers of the refresh that met it, and only
+/// them: nothing remembers it, so a later call asks again (a session with a
+/// store reads the store first, where a newer token may be waiting).
 #[tokio::test]
-async fn a_refused_refresh_token_is_remembered_and_not_sent_again() {
+async fn a_refusal_answers_its_own_flight_only() {
     let env = Env::new().await;
     env.sandbox.expire_refresh_token(USER);
     env.sandbox.expire_access_token(USER);
-    for _ in 0..3 {
-        let err = env
-            .sdk
-            .refresh_token(&env.contract, &env.token)
-            .await
-            .unwrap_err();
+    // Concurrent callers share the one refusal.
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let (sdk, contract, token) = (env.sdk.clone(), env.contract.clone(), env.token.clone());
+            tokio::spawn(async move { sdk.refresh_token(&contract, &token).await })
+        })
+        .collect();
+    for call in calls {
+        let err = call.await.unwrap().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired);
     }
-    assert_eq!(refresh_grants(&env).len(), 1, "digi.me was asked once");
+    assert_eq!(refresh_grants(&env).len(), 1, "one flight, one refusal");
+    // A later call is not answered from memory: digi.me is asked again.
+    let err = env
+        .sdk
+        .refresh_token(&env.contract, &env.token)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired);
+    assert_eq!(refresh_grants(&env).len(), 2, "the refusal was not remembered");
 }
 
 #[tokio::test]

@@ -6,61 +6,14 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use digime::secrecy::ExposeSecret;
-use digime::store::{FileTokenStore, Lease, LeaseAttempt, MemoryTokenStore, TokenStore};
+use digime::store::{FileTokenStore, MemoryTokenStore, TokenStore};
 use digime::{Account, ErrorKind, FileDescriptor, UserAccessToken};
-use futures_util::future::BoxFuture;
+use support::rigged::Rigged;
 use support::{Env, USER};
-
-/// A store that counts every call made to it.
-#[derive(Debug, Default)]
-struct Counting {
-    inner: MemoryTokenStore,
-    calls: AtomicUsize,
-    leases: AtomicUsize,
-}
-
-impl TokenStore for Counting {
-    fn describe(&self) -> String {
-        "counting".into()
-    }
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<UserAccessToken>>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(user)
-    }
-    fn save<'a>(
-        &'a self,
-        user: &'a str,
-        token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(user, token)
-    }
-    fn acquire_lease<'a>(
-        &'a self,
-        user: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, digime::Result<LeaseAttempt>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.leases.fetch_add(1, Ordering::SeqCst);
-        self.inner.acquire_lease(user, ttl)
-    }
-    fn commit<'a>(
-        &'a self,
-        lease: Lease,
-        token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.commit(lease, token)
-    }
-    fn release(&self, lease: Lease) -> BoxFuture<'_, digime::Result<()>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.release(lease)
-    }
-}
 
 fn descriptor() -> FileDescriptor {
     FileDescriptor::builder()
@@ -72,15 +25,14 @@ fn descriptor() -> FileDescriptor {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_store_is_touched_to_load_and_to_refresh_never_per_push() {
     let env = Env::new().await;
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(Rigged::memory());
     store.save(USER, &env.token).await.unwrap();
-    store.calls.store(0, Ordering::SeqCst);
     let session = env
         .sdk
         .session_from_store(&env.contract, store.clone(), USER)
         .await
         .unwrap();
-    assert_eq!(store.calls.load(Ordering::SeqCst), 1, "one load");
+    assert_eq!(store.calls(), 1, "one load");
 
     let push = |i: usize| {
         let session = session.clone();
@@ -97,11 +49,7 @@ async fn the_store_is_touched_to_load_and_to_refresh_never_per_push() {
     for i in 0..20 {
         push(i).await.unwrap();
     }
-    assert_eq!(
-        store.calls.load(Ordering::SeqCst),
-        1,
-        "no store round trip per push"
-    );
+    assert_eq!(store.calls(), 1, "no store round trip per push");
 
     // An expiry under 20 concurrent pushes: one lease, one commit.
     env.sandbox.expire_access_token(USER);
@@ -110,9 +58,11 @@ async fn the_store_is_touched_to_load_and_to_refresh_never_per_push() {
         p.await.unwrap().unwrap();
     }
     assert_eq!(store.leases.load(Ordering::SeqCst), 1);
-    assert_eq!(store.calls.load(Ordering::SeqCst), 3, "load, lease, commit");
+    assert_eq!(store.calls(), 3, "load, lease, commit");
     assert_eq!(env.sandbox.refresh_count(), 1);
     let stored = store.load(USER).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2, "one write after the first");
+    let stored = stored.token;
     assert_eq!(
         stored.refresh_token().value().expose_secret(),
         session
@@ -194,77 +144,6 @@ async fn a_missing_user_or_an_empty_key_names_the_field() {
     assert_eq!(err.field(), Some("user"));
 }
 
-/// A store whose first `failures` commits fail: the connection is lost, or
-/// (with `panics`) the store's own code panics, right when the new token is
-/// written.
-#[derive(Debug, Default)]
-struct CommitFails {
-    inner: MemoryTokenStore,
-    failures: AtomicUsize,
-    panics: bool,
-}
-
-impl CommitFails {
-    fn failing(times: usize, panics: bool) -> Self {
-        CommitFails {
-            inner: MemoryTokenStore::new(),
-            failures: AtomicUsize::new(times),
-            panics,
-        }
-    }
-}
-
-impl TokenStore for CommitFails {
-    fn describe(&self) -> String {
-        "flaky".into()
-    }
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<UserAccessToken>>> {
-        self.inner.load(user)
-    }
-    fn save<'a>(
-        &'a self,
-        user: &'a str,
-        token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
-        self.inner.save(user, token)
-    }
-    fn acquire_lease<'a>(
-        &'a self,
-        user: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, digime::Result<LeaseAttempt>> {
-        self.inner.acquire_lease(user, ttl)
-    }
-    fn commit<'a>(
-        &'a self,
-        lease: Lease,
-        token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
-        let fail = self
-            .failures
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if !fail {
-            return self.inner.commit(lease, token);
-        }
-        let released = self.inner.release(lease);
-        let panics = self.panics;
-        Box::pin(async move {
-            released.await?;
-            if panics {
-                panic!("a bug in the store's own code");
-            }
-            Err(digime::store::store_error(
-                "flaky",
-                "the connection was lost",
-            ))
-        })
-    }
-    fn release(&self, lease: Lease) -> BoxFuture<'_, digime::Result<()>> {
-        self.inner.release(lease)
-    }
-}
-
 fn refresh_value(token: &UserAccessToken) -> String {
     token.refresh_token().value().expose_secret().to_owned()
 }
@@ -292,45 +171,43 @@ async fn push_named(
         .await
 }
 
-/// The store fails (or panics) once when the new token is written: the
-/// token travels with the error, this process keeps it, and its next call
-/// writes it to the store, so that another process then finds it there
-/// instead of spending the old refresh token.
+/// The store fails (or panics) when the new token is written, more often
+/// than a refresh tries: the push goes on with the new token and says the
+/// store did not take it; the SDK keeps trying, and the store gets it, so
+/// that another process finds it there instead of spending the old refresh
+/// token.
 async fn a_token_the_store_did_not_take(panics: bool) {
     let env = Env::new().await;
-    let store = Arc::new(CommitFails::failing(1, panics));
+    let store = Arc::new(Rigged::memory());
     store.save(USER, &env.token).await.unwrap();
     let session = env
         .sdk
         .session_from_store(&env.contract, store.clone(), USER)
         .await
         .unwrap();
+    store.knobs.commit_failures.store(4, Ordering::SeqCst);
+    store.knobs.commit_panics.store(panics, Ordering::SeqCst);
     env.sandbox.expire_access_token(USER);
-    let err = push_named(&session, "x.txt").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::TokenStore, "{err:?}");
-    assert!(
-        err.token_refreshed(),
-        "the new token travels with the error"
-    );
-    let fresh = err.user_access_token().unwrap().clone();
-    assert_ne!(refresh_value(&fresh), refresh_value(&env.token));
-    assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
-        refresh_value(&env.token),
-        "the store did not take it"
-    );
-    // The next push writes the kept token to the store and uses it; the old
-    // refresh token is not spent a second time.
-    push_named(&session, "x.txt")
+    let outcome = push_named(&session, "x.txt")
         .await
-        .expect("the next push adopts the kept token");
-    assert_eq!(env.sandbox.refresh_count(), 1);
+        .expect("the push goes on with the new token");
+    let err = outcome
+        .token_store_error()
+        .expect("the outcome says the store did not take the token");
+    assert_eq!(err.kind(), ErrorKind::TokenStore, "{err:?}");
+    let fresh = outcome.user_access_token().clone();
+    assert!(outcome.token_refreshed());
+    assert_ne!(refresh_value(&fresh), refresh_value(&env.token));
     assert_eq!(env.sandbox.library(USER).len(), 1);
-    assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
-        refresh_value(&fresh),
-        "the store holds the new token now"
-    );
+    // The SDK keeps writing it in the background, and the store gets it.
+    session
+        .flush(Duration::from_secs(10))
+        .await
+        .expect("the token reaches the store");
+    let stored = store.load(USER).await.unwrap().unwrap();
+    assert_eq!(refresh_value(&stored.token), refresh_value(&fresh));
+    assert_eq!(stored.version, 2);
+    assert_eq!(env.sandbox.refresh_count(), 1);
     // Another process finds the new token in the store; when it expires,
     // it refreshes that one, and nobody has to authorize again.
     let theirs = another_process(&env)
@@ -392,7 +269,7 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
     assert_eq!(refused, 0, "the session pushed with the rotated token");
     assert_eq!(env.sandbox.refresh_count(), 1);
     assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&store.load(USER).await.unwrap().unwrap().token),
         refresh_value(&fresh),
         "the store holds the rotated token"
     );
@@ -416,7 +293,7 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
 #[tokio::test]
 async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
     let env = Env::new().await;
-    let store = Arc::new(CommitFails::failing(0, false));
+    let store = Arc::new(Rigged::memory());
     store.save(USER, &env.token).await.unwrap();
     // This process's first session holds T0.
     let first = env
@@ -432,20 +309,20 @@ async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
     env.sandbox.expire_access_token(USER);
     push_named(&theirs, "theirs").await.unwrap();
     // This process's second session loads T1 and rotates it to T2, which
-    // the store fails to take: it still holds T1.
+    // the store fails to take (for a while): it still holds T1.
     let second = env
         .sdk
         .session_from_store(&env.contract, store.clone(), USER)
         .await
         .unwrap();
-    store.failures.store(1, Ordering::SeqCst);
+    store.knobs.commit_failures.store(5, Ordering::SeqCst);
     env.sandbox.expire_access_token(USER);
-    let err = push_named(&second, "second").await.unwrap_err();
-    let t2 = err.user_access_token().unwrap().clone();
-    assert!(err.token_refreshed());
+    let outcome = push_named(&second, "second").await.unwrap();
+    assert!(outcome.token_store_error().is_some());
+    let t2 = outcome.user_access_token().clone();
     assert_eq!(env.sandbox.refresh_count(), 2);
-    // The first session, still on T0, must refresh: it gets T2 and writes
-    // it to the store; T0 is not sent to digi.me again.
+    // The first session, still on T0, must refresh: it gets T2; T0 is not
+    // sent to digi.me again.
     push_named(&first, "first")
         .await
         .expect("the first session goes on with the newest token");
@@ -454,8 +331,9 @@ async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
         refresh_value(&first.user_access_token()),
         refresh_value(&t2)
     );
+    first.flush(Duration::from_secs(10)).await.unwrap();
     assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&store.load(USER).await.unwrap().unwrap().token),
         refresh_value(&t2)
     );
 }

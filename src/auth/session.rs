@@ -246,6 +246,44 @@ impl UserSession {
         self.inner.refreshes.load(Ordering::SeqCst)
     }
 
+    /// Waits, up to `within`, until the session's newest token is in its
+    /// store. It is, as soon as a refresh commits; a store that failed
+    /// during a refresh gets the new token later, as the SDK keeps trying
+    /// in the background (see the outcomes' `token_store_error()`). Call it
+    /// before a short-lived process exits. A session without a store has
+    /// nothing to wait for.
+    ///
+    /// Errors: [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) when
+    /// the token is still not stored after `within`; the error carries the
+    /// token ([`Error::user_access_token`]) for you to keep.
+    ///
+    /// ```no_run
+    /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
+    /// session.flush(std::time::Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush(&self, within: std::time::Duration) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.inner.desk.lock().desk.unstored().is_some() {
+            if tokio::time::Instant::now() >= deadline {
+                let (store, user) = match &self.inner.desk.store {
+                    Some(s) => (s.store.describe(), s.user.clone()),
+                    None => ("-".to_owned(), "-".to_owned()),
+                };
+                return Err(Error::token_store(
+                    store,
+                    format!(
+                        "the refreshed token of user `{user}` is not written yet (the SDK \
+                         keeps trying)"
+                    ),
+                )
+                .with_user_access_token(self.user_access_token()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
     /// The SDK the session's calls go through.
     pub(crate) fn sdk(&self) -> &DigiMe {
         &self.inner.sdk

@@ -265,7 +265,6 @@ where
 
     /// The token this desk holds that may be newer than the store's: a
     /// verified token not yet written.
-    #[cfg(test)]
     pub(crate) fn unstored(&self) -> Option<&T> {
         match self.flight.as_ref().map(|f| &f.phase) {
             Some(Phase::Committing { token, .. }) => Some(token),

@@ -382,7 +382,8 @@ async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>,
     let config = sdk.inner.tokens.config();
     loop {
         tokio::time::sleep(config.heartbeat_every()).await;
-        match within(config.store_timeout, &*store, store.renew_lease(&lease, config.lease_ttl)).await {
+        let renewal = store.renew_lease(&lease, config.lease_ttl);
+        match within(config.heartbeat_every(), &*store, renewal).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!("the refresh lease was lost to another process");

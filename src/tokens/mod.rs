@@ -33,7 +33,8 @@ pub(crate) struct Config {
     pub(crate) rules: Rules,
     pub(crate) limits: Limits,
     pub(crate) lease_ttl: Duration,
-    /// The longest any call to the store may take.
+    /// The longest a call to the store may take (a renewal: a third of the
+    /// lease's time to live).
     pub(crate) store_timeout: Duration,
 }
 
@@ -54,7 +55,7 @@ const BACKGROUND_TRIES: u32 = 150;
 
 impl Config {
     pub(crate) fn new(lease_ttl: Duration) -> Self {
-        let store_timeout = (lease_ttl / 3).max(Duration::from_millis(50));
+        let store_timeout = lease_ttl.clamp(Duration::from_secs(1), Duration::from_secs(10));
         let mut config = Config {
             rules: Rules::PROTOCOL,
             limits: Limits {
@@ -86,7 +87,8 @@ impl Config {
             .saturating_add(Duration::from_secs(5))
     }
 
-    /// How often a held lease is renewed.
+    /// How often a held lease is renewed, and the longest a renewal may
+    /// take: a third of its time to live.
     pub(crate) fn heartbeat_every(&self) -> Duration {
         (self.lease_ttl / 3).max(Duration::from_millis(10))
     }

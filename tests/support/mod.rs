@@ -76,5 +76,6 @@ pub const RSA_2048_PEM: &str = include_str!("keys/rsa2048.pem");
 pub const RSA_1024_PEM: &str = include_str!("keys/rsa1024.pem");
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod rigged;
 
 pub const EC_PEM: &str = include_str!("keys/ec.pem");

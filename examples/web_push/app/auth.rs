@@ -189,7 +189,8 @@ pub(super) async fn reauthorize_start(
         .load(&id)
         .await
         .map_err(|err| PageError::from_sdk(&err))?
-        .ok_or_else(PageError::not_connected)?;
+        .ok_or_else(PageError::not_connected)?
+        .token;
     start(&app, &id, |state| {
         app.sdk
             .reauthorize(&app.contract, &token)

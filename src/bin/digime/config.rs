@@ -128,8 +128,6 @@ pub fn token_path(global: &Global) -> Result<&Path, Failure> {
 pub struct UserContext {
     pub session: UserSession,
     pub source: TokenSource,
-    /// The token the session opened with.
-    pub started_with: digime::UserAccessToken,
 }
 
 /// The user's session on the token source: its token is read now, and
@@ -148,10 +146,8 @@ pub async fn user_context(global: &Global) -> Result<UserContext, Failure> {
             )),
             _ => Failure::config(format!("{e}")),
         })?;
-    let started_with = session.user_access_token();
     Ok(UserContext {
         session,
         source,
-        started_with,
     })
 }

@@ -52,8 +52,10 @@ pub struct TokenChange {
 }
 
 /// Runs `call` with the user's session. A refreshed token is written by the
-/// token source itself, under its lock, as the refresh completes (a refresh
-/// token is single-use: a later failure must not lose the new one).
+/// SDK to the token source as the refresh completes (a refresh token is
+/// single-use: a later failure must not lose the new one). When the source
+/// failed to take it, the SDK keeps trying: the command waits for that, a
+/// little, before it exits, and warns if the token is still not written.
 pub async fn with_session<T, F, Fut>(
     ctx: &UserContext,
     call: F,
@@ -64,48 +66,22 @@ where
 {
     let result = call(ctx.session.clone()).await;
     let refreshed = ctx.session.refresh_count() > 0;
-    match result {
-        Ok(value) => Ok((
-            value,
-            TokenChange {
-                refreshed,
-                written: refreshed,
-            },
-        )),
+    let written = match ctx.session.flush(FLUSH_WITHIN).await {
+        Ok(()) => refreshed,
         Err(err) => {
-            // The refresh happened but the source did not take the new token
-            // (the store failed): one more try, so that the user's consent
-            // is not lost. Only while the source still holds the token this
-            // command started with: never over a newer one.
-            if err.token_refreshed()
-                && let Some(token) = err.user_access_token()
-            {
-                keep_refreshed(ctx, token).await;
-            }
-            Err(Failure::Sdk(err))
+            eprintln!("digime: warning: {err}");
+            false
         }
+    };
+    match result {
+        Ok(value) => Ok((value, TokenChange { refreshed, written })),
+        Err(err) => Err(Failure::Sdk(err)),
     }
 }
 
-/// Writes `token`, refreshed by this command, to the token source if it
-/// still holds the token the command started with.
-async fn keep_refreshed(ctx: &UserContext, token: &digime::UserAccessToken) {
-    use digime::secrecy::ExposeSecret;
-    let refresh_value =
-        |t: &digime::UserAccessToken| t.refresh_token().value().expose_secret().to_owned();
-    let stored = ctx.source.store.load(&ctx.source.user).await;
-    let untouched = match &stored {
-        Ok(Some(stored)) => refresh_value(&stored.token) == refresh_value(&ctx.started_with),
-        Ok(None) => true,
-        Err(_) => false,
-    };
-    if !untouched {
-        return;
-    }
-    if let Err(save) = ctx.source.store.save(&ctx.source.user, token).await {
-        eprintln!("digime: warning: the refreshed token could not be stored: {save}");
-    }
-}
+/// How long a command waits, before it exits, for a refreshed token the
+/// token source failed to take at first.
+const FLUSH_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The human line about the token after a call, if there is one.
 pub fn token_note(change: &TokenChange, ctx: &UserContext) -> Option<String> {
