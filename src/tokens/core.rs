@@ -313,6 +313,10 @@ where
                 }
             }
         }
+        if self.flight.is_none() {
+            // Timers are told apart within a flight; a new one counts anew.
+            self.timers = 0;
+        }
         out
     }
 

@@ -592,7 +592,7 @@ pub(super) fn limits() -> Limits {
 }
 
 pub(super) fn check(world: World) -> (usize, Vec<&'static str>) {
-    let checker = world.checker().spawn_bfs().join();
+    let checker = world.checker().threads(2).spawn_bfs().join();
     let found: Vec<&'static str> = checker.discoveries().into_keys().collect();
     (checker.unique_state_count(), found)
 }
@@ -654,7 +654,14 @@ mod tests {
 
     #[test]
     fn the_protocol_keeps_every_property() {
-        let budget: u8 = std::env::var("MODEL_BUDGET").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
-        run(world(2, 2, Rules::PROTOCOL, budget));
+        let var = |name: &str, default: usize| {
+            std::env::var(name).ok().and_then(|b| b.parse().ok()).unwrap_or(default)
+        };
+        run(world(
+            var("MODEL_PROCS", 2),
+            var("MODEL_TASKS", 2),
+            Rules::PROTOCOL,
+            var("MODEL_BUDGET", 1) as u8,
+        ));
     }
 }
