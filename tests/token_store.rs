@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use digime::secrecy::ExposeSecret;
-use digime::store::{FileTokenStore, Lease, LeaseAttempt, MemoryTokenStore, TokenStore};
+use digime::store::{
+    CommitOutcome, FileTokenStore, Lease, LeaseAttempt, MemoryTokenStore, Saved, StoredToken,
+    TokenStore,
+};
 use digime::{Account, ErrorKind, FileDescriptor, UserAccessToken};
 use futures_util::future::BoxFuture;
 use support::{Env, USER};
@@ -27,7 +30,7 @@ impl TokenStore for Counting {
     fn describe(&self) -> String {
         "counting".into()
     }
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<UserAccessToken>>> {
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<StoredToken>>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.load(user)
     }
@@ -35,7 +38,7 @@ impl TokenStore for Counting {
         &'a self,
         user: &'a str,
         token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
+    ) -> BoxFuture<'a, digime::Result<Saved>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.save(user, token)
     }
@@ -48,15 +51,24 @@ impl TokenStore for Counting {
         self.leases.fetch_add(1, Ordering::SeqCst);
         self.inner.acquire_lease(user, ttl)
     }
+    fn renew_lease<'a>(
+        &'a self,
+        lease: &'a Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, digime::Result<bool>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.renew_lease(lease, ttl)
+    }
     fn commit<'a>(
         &'a self,
-        lease: Lease,
+        lease: &'a Lease,
+        expected: u64,
         token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
+    ) -> BoxFuture<'a, digime::Result<CommitOutcome>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.commit(lease, token)
+        self.inner.commit(lease, expected, token)
     }
-    fn release(&self, lease: Lease) -> BoxFuture<'_, digime::Result<()>> {
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, digime::Result<()>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.release(lease)
     }
@@ -112,7 +124,7 @@ async fn the_store_is_touched_to_load_and_to_refresh_never_per_push() {
     assert_eq!(store.leases.load(Ordering::SeqCst), 1);
     assert_eq!(store.calls.load(Ordering::SeqCst), 3, "load, lease, commit");
     assert_eq!(env.sandbox.refresh_count(), 1);
-    let stored = store.load(USER).await.unwrap().unwrap();
+    let stored = store.load(USER).await.unwrap().unwrap().token;
     assert_eq!(
         stored.refresh_token().value().expose_secret(),
         session
@@ -218,14 +230,14 @@ impl TokenStore for CommitFails {
     fn describe(&self) -> String {
         "flaky".into()
     }
-    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<UserAccessToken>>> {
+    fn load<'a>(&'a self, user: &'a str) -> BoxFuture<'a, digime::Result<Option<StoredToken>>> {
         self.inner.load(user)
     }
     fn save<'a>(
         &'a self,
         user: &'a str,
         token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
+    ) -> BoxFuture<'a, digime::Result<Saved>> {
         self.inner.save(user, token)
     }
     fn acquire_lease<'a>(
@@ -235,17 +247,25 @@ impl TokenStore for CommitFails {
     ) -> BoxFuture<'a, digime::Result<LeaseAttempt>> {
         self.inner.acquire_lease(user, ttl)
     }
+    fn renew_lease<'a>(
+        &'a self,
+        lease: &'a Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, digime::Result<bool>> {
+        self.inner.renew_lease(lease, ttl)
+    }
     fn commit<'a>(
         &'a self,
-        lease: Lease,
+        lease: &'a Lease,
+        expected: u64,
         token: &'a UserAccessToken,
-    ) -> BoxFuture<'a, digime::Result<()>> {
+    ) -> BoxFuture<'a, digime::Result<CommitOutcome>> {
         let fail = self
             .failures
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
         if !fail {
-            return self.inner.commit(lease, token);
+            return self.inner.commit(lease, expected, token);
         }
         let released = self.inner.release(lease);
         let panics = self.panics;
@@ -260,7 +280,7 @@ impl TokenStore for CommitFails {
             ))
         })
     }
-    fn release(&self, lease: Lease) -> BoxFuture<'_, digime::Result<()>> {
+    fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, digime::Result<()>> {
         self.inner.release(lease)
     }
 }
@@ -315,7 +335,7 @@ async fn a_token_the_store_did_not_take(panics: bool) {
     let fresh = err.user_access_token().unwrap().clone();
     assert_ne!(refresh_value(&fresh), refresh_value(&env.token));
     assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&store.load(USER).await.unwrap().unwrap().token),
         refresh_value(&env.token),
         "the store did not take it"
     );
@@ -327,7 +347,7 @@ async fn a_token_the_store_did_not_take(panics: bool) {
     assert_eq!(env.sandbox.refresh_count(), 1);
     assert_eq!(env.sandbox.library(USER).len(), 1);
     assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&store.load(USER).await.unwrap().unwrap().token),
         refresh_value(&fresh),
         "the store holds the new token now"
     );
@@ -392,7 +412,7 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
     assert_eq!(refused, 0, "the session pushed with the rotated token");
     assert_eq!(env.sandbox.refresh_count(), 1);
     assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&store.load(USER).await.unwrap().unwrap().token),
         refresh_value(&fresh),
         "the store holds the rotated token"
     );
@@ -455,7 +475,7 @@ async fn a_lagging_store_is_brought_up_to_date_without_spending_an_old_token() {
         refresh_value(&t2)
     );
     assert_eq!(
-        refresh_value(&store.load(USER).await.unwrap().unwrap()),
+        refresh_value(&store.load(USER).await.unwrap().unwrap().token),
         refresh_value(&t2)
     );
 }

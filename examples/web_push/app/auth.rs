@@ -189,6 +189,7 @@ pub(super) async fn reauthorize_start(
         .load(&id)
         .await
         .map_err(|err| PageError::from_sdk(&err))?
+        .map(|stored| stored.token)
         .ok_or_else(PageError::not_connected)?;
     start(&app, &id, |state| {
         app.sdk
