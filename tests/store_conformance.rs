@@ -504,15 +504,9 @@ async fn a_table_of_the_previous_version_is_upgraded_in_place() {
     .await
     .unwrap();
     // A fleet of the new version starting at once upgrades it once.
-    let mut connects = Vec::new();
-    for _ in 0..4 {
-        let url = url.clone();
-        connects.push(tokio::spawn(async move {
-            PostgresTokenStore::connect(&url).await
-        }));
-    }
-    for c in connects {
-        c.await.unwrap().expect("every process connects");
+    let connects = (0..4).map(|_| PostgresTokenStore::connect(&url));
+    for connected in futures_util::future::join_all(connects).await {
+        connected.expect("every process connects");
     }
     let store = PostgresTokenStore::connect(&url).await.unwrap();
     let stored = store.load("has-token").await.unwrap().unwrap();

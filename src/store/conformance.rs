@@ -467,11 +467,17 @@ impl Ctx<'_> {
         Lease::new(user, ttl).map_err(|e| self.failed("Lease::new", e))
     }
 
+    /// Awaits the store's `call`, its error as a violation.
+    async fn call<T>(
+        &self,
+        call: &str,
+        future: impl Future<Output = crate::Result<T>>,
+    ) -> Checked<T> {
+        future.await.map_err(|e| self.failed(call, e))
+    }
+
     async fn load(&self, user: &str) -> Checked<Option<StoredToken>> {
-        self.store
-            .load(user)
-            .await
-            .map_err(|e| self.failed("load", e))
+        self.call("load", self.store.load(user)).await
     }
 
     /// Loads `user`'s token and checks it is `token` at `version`.
@@ -487,10 +493,7 @@ impl Ctx<'_> {
     }
 
     async fn save(&self, user: &str, token: &UserAccessToken) -> Checked<super::Saved> {
-        self.store
-            .save(user, token)
-            .await
-            .map_err(|e| self.failed("save", e))
+        self.call("save", self.store.save(user, token)).await
     }
 
     /// Saves `token` and checks the version and `already_rotated`.
@@ -517,10 +520,8 @@ impl Ctx<'_> {
     }
 
     async fn acquire(&self, user: &str, ttl: Duration) -> Checked<LeaseAttempt> {
-        self.store
-            .acquire_lease(user, ttl)
+        self.call("acquire_lease", self.store.acquire_lease(user, ttl))
             .await
-            .map_err(|e| self.failed("acquire_lease", e))
     }
 
     /// Takes the lease, which must be free: the lease, the token stored and
@@ -567,10 +568,8 @@ impl Ctx<'_> {
     }
 
     async fn renew(&self, lease: &Lease, ttl: Duration) -> Checked<bool> {
-        self.store
-            .renew_lease(lease, ttl)
+        self.call("renew_lease", self.store.renew_lease(lease, ttl))
             .await
-            .map_err(|e| self.failed("renew_lease", e))
     }
 
     async fn commit(
@@ -579,10 +578,8 @@ impl Ctx<'_> {
         expected: u64,
         token: &UserAccessToken,
     ) -> Checked<CommitOutcome> {
-        self.store
-            .commit(lease, expected, token)
+        self.call("commit", self.store.commit(lease, expected, token))
             .await
-            .map_err(|e| self.failed("commit", e))
     }
 
     /// Commits and checks the commit landed at `expected + 1`.
@@ -635,10 +632,7 @@ impl Ctx<'_> {
     }
 
     async fn release(&self, lease: &Lease) -> Checked {
-        self.store
-            .release(lease)
-            .await
-            .map_err(|e| self.failed("release", e))
+        self.call("release", self.store.release(lease)).await
     }
 
     /// Sleeps past the kit's lease TTL, counted from `from`.

@@ -337,8 +337,13 @@ impl FileTokenStore {
     /// the sidecar records it.
     fn lock(&self, user: &str) -> Result<Locked<'_>> {
         let sidecar_path = self.lock_path(user);
-        let mut file = open_private(&sidecar_path, false)
+        let file = open_private(&sidecar_path, false)
             .map_err(|e| self.error(format!("cannot open {} ({e})", sidecar_path.display())))?;
+        self.lock_open(user, file)
+    }
+
+    fn lock_open(&self, user: &str, mut file: File) -> Result<Locked<'_>> {
+        let sidecar_path = self.lock_path(user);
         let started = Instant::now();
         let mut poll = LOCK_POLL;
         loop {
@@ -363,23 +368,11 @@ impl FileTokenStore {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| self.error(format!("cannot read {} ({e})", sidecar_path.display())))?;
-        let meta = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Sidecar::default()
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| {
-                self.error(format!(
-                    "{} is not a token store sidecar (JSON {:?} error at line {}, column {}); \
-                     remove it to start the versions again",
-                    sidecar_path.display(),
-                    e.classify(),
-                    e.line(),
-                    e.column()
-                ))
-            })?
-        };
+        let mut meta = self.parse_sidecar(&sidecar_path, &bytes)?;
         let token_path = self.token_path(user);
         let token = self.read(&token_path)?;
-        let mut locked = Locked {
+        let changed = settle(&mut meta, token.as_ref());
+        Ok(Locked {
             store: self,
             file,
             sidecar_path,
@@ -387,26 +380,49 @@ impl FileTokenStore {
             len: bytes.len(),
             meta,
             token,
-            changed: false,
+            changed,
             durable: false,
-        };
-        if let Some(token) = &locked.token {
-            let fingerprint = refresh_fingerprint(token);
-            if locked.meta.version == 0
-                || locked.meta.fingerprint.as_deref() != Some(fingerprint.as_str())
-            {
-                // Written from outside: a new version, recorded now so that
-                // the next outside change is one more.
-                locked.meta.version += 1;
-                locked.meta.fingerprint = Some(fingerprint);
-                locked.changed = true;
-            }
+        })
+    }
+
+    fn parse_sidecar(&self, path: &Path, bytes: &[u8]) -> Result<Sidecar> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Sidecar::default());
         }
-        Ok(locked)
+        serde_json::from_slice(bytes).map_err(|e| {
+            self.error(format!(
+                "{} is not a token store sidecar (JSON {:?} error at line {}, column {}); \
+                 remove it to start the versions again",
+                path.display(),
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     fn load_locked(&self, user: &str) -> Result<Option<StoredToken>> {
-        let locked = self.lock(user)?;
+        let (sidecar_path, token_path) = (self.lock_path(user), self.token_path(user));
+        if !sidecar_path.exists() && !token_path.exists() {
+            // Nothing stored: no sidecar is created for a mere look.
+            return Ok(None);
+        }
+        let file = match open_private(&sidecar_path, false) {
+            Ok(file) => file,
+            Err(e) if read_only(&e) => {
+                // A token file on a read-only mount (a secret, say) can still
+                // be read, without a lock: nobody can write it here.
+                let bytes = std::fs::read(&sidecar_path).unwrap_or_default();
+                let mut meta = self.parse_sidecar(&sidecar_path, &bytes)?;
+                let token = self.read(&token_path)?;
+                settle(&mut meta, token.as_ref());
+                return Ok(token.map(|token| StoredToken::new(token, meta.version)));
+            }
+            Err(e) => {
+                return Err(self.error(format!("cannot open {} ({e})", sidecar_path.display())));
+            }
+        };
+        let locked = self.lock_open(user, file)?;
         let current = locked.current();
         locked.finish()?;
         Ok(current)
@@ -559,6 +575,30 @@ impl TokenStore for FileTokenStore {
         let lease = lease.clone();
         Box::pin(blocking(self, move |store| store.release_locked(&lease)))
     }
+}
+
+/// Gives a token file the sidecar does not know (written from outside) the
+/// next version; `true` when `meta` changed.
+fn settle(meta: &mut Sidecar, token: Option<&UserAccessToken>) -> bool {
+    let Some(token) = token else {
+        return false;
+    };
+    let fingerprint = refresh_fingerprint(token);
+    if meta.version > 0 && meta.fingerprint.as_deref() == Some(fingerprint.as_str()) {
+        return false;
+    }
+    meta.version += 1;
+    meta.fingerprint = Some(fingerprint);
+    true
+}
+
+/// The sidecar cannot be created or written here (a read-only mount, a
+/// folder of someone else's).
+fn read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Milliseconds since the Unix epoch (0 before it).
@@ -742,6 +782,9 @@ mod tests {
     async fn a_token_file_written_from_outside_is_a_new_version() {
         let dir = scratch("outside");
         let store = FileTokenStore::new(&dir).unwrap();
+        // Looking for a user never written creates nothing.
+        assert!(store.load("nobody").await.unwrap().is_none());
+        assert!(!store.lock_path("nobody").exists());
         // A token file with no sidecar (an older SDK's): version 1.
         std::fs::write(
             store.token_path("u"),

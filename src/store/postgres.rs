@@ -222,7 +222,8 @@ impl PostgresTokenStoreBuilder {
     /// # let _ = b;
     /// ```
     pub fn statement_timeout(mut self, timeout: Duration) -> Self {
-        self.statement_timeout = timeout;
+        // 0 would mean "no limit" to PostgreSQL.
+        self.statement_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -370,7 +371,7 @@ impl PostgresTokenStore {
     /// # let _ = store; Ok(()) }
     /// ```
     pub fn with_statement_timeout(mut self, timeout: Duration) -> Self {
-        self.statement_timeout = timeout;
+        self.statement_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
