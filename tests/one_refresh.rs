@@ -247,7 +247,11 @@ async fn a_refusal_answers_its_own_flight_only() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired);
-    assert_eq!(refresh_grants(&env).len(), 2, "the refusal was not remembered");
+    assert_eq!(
+        refresh_grants(&env).len(),
+        2,
+        "the refusal was not remembered"
+    );
 }
 
 #[tokio::test]

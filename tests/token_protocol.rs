@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use digime::sandbox::{Fault, FaultBody};
 use digime::secrecy::ExposeSecret;
 use digime::store::{FileTokenStore, LeaseAttempt, MemoryTokenStore, TokenStore};
-use digime::{Account, DigiMe, ErrorKind, FileDescriptor, PushOutcome, UserAccessToken, UserSession};
+use digime::{
+    Account, DigiMe, ErrorKind, FileDescriptor, PushOutcome, UserAccessToken, UserSession,
+};
 use support::rigged::Rigged;
 use support::{APP, CONTRACT, Env, USER};
 
@@ -104,7 +106,10 @@ async fn a_slow_commit_past_the_lease_ttl_strands_no_one() {
     store.knobs.commit_delay_ms.store(900, Ordering::SeqCst);
     env.sandbox.expire_access_token(USER);
     let first = tokio::spawn(async move { push(&a, "a.txt").await });
-    until(Duration::from_secs(5), || store.commits.load(Ordering::SeqCst) > 0).await;
+    until(Duration::from_secs(5), || {
+        store.commits.load(Ordering::SeqCst) > 0
+    })
+    .await;
     let second = push(&b, "b.txt").await.expect("B adopts A's token");
     let first = first.await.unwrap().expect("A's push succeeds");
     assert_eq!(env.sandbox.refresh_count(), 1, "one refresh");
@@ -135,7 +140,10 @@ async fn a_lease_lost_mid_refresh_ends_in_the_holders_token() {
         .inject_fault(Fault::with_delay("oauth/token", Duration::from_millis(900)));
     env.sandbox.expire_access_token(USER);
     let first = tokio::spawn(async move { push(&a, "a.txt").await });
-    until(Duration::from_secs(5), || store.leases.load(Ordering::SeqCst) > 0).await;
+    until(Duration::from_secs(5), || {
+        store.leases.load(Ordering::SeqCst) > 0
+    })
+    .await;
     // B asks once A's lease has run out.
     tokio::time::sleep(ttl + Duration::from_millis(50)).await;
     let second = push(&b, "b.txt").await.expect("B adopts A's token");
@@ -183,7 +191,10 @@ async fn a_session_told_to_reauthorize_recovers_from_the_store() {
         refresh_value(outcome.user_access_token()),
         refresh_value(&fresh)
     );
-    assert_eq!(refresh_value(&session.user_access_token()), refresh_value(&fresh));
+    assert_eq!(
+        refresh_value(&session.user_access_token()),
+        refresh_value(&fresh)
+    );
     assert_eq!(hooks.load(Ordering::SeqCst), 1);
     assert_eq!(env.sandbox.library(USER).len(), 1);
 }
@@ -249,7 +260,11 @@ async fn a_token_granted_while_the_key_set_is_out_of_reach_is_kept() {
         }
     };
     assert!(outcome.token_refreshed());
-    assert_eq!(grants(&env), 1, "the granted token was kept, not granted again");
+    assert_eq!(
+        grants(&env),
+        1,
+        "the granted token was kept, not granted again"
+    );
     assert_eq!(env.sandbox.library(USER).len(), 1);
 }
 
@@ -309,15 +324,28 @@ async fn a_call_without_the_store_refreshes_through_it() {
                 .await
         })
     };
-    until(Duration::from_secs(5), || store.leases.load(Ordering::SeqCst) > 0).await;
+    until(Duration::from_secs(5), || {
+        store.leases.load(Ordering::SeqCst) > 0
+    })
+    .await;
     let ours = push(&session, "session.txt").await.unwrap();
     let plain = plain.await.unwrap().unwrap();
     assert_eq!(grants(&env), 1);
-    assert_eq!(store.leases.load(Ordering::SeqCst), 1, "one refresh, under the lease");
+    assert_eq!(
+        store.leases.load(Ordering::SeqCst),
+        1,
+        "one refresh, under the lease"
+    );
     let stored = store.load(USER).await.unwrap().unwrap();
     assert_eq!(stored.version, 2);
-    assert_eq!(refresh_value(&stored.token), refresh_value(plain.user_access_token()));
-    assert_eq!(refresh_value(&stored.token), refresh_value(ours.user_access_token()));
+    assert_eq!(
+        refresh_value(&stored.token),
+        refresh_value(plain.user_access_token())
+    );
+    assert_eq!(
+        refresh_value(&stored.token),
+        refresh_value(ours.user_access_token())
+    );
 }
 
 /// A store that never answers: the call ends in a store error after a
@@ -338,7 +366,11 @@ async fn a_hung_store_ends_in_a_store_error_and_no_refresh() {
     let err = push(&session, "x.txt").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenStore, "{err:?}");
     assert!(err.to_string().contains("rigged memory"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(grants(&env), 0);
 }
 

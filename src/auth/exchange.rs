@@ -3,11 +3,11 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
-use crate::tokens::{token_call, token_from_reply};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
+use crate::tokens::{token_call, token_from_reply};
 
 impl DigiMe {
     /// Exchanges the callback's code for the user's access token, proving
@@ -95,10 +95,10 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<UserAccessToken> {
-        let (desk, version) = self
-            .inner
-            .tokens
-            .route(&self.client_id(contract), &std::sync::Arc::new(token.clone()));
+        let (desk, version) = self.inner.tokens.route(
+            &self.client_id(contract),
+            &std::sync::Arc::new(token.clone()),
+        );
         let seen = crate::tokens::core::Versioned::new(
             crate::tokens::Tok(std::sync::Arc::new(token.clone())),
             version,

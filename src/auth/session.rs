@@ -133,7 +133,12 @@ impl DigiMe {
             .newest()
             .filter(|n| n.version > loaded.version)
             .unwrap_or(loaded);
-        Ok(UserSession::new(self.clone(), contract.clone(), current, desk))
+        Ok(UserSession::new(
+            self.clone(),
+            contract.clone(),
+            current,
+            desk,
+        ))
     }
 }
 

@@ -7,8 +7,8 @@ use url::Url;
 
 use super::{DigiMe, Inner};
 use crate::auth::ServerJwtVerifier;
-use crate::tokens::Tokens;
 use crate::error::{Error, Result};
+use crate::tokens::Tokens;
 use crate::validate;
 
 /// The production API.

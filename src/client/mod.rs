@@ -12,10 +12,10 @@ pub(crate) use builder::DEFAULT_READ_TIMEOUT;
 pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
 
 use crate::auth::{ServerJwtVerifier, TokenState};
-use crate::tokens::Tokens;
 use crate::contract::ContractDetails;
 use crate::push::PushBuilder;
 use crate::token::UserAccessToken;
+use crate::tokens::Tokens;
 
 /// The digi.me SDK: build it once and share it.
 ///

@@ -53,9 +53,11 @@ impl Entry {
             .map(|token| StoredToken::new(token, self.version))
     }
 
-    /// Writes `token` at the next version, remembering the one it replaces.
-    fn write(&mut self, token: &UserAccessToken) -> u64 {
-        if let Some(old) = &self.token {
+    /// Writes `token` at the next version; a commit (`rotation`) also
+    /// remembers the token it replaces as rotated away from. A save does
+    /// not: it may put back any token, on purpose.
+    fn write(&mut self, token: &UserAccessToken, rotation: bool) -> u64 {
+        if rotation && let Some(old) = &self.token {
             self.rotated.push_back(refresh_fingerprint(old));
             if self.rotated.len() > ROTATED_KEPT {
                 self.rotated.pop_front();
@@ -99,11 +101,15 @@ impl TokenStore for MemoryTokenStore {
         Box::pin(async move { Ok(current) })
     }
 
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>> {
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<Saved>> {
         let mut users = self.users();
         let entry = users.entry(user.to_owned()).or_default();
         let already_rotated = entry.rotated.contains(&refresh_fingerprint(token));
-        let version = entry.write(token);
+        let version = entry.write(token, false);
         Box::pin(async move { Ok(Saved::new(version, already_rotated)) })
     }
 
@@ -160,7 +166,7 @@ impl TokenStore for MemoryTokenStore {
             if entry.holds(lease) {
                 entry.lease = None;
             }
-            CommitOutcome::Committed(entry.write(token))
+            CommitOutcome::Committed(entry.write(token, true))
         } else {
             CommitOutcome::Conflict(entry.current())
         };

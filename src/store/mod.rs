@@ -103,7 +103,11 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     /// Stores `token` for `user`, whatever was there, at the next version
     /// (for a user's first token, a token after reauthorization, or an
     /// operator's `digime token put`).
-    fn save<'a>(&'a self, user: &'a str, token: &'a UserAccessToken) -> BoxFuture<'a, Result<Saved>>;
+    fn save<'a>(
+        &'a self,
+        user: &'a str,
+        token: &'a UserAccessToken,
+    ) -> BoxFuture<'a, Result<Saved>>;
 
     /// Tries to take `user`'s refresh lease for `ttl`, and reads the token
     /// stored now.

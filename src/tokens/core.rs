@@ -83,6 +83,9 @@ pub(crate) enum Event<T, R, E> {
     LeaseHeld { current: Option<Versioned<T>> },
     /// Taking the lease failed (the store failed or did not answer in time).
     LeaseFailed(E),
+    /// A renewal before the grant: whether the lease is still this desk's
+    /// (`false` too when the store could not say).
+    Renewed(bool),
     /// digi.me answered the refresh grant with a new token, not yet verified.
     Granted(R),
     /// digi.me refused the refresh token.
@@ -119,11 +122,19 @@ pub(crate) enum Event<T, R, E> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Action<T, R, E> {
     AcquireLease,
+    /// Renew the lease now, to know it is still held before a grant.
+    Renew,
     Grant(T),
     Verify(R),
-    Commit { expected: u64, token: T },
+    Commit {
+        expected: u64,
+        token: T,
+    },
     Load,
-    Sleep { timer: u64, wait: Wait },
+    Sleep {
+        timer: u64,
+        wait: Wait,
+    },
     StartHeartbeat,
     StopHeartbeat,
     Release,
@@ -180,6 +191,9 @@ enum Phase<T, R> {
     LeaseWait { polls: u32 },
     /// Waiting (or reading) for an old holder's token after a takeover.
     Grace { polls: u32 },
+    /// Renewing the lease before the grant: a desk that lost its lease
+    /// while it waited never grants.
+    Fencing,
     /// The refresh grant is out.
     Granting,
     /// Verifying (or waiting to verify again) a granted token.
@@ -261,6 +275,14 @@ where
             self.flight.as_ref().map(|f| &f.phase),
             Some(Phase::Granting | Phase::Verifying { .. } | Phase::Committing { .. })
         )
+    }
+
+    /// True while the desk believes it holds the store's lease.
+    #[cfg(test)]
+    pub(crate) fn holds_lease(&self) -> bool {
+        self.flight
+            .as_ref()
+            .is_some_and(|f| f.lease == LeaseState::Held)
     }
 
     /// The token this desk holds that may be newer than the store's: a
@@ -424,7 +446,11 @@ where
     }
 
     /// The stored token when it is newer than the one the flight refreshes.
-    fn moved(&self, flight: &Flight<T, R, E>, current: &Option<Versioned<T>>) -> Option<Versioned<T>> {
+    fn moved(
+        &self,
+        flight: &Flight<T, R, E>,
+        current: &Option<Versioned<T>>,
+    ) -> Option<Versioned<T>> {
         current
             .as_ref()
             .filter(|c| self.newer(c, &flight.from))
@@ -487,7 +513,10 @@ where
                     out.push(Action::StartHeartbeat);
                 }
                 if let Some(token) = f.carry.take() {
-                    f.phase = Phase::Committing { token: token.clone(), tries: 1 };
+                    f.phase = Phase::Committing {
+                        token: token.clone(),
+                        tries: 1,
+                    };
                     out.push(Action::Commit {
                         expected: f.base,
                         token,
@@ -527,8 +556,8 @@ where
                 }
                 let polls = polls + 1;
                 if polls >= self.limits.grace_polls {
-                    f.phase = Phase::Granting;
-                    out.push(Action::Grant(f.from.token.clone()));
+                    f.phase = Phase::Fencing;
+                    out.push(Action::Renew);
                 } else {
                     f.phase = Phase::Grace { polls };
                     self.timer(Wait::Grace(polls), &mut f, out);
@@ -538,10 +567,26 @@ where
             (Phase::Grace { .. }, Event::LoadFailed(error)) => {
                 self.finish(f, Answer::Failed(error), false, out)
             }
+            (Phase::Fencing, Event::Renewed(held)) => {
+                if held && f.lease == LeaseState::Held {
+                    f.phase = Phase::Granting;
+                    out.push(Action::Grant(f.from.token.clone()));
+                } else {
+                    // The lease went to another process meanwhile: ask for
+                    // it again (its holder's token shows up, or it runs out).
+                    self.end_lease(&mut f, false, out);
+                    f.phase = Phase::Leasing { polls: 0 };
+                    out.push(Action::AcquireLease);
+                }
+                Some(f)
+            }
 
             // The grant.
             (Phase::Granting, Event::Granted(raw)) => {
-                f.phase = Phase::Verifying { raw: raw.clone(), tries: 1 };
+                f.phase = Phase::Verifying {
+                    raw: raw.clone(),
+                    tries: 1,
+                };
                 out.push(Action::Verify(raw));
                 Some(f)
             }
@@ -567,7 +612,10 @@ where
             // Verifying the granted token.
             (Phase::Verifying { .. }, Event::Verified(token)) => {
                 if self.store {
-                    f.phase = Phase::Committing { token: token.clone(), tries: 1 };
+                    f.phase = Phase::Committing {
+                        token: token.clone(),
+                        tries: 1,
+                    };
                     out.push(Action::Commit {
                         expected: f.base,
                         token,
@@ -587,7 +635,10 @@ where
                 if tries >= self.limits.verify_tries {
                     Self::settle(&mut f, Answer::Unsure(error), out);
                 }
-                f.phase = Phase::Verifying { raw, tries: tries + 1 };
+                f.phase = Phase::Verifying {
+                    raw,
+                    tries: tries + 1,
+                };
                 self.timer(Wait::Backoff(tries), &mut f, out);
                 Some(f)
             }
@@ -606,23 +657,28 @@ where
                 Self::answer(&mut f, Answer::Token(fresh), out);
                 None
             }
-            (Phase::Committing { token, tries }, Event::Conflict(current, error)) => match current {
-                // Something newer was written meanwhile (a token saved after
-                // a reauthorization): it wins.
-                Some(current) => self.adopt(f, current, out),
-                // The user's row is gone: write the token anew.
-                None if tries < self.limits.commit_tries + self.limits.background_tries => {
-                    f.base = 0;
-                    f.phase = Phase::Committing { token: token.clone(), tries: tries + 1 };
-                    out.push(Action::Commit { expected: 0, token });
-                    Some(f)
+            (Phase::Committing { token, tries }, Event::Conflict(current, error)) => {
+                match current {
+                    // Something newer was written meanwhile (a token saved after
+                    // a reauthorization): it wins.
+                    Some(current) => self.adopt(f, current, out),
+                    // The user's row is gone: write the token anew.
+                    None if tries < self.limits.commit_tries + self.limits.background_tries => {
+                        f.base = 0;
+                        f.phase = Phase::Committing {
+                            token: token.clone(),
+                            tries: tries + 1,
+                        };
+                        out.push(Action::Commit { expected: 0, token });
+                        Some(f)
+                    }
+                    None => {
+                        let token = Versioned::new(token, f.base + 1);
+                        self.learn(token.clone());
+                        self.finish(f, Answer::Unstored { token, error }, true, out)
+                    }
                 }
-                None => {
-                    let token = Versioned::new(token, f.base + 1);
-                    self.learn(token.clone());
-                    self.finish(f, Answer::Unstored { token, error }, true, out)
-                }
-            },
+            }
             (Phase::Committing { token, tries }, Event::CommitFailed(error)) => {
                 let unstored = Versioned::new(token.clone(), f.base + 1);
                 if tries >= self.limits.commit_tries {
@@ -639,9 +695,20 @@ where
                     );
                 }
                 if tries >= self.limits.commit_tries + self.limits.background_tries {
-                    return self.finish(f, Answer::Unstored { token: unstored, error }, true, out);
+                    return self.finish(
+                        f,
+                        Answer::Unstored {
+                            token: unstored,
+                            error,
+                        },
+                        true,
+                        out,
+                    );
                 }
-                f.phase = Phase::Committing { token, tries: tries + 1 };
+                f.phase = Phase::Committing {
+                    token,
+                    tries: tries + 1,
+                };
                 self.timer(Wait::Backoff(tries), &mut f, out);
                 Some(f)
             }

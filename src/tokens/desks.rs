@@ -193,7 +193,11 @@ impl Desks {
     }
 
     /// The desk `token` was seen at, if any.
-    pub(crate) fn seen_at(&self, client_id: &str, token: &UserAccessToken) -> Option<Arc<DeskCell>> {
+    pub(crate) fn seen_at(
+        &self,
+        client_id: &str,
+        token: &UserAccessToken,
+    ) -> Option<Arc<DeskCell>> {
         self.routes
             .get(&RouteKey::new(client_id, token))
             .map(|r| r.desk.clone())
@@ -219,11 +223,10 @@ impl Desks {
         if let Some(existing) = self.routes.get(&key)
             && existing.desk.store.is_none()
             && !Arc::ptr_eq(&existing.desk, desk)
-            && existing
-                .desk
-                .newest()
-                .is_some_and(|n| n.token.0.refresh_token().value().expose_secret()
-                    != token.refresh_token().value().expose_secret())
+            && existing.desk.newest().is_some_and(|n| {
+                n.token.0.refresh_token().value().expose_secret()
+                    != token.refresh_token().value().expose_secret()
+            })
         {
             return;
         }

@@ -33,6 +33,7 @@ pub(crate) struct Fresh {
 /// What the driver performs for a flight, one at a time.
 enum Io {
     Lease,
+    Renew,
     Grant(Tok),
     Verify(Raw),
     Commit { expected: u64, token: Tok },
@@ -52,7 +53,10 @@ impl DeskCell {
         // A rotation of `seen` this process made without the store: the
         // store gets it (under the lease), rather than a refresh.
         let carry = match &self.store {
-            Some(_) => sdk.inner.tokens.storeless_rotation(&self.client_id, &seen.token),
+            Some(_) => sdk
+                .inner
+                .tokens
+                .storeless_rotation(&self.client_id, &seen.token),
             None => None,
         };
         let (tx, rx) = oneshot::channel();
@@ -153,7 +157,12 @@ impl DeskCell {
                 }
                 Action::StartHeartbeat => {
                     if let (Some(store), Some(lease)) = (&self.store, &slot.lease) {
-                        let beat = heartbeat(sdk.clone(), self.clone(), store.store.clone(), lease.clone());
+                        let beat = heartbeat(
+                            sdk.clone(),
+                            self.clone(),
+                            store.store.clone(),
+                            lease.clone(),
+                        );
                         slot.heartbeat = Some(spawn(beat));
                     }
                     None
@@ -179,11 +188,14 @@ impl DeskCell {
                 }
                 Action::KeepLease => {
                     if slot.lease.take().is_some() {
-                        tracing::warn!("the refresh may have happened: the lease is left to run out");
+                        tracing::warn!(
+                            "the refresh may have happened: the lease is left to run out"
+                        );
                     }
                     None
                 }
                 Action::AcquireLease => Some(Io::Lease),
+                Action::Renew => Some(Io::Renew),
                 Action::Grant(t) => Some(Io::Grant(t)),
                 Action::Verify(raw) => Some(Io::Verify(raw)),
                 Action::Commit { expected, token } => Some(Io::Commit { expected, token }),
@@ -267,7 +279,10 @@ async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error
                     if let Some(from) = &from {
                         fresh.inherit_identity(&from.0);
                     }
-                    tracing::info!(user = fresh.user_id().unwrap_or("-"), "access token refreshed");
+                    tracing::info!(
+                        user = fresh.user_id().unwrap_or("-"),
+                        "access token refreshed"
+                    );
                     Event::Verified(Tok(Arc::new(fresh)))
                 }
                 Err(err) => {
@@ -276,7 +291,10 @@ async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error
                         Some(from) => err.mark_refresh_may_have_happened((*from.0).clone()),
                         None => err,
                     };
-                    Event::VerifyFailed { error: err, retryable }
+                    Event::VerifyFailed {
+                        error: err,
+                        retryable,
+                    }
                 }
             }
         }
@@ -306,6 +324,20 @@ async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error
                     current: current.map(versioned),
                 },
                 Err(err) => Event::LeaseFailed(err),
+            }
+        }
+        Io::Renew => {
+            let lease = cell.lock().lease.clone();
+            let (Some(s), Some(lease)) = (store, lease) else {
+                return Event::Renewed(false);
+            };
+            let renewal = s.store.renew_lease(&lease, config.lease_ttl);
+            match within(config.heartbeat_every(), &*s.store, renewal).await {
+                Ok(held) => Event::Renewed(held),
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not renew the refresh lease before the refresh");
+                    Event::Renewed(false)
+                }
             }
         }
         Io::Commit { expected, token } => {
@@ -369,7 +401,10 @@ async fn within<T>(
 ) -> Result<T> {
     match tokio::time::timeout(deadline, AssertUnwindSafe(call).catch_unwind()).await {
         Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err(Error::token_store(store.describe(), "the store's code panicked")),
+        Ok(Err(_)) => Err(Error::token_store(
+            store.describe(),
+            "the store's code panicked",
+        )),
         Err(_) => Err(Error::token_store(
             store.describe(),
             format!("did not answer within {} ms", deadline.as_millis()),
@@ -390,7 +425,9 @@ async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>,
                 let _ = cell.feed(&sdk, Event::LeaseLost);
                 return;
             }
-            Err(err) => tracing::warn!(error = %err, "could not renew the refresh lease; trying again"),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not renew the refresh lease; trying again")
+            }
         }
     }
 }

@@ -67,11 +67,7 @@ pub(crate) async fn verify_token(
     http: &reqwest::Client,
     jwt: &SecretString,
 ) -> Result<UserAccessToken> {
-    let payload: TokenPayload = sdk
-        .inner
-        .verifier
-        .verify(http, jwt.expose_secret())
-        .await?;
+    let payload: TokenPayload = sdk.inner.verifier.verify(http, jwt.expose_secret()).await?;
     Ok(UserAccessToken::new(
         Token::from_unix_secs(payload.access_token.value, payload.access_token.expires_on),
         Token::from_unix_secs(

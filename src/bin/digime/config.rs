@@ -146,8 +146,5 @@ pub async fn user_context(global: &Global) -> Result<UserContext, Failure> {
             )),
             _ => Failure::config(format!("{e}")),
         })?;
-    Ok(UserContext {
-        session,
-        source,
-    })
+    Ok(UserContext { session, source })
 }
