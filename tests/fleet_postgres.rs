@@ -590,3 +590,109 @@ async fn the_cli_pushes_through_a_postgres_token_store() {
         stored.refresh_token().value().expose_secret()
     );
 }
+
+/// Two `digime push library` processes on a PostgreSQL store with
+/// `--lease-ttl 4`. The first refreshes, and its write of the new token
+/// stalls in the database for longer than the lease lives (a trigger sleeps
+/// in the first statement that changes the token, as a write does behind a
+/// lock or a failover). Its heartbeat keeps the lease, so the second waits
+/// for the token instead of spending the old refresh token: both exit 0,
+/// with one refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cli_processes_and_a_token_write_that_stalls_past_the_lease() {
+    const BIN: &str = env!("CARGO_BIN_EXE_digime");
+    let cluster = Cluster::get();
+    let url = cluster.database("fleet_stall");
+    let dir = tempfile::tempdir().unwrap();
+    let (sandbox, _contract, key) = sandbox(dir.path()).await;
+    sandbox.create_user("patient-42", &["acc-1"]).unwrap();
+    let token = sandbox.mint_token(APP, CONTRACT, "patient-42").unwrap();
+    std::fs::write(
+        dir.path().join("token.json"),
+        serde_json::to_string(&token).unwrap(),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(["--lease-ttl", "4"])
+            .args(args)
+            .env("DIGIME_BASE_URL", sandbox.base_url())
+            .env("DIGIME_APP_ID", APP)
+            .env("DIGIME_CONTRACT_ID", CONTRACT)
+            .env("DIGIME_KEY_FILE", &key)
+            .env("DIGIME_TOKEN_STORE", &url)
+            .env("DIGIME_USER", "patient-42")
+            .env_remove("DIGIME_TOKEN_FILE")
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    };
+    let out = cli(&["token", "put", "token.json"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The stall: the first statement that changes a token (the session that
+    // takes the advisory lock keeps it) sleeps 4.5 s, past the lease's 4 s.
+    use digime::store::deadpool_postgres::tokio_postgres;
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db.batch_execute(
+        "CREATE FUNCTION digime_stall() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN \
+           IF NEW.token IS DISTINCT FROM OLD.token AND pg_try_advisory_lock(4242) THEN \
+             PERFORM pg_sleep(4.5); \
+           END IF; \
+           RETURN NEW; \
+         END $$; \
+         CREATE TRIGGER digime_stall BEFORE UPDATE ON digime_tokens \
+           FOR EACH ROW EXECUTE FUNCTION digime_stall();",
+    )
+    .await
+    .unwrap();
+
+    sandbox.expire_access_token("patient-42");
+    let push = |name: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, name).unwrap();
+        cli(&["push", "library", file.to_str().unwrap(), "--account", "acc-1"])
+            .spawn()
+            .unwrap()
+    };
+    let first = push("a.txt");
+    // The second starts once the first's write is stalled.
+    let started = std::time::Instant::now();
+    loop {
+        let sleeping: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if sleeping > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no stalled write");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = push("b.txt");
+    for (name, child) in [("first", first), ("second", second)] {
+        let out = child.wait_with_output().await.unwrap();
+        assert!(
+            out.status.success(),
+            "the {name} process: exit {:?}\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(refresh_grants(&sandbox), 1, "one refresh");
+    assert_eq!(sandbox.library("patient-42").len(), 2);
+    let store = PostgresTokenStore::connect(&url).await.unwrap();
+    let stored = store.load("patient-42").await.unwrap().unwrap();
+    assert_eq!(stored.version, 2, "the new token, written once");
+}

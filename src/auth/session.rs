@@ -19,7 +19,7 @@ use crate::tokens::{DeskCell, Tok, versioned};
 /// One user's token, shared by every call made for them.
 ///
 /// A session holds the newest token it knows. Its calls refresh through the
-/// SDK's refresher, so concurrent calls share one refresh, and the session's
+/// SDK's token protocol, so concurrent calls share one refresh, and the session's
 /// hook fires once per new token. [`user_access_token`](Self::user_access_token)
 /// hands the newest token out for storage.
 ///
