@@ -631,7 +631,11 @@ async fn two_cli_processes_and_a_token_write_that_stalls_past_the_lease() {
         cmd
     };
     let out = cli(&["token", "put", "token.json"]).output().await.unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The stall: the first statement that changes a token (the session that
     // takes the advisory lock keeps it) sleeps 4.5 s, past the lease's 4 s.
@@ -658,9 +662,15 @@ async fn two_cli_processes_and_a_token_write_that_stalls_past_the_lease() {
     let push = |name: &str| {
         let file = dir.path().join(name);
         std::fs::write(&file, name).unwrap();
-        cli(&["push", "library", file.to_str().unwrap(), "--account", "acc-1"])
-            .spawn()
-            .unwrap()
+        cli(&[
+            "push",
+            "library",
+            file.to_str().unwrap(),
+            "--account",
+            "acc-1",
+        ])
+        .spawn()
+        .unwrap()
     };
     let first = push("a.txt");
     // The second starts once the first's write is stalled.
@@ -677,7 +687,10 @@ async fn two_cli_processes_and_a_token_write_that_stalls_past_the_lease() {
         if sleeping > 0 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "no stalled write");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no stalled write"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let second = push("b.txt");

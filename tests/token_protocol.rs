@@ -19,7 +19,7 @@ use digime::{
     Account, DigiMe, ErrorKind, FileDescriptor, PushOutcome, UserAccessToken, UserSession,
 };
 use support::rigged::Rigged;
-use support::{APP, CONTRACT, Env, USER};
+use support::{ACCOUNTS, APP, CONTRACT, Env, USER};
 
 fn descriptor() -> FileDescriptor {
     FileDescriptor::builder()
@@ -470,4 +470,126 @@ fn a_dropped_runtime_does_not_cancel_a_refresh() {
     assert_eq!(grants(&env), 1);
     assert_eq!(env.sandbox.refresh_count(), 1);
     drop(server);
+}
+
+/// Two stores that describe themselves alike (two memory stores; two
+/// tables of one database) hold different users under the same key: each
+/// session refreshes through its own store, and each user's pushes land in
+/// their own library.
+#[tokio::test]
+async fn two_stores_with_one_name_keep_their_users_apart() {
+    let env = Env::new().await;
+    env.sandbox.create_user("user-2", ACCOUNTS).unwrap();
+    let token2 = env.sandbox.mint_token(APP, CONTRACT, "user-2").unwrap();
+    let store1 = Arc::new(MemoryTokenStore::new());
+    let store2 = Arc::new(MemoryTokenStore::new());
+    assert_eq!(store1.describe(), store2.describe());
+    store1.save("u", &env.token).await.unwrap();
+    store2.save("u", &token2).await.unwrap();
+    let s1 = env
+        .sdk
+        .session_from_store(&env.contract, store1.clone(), "u")
+        .await
+        .unwrap();
+    let s2 = env
+        .sdk
+        .session_from_store(&env.contract, store2.clone(), "u")
+        .await
+        .unwrap();
+    env.sandbox.expire_access_token("user-2");
+    push(&s2, "for-user-2.txt").await.unwrap();
+    let in1 = store1.load("u").await.unwrap().unwrap();
+    assert_eq!(in1.version, 1, "store 1 untouched");
+    assert_eq!(refresh_value(&in1.token), refresh_value(&env.token));
+    assert_eq!(store2.load("u").await.unwrap().unwrap().version, 2);
+    push(&s1, "for-user-1.txt").await.unwrap();
+    assert_eq!(env.sandbox.library(USER).len(), 1);
+    assert_eq!(env.sandbox.library("user-2").len(), 1);
+}
+
+/// A session without a store, made before a session of a store with the
+/// same token: its refresh goes through the store too, so the store's
+/// session adopts the new token instead of spending the old one.
+#[tokio::test]
+async fn a_storeless_session_made_first_refreshes_through_the_store() {
+    let env = Env::new().await;
+    let plain = env.sdk.session(&env.contract, env.token.clone());
+    let store = Arc::new(MemoryTokenStore::new());
+    store.save(USER, &env.token).await.unwrap();
+    let stored = env
+        .sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    env.sandbox.expire_access_token(USER);
+    push(&plain, "plain.txt").await.expect("the storeless push");
+    push(&stored, "stored.txt")
+        .await
+        .expect("the store's session is not told to reauthorize");
+    assert_eq!(grants(&env), 1, "one refresh token, spent once");
+    assert_eq!(store.load(USER).await.unwrap().unwrap().version, 2);
+}
+
+/// A refresh without a store is under way when a session of a store opens
+/// on the same token: the store's session joins it and writes its result to
+/// the store, rather than refreshing the same token under the lease.
+#[tokio::test]
+async fn a_store_session_joins_a_refresh_made_without_the_store() {
+    let env = Env::new().await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store.save(USER, &env.token).await.unwrap();
+    env.sandbox
+        .inject_fault(Fault::with_delay("oauth/token", Duration::from_millis(300)));
+    let plain = {
+        let (sdk, contract, token) = (env.sdk.clone(), env.contract.clone(), env.token.clone());
+        tokio::spawn(async move { sdk.refresh_token(&contract, &token).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let session = env
+        .sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    let fresh = session
+        .refresh()
+        .await
+        .expect("the session joins the refresh");
+    let theirs = plain.await.unwrap().unwrap();
+    assert_eq!(refresh_value(&fresh), refresh_value(&theirs));
+    assert_eq!(grants(&env), 1);
+    let stored = store.load(USER).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(refresh_value(&stored.token), refresh_value(&theirs));
+}
+
+/// `flush` waits for a token granted while the key set was out of reach:
+/// until it is verified and written, a process must not exit as if all were
+/// stored (the CLI would then drop the only copy of the new token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_waits_for_a_token_pending_verification() {
+    let env = Env::new().await;
+    // A new client: its key set cache is empty.
+    let sdk = process(&env, Duration::from_secs(30));
+    let store = Arc::new(MemoryTokenStore::new());
+    store.save(USER, &env.token).await.unwrap();
+    let session = sdk
+        .session_from_store(&env.contract, store.clone(), USER)
+        .await
+        .unwrap();
+    env.sandbox.expire_access_token(USER);
+    // Three verifications of three fetches, then two more tries' worth.
+    env.sandbox
+        .inject_fault(Fault::with_status("jwks/oauth", 503).times(15));
+    let err = push(&session, "x.txt").await.unwrap_err();
+    assert!(err.refresh_may_have_happened(), "{err:?}");
+    let early = session.flush(Duration::from_millis(100)).await.unwrap_err();
+    assert!(early.refresh_may_have_happened(), "{early:?}");
+    session
+        .flush(Duration::from_secs(20))
+        .await
+        .expect("the token is verified and written");
+    let stored = store.load(USER).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_ne!(refresh_value(&stored.token), refresh_value(&env.token));
+    assert_eq!(grants(&env), 1);
 }

@@ -56,5 +56,7 @@ pub use reauthorize::ReauthorizeBuilder;
 pub use reauthorize_account::ReauthorizeAccountBuilder;
 pub use session::UserSession;
 
-pub(crate) use server_jwt::ServerJwtVerifier;
+#[cfg(test)]
+pub(crate) use server_jwt::UnknownKid;
+pub(crate) use server_jwt::{ServerJwtVerifier, is_unknown_kid};
 pub(crate) use user_call::{Finished, TokenState, user_call};

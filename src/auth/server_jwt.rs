@@ -192,8 +192,28 @@ impl ServerJwtVerifier {
         self.remember(fresh);
         self.cached(kid).ok_or_else(|| {
             Error::token_verification(format!("the key set at {jku} has no key with kid `{kid}`"))
+                .with_source(UnknownKid)
         })
     }
+}
+
+/// The source of a verification error whose key is not (yet) in the key
+/// set: a key set served from a stale cache while digi.me rotates its keys
+/// looks like this, and a later fetch may have the key.
+#[derive(Debug)]
+pub(crate) struct UnknownKid;
+
+impl std::fmt::Display for UnknownKid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no key with this kid in the key set")
+    }
+}
+
+impl std::error::Error for UnknownKid {}
+
+/// True when `err` is a verification that failed only for want of its key.
+pub(crate) fn is_unknown_kid(err: &Error) -> bool {
+    std::error::Error::source(err).is_some_and(|s| s.is::<UnknownKid>())
 }
 
 /// A verification failure in words that never quote the token: serde's

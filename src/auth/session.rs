@@ -59,9 +59,9 @@ struct SessionInner {
     sdk: DigiMe,
     contract: ContractDetails,
     current: RwLock<Versioned<Tok>>,
-    /// Where the session's token is refreshed: its store's user, or its
-    /// lineage without a store.
-    desk: Arc<DeskCell>,
+    /// Where the session's token is refreshed, for a session of a store
+    /// (without one, the token's own desk, found at each refresh).
+    desk: Option<Arc<DeskCell>>,
     /// Called once per new token. Kept behind a mutex so that hook calls
     /// never overlap and see tokens in order.
     on_change: Mutex<Option<OnTokenChange>>,
@@ -79,12 +79,12 @@ impl DigiMe {
     /// ```
     pub fn session(&self, contract: &ContractDetails, token: UserAccessToken) -> UserSession {
         let token = Arc::new(token);
-        let (desk, version) = self.inner.tokens.route(&self.client_id(contract), &token);
+        let (_, version) = self.inner.tokens.route(&self.client_id(contract), &token);
         UserSession::new(
             self.clone(),
             contract.clone(),
             Versioned::new(Tok(token), version),
-            desk,
+            None,
         )
     }
 
@@ -137,7 +137,7 @@ impl DigiMe {
             self.clone(),
             contract.clone(),
             current,
-            desk,
+            Some(desk),
         ))
     }
 }
@@ -147,7 +147,7 @@ impl UserSession {
         sdk: DigiMe,
         contract: ContractDetails,
         token: Versioned<Tok>,
-        desk: Arc<DeskCell>,
+        desk: Option<Arc<DeskCell>>,
     ) -> Self {
         UserSession {
             inner: Arc::new(SessionInner {
@@ -226,12 +226,20 @@ impl UserSession {
     /// # let _ = token; Ok(()) }
     /// ```
     pub async fn refresh(&self) -> Result<UserAccessToken> {
-        let seen = self.current();
-        let fresh = self
-            .inner
-            .desk
-            .need(&self.inner.sdk, &self.inner.contract, seen.clone())
-            .await?;
+        let mut seen = self.current();
+        let sdk = &self.inner.sdk;
+        let desk = match &self.inner.desk {
+            Some(desk) => desk.clone(),
+            None => {
+                let (desk, version) = sdk
+                    .inner
+                    .tokens
+                    .route(&sdk.client_id(&self.inner.contract), &seen.token.0);
+                seen.version = version;
+                desk
+            }
+        };
+        let fresh = desk.need(sdk, &self.inner.contract, seen.clone()).await?;
         self.adopt(&seen, &fresh.token);
         match fresh.unstored {
             // The token is refreshed and this session holds it; the store
@@ -251,16 +259,19 @@ impl UserSession {
         self.inner.refreshes.load(Ordering::SeqCst)
     }
 
-    /// Waits, up to `within`, until the session's newest token is in its
-    /// store. It is, as soon as a refresh commits; a store that failed
-    /// during a refresh gets the new token later, as the SDK keeps trying
-    /// in the background (see the outcomes' `token_store_error()`). Call it
-    /// before a short-lived process exits. A session without a store has
-    /// nothing to wait for.
+    /// Waits, up to `within`, until no refresh of the session's token is
+    /// under way and its newest token is in its store. A refresh whose
+    /// token the store failed to take goes on in the background (see the
+    /// outcomes' `token_store_error()`), as does the verification of a
+    /// token digi.me granted while its key set was out of reach: call this
+    /// before a short-lived process exits, so that such a token is not lost
+    /// with the process. A session without a store has nothing to wait
+    /// for.
     ///
     /// Errors: [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) when
-    /// the token is still not stored after `within`; the error carries the
-    /// token ([`Error::user_access_token`]) for you to keep.
+    /// the new token is still not stored after `within` (the error carries
+    /// it, [`Error::user_access_token`], for you to keep), or when a refresh
+    /// is still under way ([`Error::refresh_may_have_happened`]).
     ///
     /// ```no_run
     /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
@@ -268,25 +279,38 @@ impl UserSession {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self, within: std::time::Duration) -> Result<()> {
+        let Some(desk) = &self.inner.desk else {
+            return Ok(());
+        };
         let deadline = tokio::time::Instant::now() + within;
-        while self.inner.desk.lock().desk.unstored().is_some() {
-            if tokio::time::Instant::now() >= deadline {
-                let (store, user) = match &self.inner.desk.store {
-                    Some(s) => (s.store.describe(), s.user.clone()),
-                    None => ("-".to_owned(), "-".to_owned()),
-                };
-                return Err(Error::token_store(
-                    store,
-                    format!(
-                        "the refreshed token of user `{user}` is not written yet (the SDK \
-                         keeps trying)"
-                    ),
+        loop {
+            let (busy, unstored) = {
+                let slot = desk.lock();
+                (
+                    slot.desk.mid_refresh(),
+                    slot.desk.unstored().map(|t| t.0.clone()),
                 )
-                .with_user_access_token(self.user_access_token()));
+            };
+            if !busy && unstored.is_none() {
+                return Ok(());
             }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if busy && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+            let (store, user) = match &desk.store {
+                Some(s) => (s.store.describe(), s.user.as_str()),
+                None => ("-".to_owned(), "-"),
+            };
+            let err = Error::token_store(
+                store,
+                format!("the refreshed token of user `{user}` is not in the store (yet)"),
+            );
+            return Err(match unstored {
+                Some(token) => err.with_user_access_token(Arc::unwrap_or_clone(token)),
+                None => err.mark_refresh_may_have_happened(self.user_access_token()),
+            });
         }
-        Ok(())
     }
 
     /// The SDK the session's calls go through.
@@ -299,9 +323,9 @@ impl UserSession {
         &self.inner.contract
     }
 
-    /// Where the session's token is refreshed.
-    pub(crate) fn desk(&self) -> &Arc<DeskCell> {
-        &self.inner.desk
+    /// The desk of the session's store, for a session of a store.
+    pub(crate) fn store_desk(&self) -> Option<&Arc<DeskCell>> {
+        self.inner.desk.as_ref()
     }
 
     pub(crate) fn current(&self) -> Versioned<Tok> {
@@ -328,8 +352,13 @@ impl UserSession {
                 .current
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
+            if current.token == newer.token {
+                // The same token, known at a newer version.
+                current.version = current.version.max(newer.version);
+                return;
+            }
             let stale = current.token == seen.token || current.version < newer.version;
-            if !stale || current.token == newer.token {
+            if !stale {
                 return;
             }
             *current = newer.clone();
@@ -347,7 +376,7 @@ impl fmt::Debug for UserSession {
         d.field("contract", &self.inner.contract)
             .field("token", &self.current().token)
             .field("refreshes", &self.refresh_count());
-        if let Some(store) = &self.inner.desk.store {
+        if let Some(store) = self.inner.desk.as_ref().and_then(|d| d.store.as_ref()) {
             d.field("store", &store.store.describe())
                 .field("user", &store.user);
         }

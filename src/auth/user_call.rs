@@ -49,8 +49,9 @@ pub(crate) struct TokenState {
     source: Source,
     start: Tok,
     current: Versioned<Tok>,
-    /// Where the token is refreshed (found on first need for a call's own
-    /// copy).
+    /// Where the token is refreshed, for a session of a store; else found
+    /// by the token, at each need (a token a store's session has met is
+    /// refreshed through that store).
     desk: Option<Arc<DeskCell>>,
     on_change: Option<OnTokenChange>,
     /// The store's error, when a refreshed token did not reach it.
@@ -94,7 +95,7 @@ impl TokenState {
         let current = session.current();
         TokenState {
             start: current.token.clone(),
-            desk: Some(session.desk().clone()),
+            desk: session.store_desk().cloned(),
             source: Source::Session(session),
             current,
             on_change: None,
@@ -113,7 +114,7 @@ impl TokenState {
     }
 
     /// The desk the call's token is refreshed at (its version there is
-    /// learnt with it, for a call's own copy).
+    /// learnt with it, for a token without a store of its own).
     fn desk(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> Arc<DeskCell> {
         if let Some(desk) = &self.desk {
             return desk.clone();
@@ -123,13 +124,14 @@ impl TokenState {
             .tokens
             .route(&sdk.client_id(contract), &self.current.token.0);
         self.current.version = version;
-        self.desk = Some(desk.clone());
         desk
     }
 
-    /// Switches to `newer` (when it is newer) and tells the hook.
+    /// Switches to `newer` (when it is another token) and tells the hook.
     fn adopt(&mut self, newer: Versioned<Tok>) {
-        if newer.version <= self.current.version && newer.token == self.current.token {
+        if newer.token == self.current.token {
+            // The same token, known at a newer version (it reached the store).
+            self.current.version = self.current.version.max(newer.version);
             return;
         }
         if let Source::Session(session) = &self.source {
@@ -146,8 +148,9 @@ impl TokenState {
     /// to the session's store: this process rotated it without the store.
     fn catch_up(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> bool {
         if let Source::Session(session) = &self.source {
+            // The session only moves forward: another token there is newer.
             let theirs = session.current();
-            if theirs.version > self.current.version {
+            if theirs.token != self.current.token {
                 self.adopt(theirs);
             }
         }
@@ -161,7 +164,7 @@ impl TokenState {
             && sdk
                 .inner
                 .tokens
-                .storeless_rotation(&desk.client_id, &self.current.token)
+                .storeless_rotation(&desk, &self.current.token)
                 .is_some()
     }
 

@@ -58,7 +58,9 @@ use crate::token::UserAccessToken;
 /// boxed `Send` futures, and an implementation must be `Send + Sync`. Every
 /// error should be an [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore)
 /// naming the store; [`store_error`] makes one. The SDK puts a deadline on
-/// every call, so a call that hangs ends as such an error.
+/// every call, so a call that hangs ends as such an error. A call must not
+/// block its thread (the SDK's refreshes share one): do blocking work with
+/// `tokio::task::spawn_blocking`, as [`FileTokenStore`] does.
 ///
 /// The contract, which the SDK's refresh protocol relies on (the
 /// conformance kit, feature `store-conformance`, checks every point):

@@ -114,8 +114,9 @@ pub(crate) enum Event<T, R, E> {
     Timer(u64),
     /// A renewal found the lease someone else's.
     LeaseLost,
-    /// The driver was dropped (its runtime went away) mid-flight.
-    Cancelled,
+    /// The driver was dropped (its runtime went away) mid-flight; the error
+    /// says so.
+    Cancelled(E),
 }
 
 /// What the driver does next.
@@ -170,9 +171,6 @@ pub(crate) enum Answer<T, E> {
     Failed(E),
     /// The lease stayed held elsewhere for longer than a refresh takes.
     LeaseHeld,
-    /// The flight was cancelled with its runtime; `unsure` when a grant had
-    /// been sent.
-    Cancelled { unsure: bool },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -234,8 +232,21 @@ pub(crate) struct Desk<T, R, E> {
     store: bool,
     /// The newest token this process knows here.
     newest: Option<Versioned<T>>,
+    /// A token this process holds and the store does not: verified, newer
+    /// than the stored token of version `base`, and not written (yet).
+    pending: Option<Pending<T, E>>,
     flight: Option<Flight<T, R, E>>,
     timers: u64,
+}
+
+/// A new token the store did not take.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Pending<T, E> {
+    token: T,
+    /// The version of the token it was refreshed from.
+    base: u64,
+    /// Why the store does not have it.
+    error: E,
 }
 
 type Out<T, R, E> = Vec<Action<T, R, E>>;
@@ -252,6 +263,7 @@ where
             limits,
             store,
             newest: None,
+            pending: None,
             flight: None,
             timers: 0,
         }
@@ -269,7 +281,6 @@ where
 
     /// True while a grant, its verification or its commit is under way:
     /// this desk may hold a token no one else has.
-    #[cfg(test)]
     pub(crate) fn mid_refresh(&self) -> bool {
         matches!(
             self.flight.as_ref().map(|f| &f.phase),
@@ -285,12 +296,12 @@ where
             .is_some_and(|f| f.lease == LeaseState::Held)
     }
 
-    /// The token this desk holds that may be newer than the store's: a
-    /// verified token not yet written.
+    /// The token this desk holds that is newer than the store's: a
+    /// verified token being written, or one the store did not take.
     pub(crate) fn unstored(&self) -> Option<&T> {
         match self.flight.as_ref().map(|f| &f.phase) {
             Some(Phase::Committing { token, .. }) => Some(token),
-            _ => None,
+            _ => self.pending.as_ref().map(|p| &p.token),
         }
     }
 
@@ -303,8 +314,12 @@ where
         }
     }
 
-    /// Takes `seen` as the newest known if it is newer.
+    /// Takes `seen` as the newest known if it is newer (a token stored
+    /// after the one a pending token was refreshed from ends the pending).
     fn learn(&mut self, seen: Versioned<T>) {
+        if self.pending.as_ref().is_some_and(|p| seen.version > p.base) {
+            self.pending = None;
+        }
         if self.newest.as_ref().is_none_or(|n| self.newer(&seen, n)) {
             self.newest = Some(seen);
         }
@@ -349,6 +364,17 @@ where
         carry: Option<T>,
         out: &mut Out<T, R, E>,
     ) {
+        // A token the store did not take is newer than the one it was
+        // refreshed from: the caller goes on with it (and hears why).
+        if let Some(p) = &self.pending
+            && p.base >= seen.version
+            && p.token != seen.token
+        {
+            let token = Versioned::new(p.token.clone(), p.base);
+            let error = p.error.clone();
+            out.push(Action::Reply(caller, Answer::Unstored { token, error }));
+            return;
+        }
         if let Some(newest) = &self.newest
             && self.newer(newest, &seen)
         {
@@ -470,16 +496,25 @@ where
                 }
                 Some(f)
             }
-            (phase, Event::Cancelled) => {
+            (phase, Event::Cancelled(error)) => {
                 if let Phase::Committing { token, .. } = &phase {
                     // This process keeps the token it was given.
-                    self.learn(Versioned::new(token.clone(), f.base + 1));
+                    self.pending = Some(Pending {
+                        token: token.clone(),
+                        base: f.base,
+                        error: error.clone(),
+                    });
                 }
                 let unsure = matches!(
                     phase,
                     Phase::Granting | Phase::Verifying { .. } | Phase::Committing { .. }
                 );
-                self.finish(f, Answer::Cancelled { unsure }, unsure, out)
+                let answer = if unsure {
+                    Answer::Unsure(error)
+                } else {
+                    Answer::Failed(error)
+                };
+                self.finish(f, answer, unsure, out)
             }
             (phase, Event::Timer(id)) => {
                 if f.timer != Some(id) {
@@ -649,6 +684,7 @@ where
                 // The store's version is the authority, even below a
                 // version this process knew (a store put back from a backup).
                 self.newest = Some(fresh.clone());
+                self.pending = None;
                 // The commit ended the lease.
                 if self.rules.heartbeat && f.lease != LeaseState::None {
                     out.push(Action::StopHeartbeat);
@@ -657,34 +693,34 @@ where
                 Self::answer(&mut f, Answer::Token(fresh), out);
                 None
             }
-            (Phase::Committing { token, tries }, Event::Conflict(current, error)) => {
+            (Phase::Committing { token, .. }, Event::Conflict(current, error)) => {
                 match current {
                     // Something newer was written meanwhile (a token saved after
                     // a reauthorization): it wins.
-                    Some(current) => self.adopt(f, current, out),
-                    // The user's row is gone: write the token anew.
-                    None if tries < self.limits.commit_tries + self.limits.background_tries => {
-                        f.base = 0;
-                        f.phase = Phase::Committing {
-                            token: token.clone(),
-                            tries: tries + 1,
-                        };
-                        out.push(Action::Commit { expected: 0, token });
-                        Some(f)
+                    Some(current) => {
+                        self.pending = None;
+                        self.adopt(f, current, out)
                     }
+                    // The user's token was removed from the store (on
+                    // purpose): it is not written back; the callers get it.
                     None => {
-                        let token = Versioned::new(token, f.base + 1);
-                        self.learn(token.clone());
-                        self.finish(f, Answer::Unstored { token, error }, true, out)
+                        self.pending = Some(Pending {
+                            token: token.clone(),
+                            base: f.base,
+                            error: error.clone(),
+                        });
+                        let token = Versioned::new(token, f.base);
+                        self.finish(f, Answer::Unstored { token, error }, false, out)
                     }
                 }
             }
             (Phase::Committing { token, tries }, Event::CommitFailed(error)) => {
-                let unstored = Versioned::new(token.clone(), f.base + 1);
+                // Versions are the store's: the new token keeps the version
+                // it was refreshed from until the store takes it.
+                let unstored = Versioned::new(token.clone(), f.base);
                 if tries >= self.limits.commit_tries {
                     // The callers go on with the new token, and hear why
                     // the store does not have it.
-                    self.learn(unstored.clone());
                     Self::settle(
                         &mut f,
                         Answer::Unstored {
@@ -695,6 +731,11 @@ where
                     );
                 }
                 if tries >= self.limits.commit_tries + self.limits.background_tries {
+                    self.pending = Some(Pending {
+                        token: token.clone(),
+                        base: f.base,
+                        error: error.clone(),
+                    });
                     return self.finish(
                         f,
                         Answer::Unstored {
@@ -732,5 +773,103 @@ where
             // Anything else is out of turn (a late answer): ignored.
             _ => Some(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desk() -> Desk<u8, u8, &'static str> {
+        let limits = Limits {
+            lease_polls: 2,
+            grace_polls: 2,
+            verify_tries: 1,
+            commit_tries: 1,
+            background_tries: 1,
+        };
+        Desk::new(Rules::PROTOCOL, limits, true)
+    }
+
+    /// Runs a flight from token 0 (version 1) to a verified token 1, up to
+    /// its first commit.
+    fn committing(desk: &mut Desk<u8, u8, &'static str>) {
+        desk.step(Event::Need {
+            caller: 1,
+            seen: Versioned::new(0, 1),
+            carry: None,
+        });
+        desk.step(Event::LeaseTaken {
+            current: Some(Versioned::new(0, 1)),
+            took_over: false,
+        });
+        desk.step(Event::Granted(1));
+        let actions = desk.step(Event::Verified(1));
+        assert!(actions.contains(&Action::Commit {
+            expected: 1,
+            token: 1
+        }));
+    }
+
+    /// A user's token removed from the store during a refresh is not
+    /// written back (an operator removed it); the caller gets the new token.
+    #[test]
+    fn a_token_removed_meanwhile_is_not_written_back() {
+        let mut desk = desk();
+        committing(&mut desk);
+        let actions = desk.step(Event::Conflict(None, "removed"));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Commit { .. })));
+        assert!(actions.contains(&Action::Reply(
+            1,
+            Answer::Unstored {
+                token: Versioned::new(1, 1),
+                error: "removed"
+            }
+        )));
+        assert_eq!(desk.unstored(), Some(&1));
+    }
+
+    /// A token the store did not take keeps the version it was refreshed
+    /// from: a token saved meanwhile at the next version is newer, and wins.
+    #[test]
+    fn an_unstored_token_never_takes_a_version_of_its_own() {
+        let mut desk = desk();
+        committing(&mut desk);
+        desk.step(Event::CommitFailed("down"));
+        let actions = desk.step(Event::Timer(1));
+        assert!(actions.contains(&Action::Commit {
+            expected: 1,
+            token: 1
+        }));
+        let actions = desk.step(Event::CommitFailed("down"));
+        assert!(actions.iter().any(|a| matches!(a, Action::KeepLease)));
+        // A caller with the old token gets the unstored one, and why.
+        let actions = desk.step(Event::Need {
+            caller: 2,
+            seen: Versioned::new(0, 1),
+            carry: None,
+        });
+        assert_eq!(
+            actions,
+            vec![Action::Reply(
+                2,
+                Answer::Unstored {
+                    token: Versioned::new(1, 1),
+                    error: "down"
+                }
+            )]
+        );
+        // A token saved at version 2 (a reauthorization) is newer.
+        desk.step(Event::Observed(Versioned::new(7, 2)));
+        assert_eq!(desk.unstored(), None);
+        let actions = desk.step(Event::Need {
+            caller: 3,
+            seen: Versioned::new(1, 1),
+            carry: None,
+        });
+        assert_eq!(
+            actions,
+            vec![Action::Reply(3, Answer::Token(Versioned::new(7, 2)))]
+        );
     }
 }

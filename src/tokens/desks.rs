@@ -131,6 +131,16 @@ impl DeskCell {
     pub(crate) fn newest(&self) -> Option<Versioned<Tok>> {
         self.lock().desk.newest().cloned()
     }
+
+    /// True when this desk is refreshing `token` now, or knows a newer one.
+    pub(crate) fn moved_on(&self, token: &UserAccessToken) -> bool {
+        let slot = self.lock();
+        slot.desk.in_flight()
+            || slot.desk.newest().is_some_and(|n| {
+                n.token.0.refresh_token().value().expose_secret()
+                    != token.refresh_token().value().expose_secret()
+            })
+    }
 }
 
 struct Route {
@@ -143,7 +153,9 @@ struct Route {
 /// Every desk of one [`DigiMe`](crate::DigiMe), and the routes to them.
 #[derive(Default)]
 pub(crate) struct Desks {
-    stores: HashMap<(String, String, String), Weak<DeskCell>>,
+    /// By contract, store (its identity: two stores that describe
+    /// themselves alike are still two) and user.
+    stores: HashMap<(String, usize, String), Weak<DeskCell>>,
     routes: HashMap<RouteKey, Route>,
     order: VecDeque<RouteKey>,
 }
@@ -156,11 +168,10 @@ impl Desks {
         client_id: &str,
         store: &SessionStore,
     ) -> Arc<DeskCell> {
-        let key = (
-            client_id.to_owned(),
-            store.store.describe(),
-            store.user.clone(),
-        );
+        // The address of the store's data: unique while the store lives,
+        // and the desk (holding the store) keeps it alive.
+        let identity = Arc::as_ptr(&store.store).cast::<()>() as usize;
+        let key = (client_id.to_owned(), identity, store.user.clone());
         if let Some(desk) = self.stores.get(&key).and_then(Weak::upgrade) {
             return desk;
         }
@@ -192,15 +203,15 @@ impl Desks {
         (desk, 0)
     }
 
-    /// The desk `token` was seen at, if any.
+    /// The desk `token` was seen at, and its version there, if any.
     pub(crate) fn seen_at(
         &self,
         client_id: &str,
         token: &UserAccessToken,
-    ) -> Option<Arc<DeskCell>> {
+    ) -> Option<(Arc<DeskCell>, u64)> {
         self.routes
             .get(&RouteKey::new(client_id, token))
-            .map(|r| r.desk.clone())
+            .map(|r| (r.desk.clone(), r.version))
     }
 
     /// Routes `token` to `desk` at `version`.
@@ -217,16 +228,14 @@ impl Desks {
             return;
         }
         let key = RouteKey::new(client_id, token);
-        // A desk without a store that rotated this token away keeps its
-        // route: a store's desk that meets the token writes that rotation
-        // to the store (it asks `storeless_rotation`), never refreshes it.
+        // A desk without a store that rotated this token away, or is
+        // refreshing it now, keeps its route: a store's desk that meets the
+        // token joins that refresh and writes its result to the store
+        // (`Tokens::storeless_rotation`), never refreshes the token itself.
         if let Some(existing) = self.routes.get(&key)
             && existing.desk.store.is_none()
             && !Arc::ptr_eq(&existing.desk, desk)
-            && existing.desk.newest().is_some_and(|n| {
-                n.token.0.refresh_token().value().expose_secret()
-                    != token.refresh_token().value().expose_secret()
-            })
+            && existing.desk.moved_on(token)
         {
             return;
         }

@@ -50,15 +50,21 @@ impl DeskCell {
         contract: &ContractDetails,
         seen: Versioned<Tok>,
     ) -> Result<Fresh> {
-        // A rotation of `seen` this process made without the store: the
-        // store gets it (under the lease), rather than a refresh.
-        let carry = match &self.store {
-            Some(_) => sdk
-                .inner
-                .tokens
-                .storeless_rotation(&self.client_id, &seen.token),
-            None => None,
-        };
+        // A rotation of `seen` this process made (or is making) without the
+        // store: the store gets its result (under the lease), rather than a
+        // refresh of its own.
+        let mut carry = None;
+        if self.store.is_some()
+            && let Some((other, version)) = sdk.inner.tokens.storeless_rotation(self, &seen.token)
+        {
+            let theirs = Versioned::new(seen.token.clone(), version);
+            match Box::pin(other.need(sdk, contract, theirs)).await {
+                Ok(fresh) => carry = Some(fresh.token.token),
+                Err(err) => {
+                    tracing::debug!(error = %err, "a refresh made without the store failed")
+                }
+            }
+        }
         let (tx, rx) = oneshot::channel();
         let io = {
             let mut slot = self.lock();
@@ -77,7 +83,7 @@ impl DeskCell {
         if let Some(io) = io {
             spawn(drive(sdk.clone(), self.clone(), io).in_current_span());
         }
-        let answer = rx.await.unwrap_or(Answer::Cancelled { unsure: true });
+        let answer = rx.await.unwrap_or_else(|_| Answer::Unsure(cancelled()));
         self.answer(sdk, answer, &seen)
     }
 
@@ -92,6 +98,9 @@ impl DeskCell {
                 token,
                 unstored: Some(error),
             }),
+            Answer::Unsure(err) if !err.refresh_may_have_happened() => {
+                Err(err.mark_refresh_may_have_happened((*seen.token.0).clone()))
+            }
             Answer::Reauthorize(err) | Answer::Unsure(err) | Answer::Failed(err) => Err(err),
             Answer::LeaseHeld => {
                 let (store, user) = self.names();
@@ -103,16 +112,6 @@ impl DeskCell {
                         sdk.inner.tokens.config().patience().as_secs()
                     ),
                 ))
-            }
-            Answer::Cancelled { unsure } => {
-                let err = Error::invalid_response(
-                    "the token refresh was cancelled (the runtime it ran on shut down)",
-                );
-                Err(if unsure {
-                    err.mark_refresh_may_have_happened((*seen.token.0).clone())
-                } else {
-                    err
-                })
             }
         }
     }
@@ -228,9 +227,14 @@ impl Drop for Cancel {
     fn drop(&mut self) {
         if let Some(cell) = self.cell.take() {
             tracing::warn!("a token refresh was cancelled with its runtime");
-            let _ = cell.feed(&self.sdk, Event::Cancelled);
+            let _ = cell.feed(&self.sdk, Event::Cancelled(cancelled()));
         }
     }
+}
+
+/// The error of a flight cancelled half-way.
+fn cancelled() -> Error {
+    Error::invalid_response("the token refresh was cancelled (the runtime it ran on shut down)")
 }
 
 /// Runs one flight: performs each I/O its desk asks for, until it asks for
@@ -412,21 +416,24 @@ async fn within<T>(
     }
 }
 
-/// Renews `lease` every third of its time to live, until stopped or lost.
+/// Renews `lease` every quarter of its time to live, until stopped or lost;
+/// a renewal that fails is tried again at once, once.
 async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>, lease: Lease) {
     let config = sdk.inner.tokens.config();
     loop {
         tokio::time::sleep(config.heartbeat_every()).await;
-        let renewal = store.renew_lease(&lease, config.lease_ttl);
-        match within(config.heartbeat_every(), &*store, renewal).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!("the refresh lease was lost to another process");
-                let _ = cell.feed(&sdk, Event::LeaseLost);
-                return;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "could not renew the refresh lease; trying again")
+        for attempt in 1..=2 {
+            let renewal = store.renew_lease(&lease, config.lease_ttl);
+            match within(config.heartbeat_every(), &*store, renewal).await {
+                Ok(true) => break,
+                Ok(false) => {
+                    tracing::warn!("the refresh lease was lost to another process");
+                    let _ = cell.feed(&sdk, Event::LeaseLost);
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, attempt, "could not renew the refresh lease")
+                }
             }
         }
     }

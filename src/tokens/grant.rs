@@ -141,8 +141,26 @@ fn is_refusal(err: &Error) -> bool {
 }
 
 /// True when a verification failure may pass (the key set could not be
-/// fetched: a transport failure, a server error, an unreadable answer), as
-/// opposed to a token that does not verify.
+/// fetched: a transport failure, a server error, an unreadable answer; or
+/// it does not have the token's key yet), as opposed to a token that does
+/// not verify.
 pub(crate) fn may_pass(err: &Error) -> bool {
-    !matches!(err.kind(), ErrorKind::TokenVerification)
+    !matches!(err.kind(), ErrorKind::TokenVerification) || crate::auth::is_unknown_kid(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_key_may_pass_a_bad_signature_does_not() {
+        let missing = Error::token_verification("no key").with_source(crate::auth::UnknownKid);
+        assert!(may_pass(&missing));
+        assert!(!may_pass(&Error::token_verification(
+            "the signature does not verify"
+        )));
+        assert!(may_pass(&Error::invalid_response(
+            "the key set is not JSON"
+        )));
+    }
 }

@@ -88,9 +88,10 @@ impl Config {
     }
 
     /// How often a held lease is renewed, and the longest a renewal may
-    /// take: a third of its time to live.
+    /// take: a quarter of its time to live, so that a renewal that fails
+    /// (and is tried again at once) still leaves the lease time to spare.
     pub(crate) fn heartbeat_every(&self) -> Duration {
-        (self.lease_ttl / 3).max(Duration::from_millis(10))
+        (self.lease_ttl / 4).max(Duration::from_millis(10))
     }
 
     /// How long a wait lasts.
@@ -158,14 +159,17 @@ impl Tokens {
         lock(&self.desks).remember(&desk.client_id, desk, &token.token.0, token.version);
     }
 
-    /// A newer token this process rotated `token` to without a store.
-    pub(crate) fn storeless_rotation(&self, client_id: &str, token: &Tok) -> Option<Tok> {
-        let desk = lock(&self.desks).seen_at(client_id, &token.0)?;
-        if desk.store.is_some() {
-            return None;
-        }
-        desk.newest()
-            .map(|newest| newest.token)
-            .filter(|newest| newest != token)
+    /// The desk without a store that rotated `token` away or is
+    /// refreshing it now, and the token's version there, if there is one
+    /// other than `desk`: a store's desk must not refresh that token itself.
+    pub(crate) fn storeless_rotation(
+        &self,
+        desk: &Arc<DeskCell>,
+        token: &Tok,
+    ) -> Option<(Arc<DeskCell>, u64)> {
+        let (other, version) = lock(&self.desks).seen_at(&desk.client_id, &token.0)?;
+        let rotated =
+            other.store.is_none() && !Arc::ptr_eq(&other, desk) && other.moved_on(&token.0);
+        rotated.then_some((other, version))
     }
 }

@@ -373,10 +373,7 @@ impl Model for World {
             if self.timer_may_fire(state, p) {
                 actions.push(Step::Timer(p));
             }
-            if proc.heartbeat
-                && proc.desk.holds_lease()
-                && state.store.lease != Some((p, false))
-            {
+            if proc.heartbeat && proc.desk.holds_lease() && state.store.lease != Some((p, false)) {
                 actions.push(Step::Notice(p));
             }
             if self.can_fault(state, "crash", self.faults.crash) {
@@ -699,9 +696,17 @@ mod tests {
     #[ignore]
     fn explain() {
         let var = |name: &str, default: usize| {
-            std::env::var(name).ok().and_then(|b| b.parse().ok()).unwrap_or(default)
+            std::env::var(name)
+                .ok()
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(default)
         };
-        let w = world(var("MODEL_PROCS", 2), var("MODEL_TASKS", 2), Rules::PROTOCOL, var("MODEL_BUDGET", 1) as u8);
+        let w = world(
+            var("MODEL_PROCS", 2),
+            var("MODEL_TASKS", 2),
+            Rules::PROTOCOL,
+            var("MODEL_BUDGET", 1) as u8,
+        );
         let checker = w.checker().threads(2).spawn_bfs().join();
         for (name, path) in checker.discoveries() {
             eprintln!("== {name}");
@@ -709,10 +714,25 @@ mod tests {
             let actions = path.into_actions();
             for (i, a) in actions.iter().enumerate() {
                 let st = &states[i + 1];
-                let procs: Vec<String> = st.procs.iter().map(|p| format!(
-                    "alive={} io={:?} timer={:?} hb={} desk={:?} tasks={:?}",
-                    p.alive, p.io, p.timer, p.heartbeat, p.desk, p.tasks)).collect();
-                eprintln!("{i:>2} {a:?}\n   store={:?} live={} next={} lost={:?} used={}\n   {}", st.store, st.live, st.next, st.lost, st.used, procs.join("\n   "));
+                let procs: Vec<String> = st
+                    .procs
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "alive={} io={:?} timer={:?} hb={} desk={:?} tasks={:?}",
+                            p.alive, p.io, p.timer, p.heartbeat, p.desk, p.tasks
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "{i:>2} {a:?}\n   store={:?} live={} next={} lost={:?} used={}\n   {}",
+                    st.store,
+                    st.live,
+                    st.next,
+                    st.lost,
+                    st.used,
+                    procs.join("\n   ")
+                );
             }
         }
     }
@@ -731,7 +751,11 @@ mod tests {
     #[test]
     #[ignore]
     fn the_protocol_keeps_every_property_at_larger_bounds() {
-        let var = |name: &str| std::env::var(name).ok().and_then(|b| b.parse::<usize>().ok());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|b| b.parse::<usize>().ok())
+        };
         match (var("MODEL_PROCS"), var("MODEL_TASKS"), var("MODEL_BUDGET")) {
             (Some(p), Some(t), Some(b)) => run(world(p, t, Rules::PROTOCOL, b as u8)),
             _ => {
