@@ -421,8 +421,13 @@ proptest! {
         );
         let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
         let code = parsed.as_ref().and_then(|v| v["error"]["code"].as_str().map(str::to_string));
-        if status == 401 && matches!(code.as_deref(), None | Some("InvalidToken")) {
+        // digi.me's refusal of a refresh token says `InvalidToken`; a bare
+        // 401 (a proxy's) is no refusal, and never asks for consent again.
+        if status == 401 && code.as_deref() == Some("InvalidToken") {
             prop_assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired);
+        }
+        if status == 401 && code.is_none() {
+            prop_assert_ne!(err.kind(), ErrorKind::ReauthorizationRequired);
         }
     }
 }
