@@ -383,16 +383,13 @@ impl Model for World {
                 }
             }
         }
-        match state.store.lease {
-            Some((h, false)) => {
-                let holder = &state.procs[h];
-                if !holder.alive || !holder.heartbeat {
-                    actions.push(Step::Expire);
-                } else if self.can_fault(state, "lease_lost", self.faults.lease_lost) {
-                    actions.push(Step::LoseLease);
-                }
+        if let Some((h, false)) = state.store.lease {
+            let holder = &state.procs[h];
+            if !holder.alive || !holder.heartbeat {
+                actions.push(Step::Expire);
+            } else if self.can_fault(state, "lease_lost", self.faults.lease_lost) {
+                actions.push(Step::LoseLease);
             }
-            _ => {}
         }
         if state.refused && self.can_fault(state, "reauthorize", self.faults.reauthorize) {
             actions.push(Step::Reauthorize);
