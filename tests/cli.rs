@@ -1427,3 +1427,231 @@ async fn sandbox_on_a_busy_port_fails() {
     assert_eq!(run_.code, 2, "{}", run_.stderr);
     assert!(run_.stderr.contains(&port), "{}", run_.stderr);
 }
+
+// ---------------------------------------------------------------- push errors: stored or not
+
+/// How many pushes reached the sandbox's import endpoint (library or provider).
+fn import_attempts(env: &Env) -> usize {
+    env.sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("permission-access/import"))
+        .count()
+}
+
+/// No library method in a message for an operator: they cannot call one.
+fn no_library_advice(stderr: &str) {
+    for sdk_only in [
+        "DigiMe",
+        "retry_ambiguous_pushes",
+        "user_access_token()",
+        "reauthorize_account",
+    ] {
+        assert!(!stderr.contains(sdk_only), "{sdk_only} in: {stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_that_may_have_been_stored_says_so_in_json_and_advises_an_operator() {
+    use digime::sandbox::Fault;
+    let env = Env::new().await;
+    let file = env.write("scan.txt", b"may be stored");
+    let f = file.to_str().unwrap();
+
+    // The sandbox stores the push, then answers 502: the client cannot know.
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/import", 502).after_handling());
+    let v = env
+        .run(&["--json", "push", "library", f, "--account", "acc-1"])
+        .await
+        .expect(1)
+        .json();
+    let e = &v["error"];
+    assert_eq!(e["may_have_been_stored"], true, "{e}");
+    assert_eq!(e["kind"], "server");
+    assert_eq!(e["status"], 502);
+    assert_eq!(e["code"], "BadGateway");
+    assert!(e["reference"].as_str().unwrap().starts_with("sbx-"), "{e}");
+    assert_eq!(e["exit_code"], 1);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("the push may have been stored"),
+        "{message}"
+    );
+    no_library_advice(message);
+    assert_eq!(import_attempts(&env), 1, "never sent again");
+    assert_eq!(env.sandbox.library(USER).len(), 1, "stored once");
+
+    // A person gets what they can do from a shell, and what pushing again risks.
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/import", 502).after_handling());
+    let run = env
+        .run(&["push", "library", f, "--account", "acc-1"])
+        .await
+        .expect(1);
+    assert!(
+        run.stderr.contains("the push may have been stored"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("may leave a duplicate in the user's library"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("nothing was stored"), "{}", run.stderr);
+    no_library_advice(&run.stderr);
+    assert_eq!(import_attempts(&env), 2);
+
+    // A provider push says so too.
+    let bundle = env.write("bundle.json", br#"{"resourceType":"Bundle"}"#);
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/import", 504).after_handling());
+    let v = env
+        .run(&[
+            "--json",
+            "push",
+            "provider",
+            bundle.to_str().unwrap(),
+            "--account-id",
+            "acc-1",
+        ])
+        .await
+        .expect(1)
+        .json();
+    assert_eq!(v["error"]["may_have_been_stored"], true, "{v}");
+    assert_eq!(v["error"]["status"], 504);
+    assert_eq!(env.sandbox.provider_pushes(USER).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_that_was_certainly_not_stored_says_so_and_that_it_can_run_again() {
+    use digime::sandbox::Fault;
+    let env = Env::new().await;
+    let file = env.write("scan.txt", b"refused");
+    let f = file.to_str().unwrap();
+
+    // Refused before it was handled: nothing stored.
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/import", 403).with_code("Forbidden"));
+    let v = env
+        .run(&["--json", "push", "library", f, "--account", "acc-1"])
+        .await
+        .expect(1)
+        .json();
+    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
+    assert_eq!(v["error"]["status"], 403);
+    assert_eq!(v["error"]["code"], "Forbidden");
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/import", 400));
+    let run = env
+        .run(&["push", "library", f, "--account", "acc-1"])
+        .await
+        .expect(1);
+    assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("may have been stored"),
+        "{}",
+        run.stderr
+    );
+    no_library_advice(&run.stderr);
+
+    // 503 on every attempt: resent, then given up; not stored either.
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/import", 503).times(3));
+    let v = env
+        .run(&["--json", "push", "library", f, "--account", "acc-1"])
+        .await
+        .expect(1)
+        .json();
+    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
+    assert_eq!(v["error"]["status"], 503);
+    assert!(env.sandbox.library(USER).is_empty());
+
+    // A push command that stops before sending says so too, and the key is
+    // there for usage errors clap finds as well.
+    let v = env
+        .run(&[
+            "--json",
+            "push",
+            "library",
+            "missing.txt",
+            "--account",
+            "acc-1",
+        ])
+        .await
+        .expect(2)
+        .json();
+    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
+    let v = env
+        .run(&["--json", "push", "library", f])
+        .await
+        .expect(2)
+        .json();
+    assert_eq!(v["error"]["kind"], "usage");
+    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
+    // Other commands do not push: no such key.
+    env.sandbox
+        .inject_fault(Fault::with_status("permission-access/accounts", 400));
+    let v = env.run(&["--json", "accounts"]).await.expect(1).json();
+    assert!(v["error"].get("may_have_been_stored").is_none(), "{v}");
+    assert_eq!(import_attempts(&env), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_needs_consent_and_a_refresh_that_may_have_happened_advise_an_operator() {
+    use digime::sandbox::Fault;
+    let env = Env::new().await;
+
+    // digi.me wants the user's consent again for this one account: exit 3,
+    // nothing stored, and advice a shell user can act on.
+    let bundle = env.write("bundle.json", br#"{"resourceType":"Bundle"}"#);
+    env.sandbox.inject_fault(
+        Fault::with_status("permission-access/import", 403).with_code("ServiceAuthorizationError"),
+    );
+    let run = env
+        .run(&[
+            "push",
+            "provider",
+            bundle.to_str().unwrap(),
+            "--account-id",
+            "acc-1",
+        ])
+        .await
+        .expect(3);
+    assert!(
+        run.stderr.contains("ServiceAuthorizationError"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("consent again for this account"),
+        "{}",
+        run.stderr
+    );
+    no_library_advice(&run.stderr);
+
+    // The refresh was performed, but its answer was lost: the message says
+    // it may have happened, and the advice is the CLI's own command.
+    env.sandbox.expire_access_token(USER);
+    env.sandbox
+        .inject_fault(Fault::with_status("oauth/token", 502).after_handling());
+    let run = env.run(&["accounts"]).await.expect(1);
+    assert!(
+        run.stderr.contains("the refresh may have happened"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("run `digime reauthorize --callback-port PORT`"),
+        "{}",
+        run.stderr
+    );
+    no_library_advice(&run.stderr);
+    // It did happen: the next command is told to reauthorize.
+    let run = env.run(&["accounts"]).await.expect(3);
+    assert!(run.stderr.contains("digime reauthorize"), "{}", run.stderr);
+}
