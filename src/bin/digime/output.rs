@@ -74,10 +74,9 @@ impl Failure {
         let mut hints = Vec::new();
         if push {
             hints.push(if err.may_have_been_stored() {
-                "the push may have been stored, and digime did not send it again: running \
-                 the same push again may leave a duplicate in the user's library (or at the \
-                 provider); run it again only if a duplicate is acceptable, or once the user \
-                 has seen that it is missing"
+                "running the same push again may leave a duplicate in the user's library (or \
+                 at the provider): run it again once the user has seen that it is missing, or \
+                 if a duplicate is acceptable"
             } else {
                 "nothing was stored: the same push can run again, once the cause is fixed, \
                  without leaving a duplicate"
