@@ -1439,6 +1439,12 @@ fn import_attempts(env: &Env) -> usize {
         .count()
 }
 
+/// `digime --json ARGS`, which exits `code`: its error object.
+async fn json_error(env: &Env, args: &[&str], code: i32) -> Value {
+    let args = [&["--json"], args].concat();
+    env.run(&args).await.expect(code).json()["error"].clone()
+}
+
 /// No library method in a message for an operator: they cannot call one.
 fn no_library_advice(stderr: &str) {
     for sdk_only in [
@@ -1451,22 +1457,38 @@ fn no_library_advice(stderr: &str) {
     }
 }
 
+/// The next push (library or provider) gets `status`, after the sandbox
+/// handled it when `stored`.
+fn next_push_answers(env: &Env, status: u16, stored: bool) {
+    let fault = digime::sandbox::Fault::with_status("permission-access/import", status);
+    env.sandbox.inject_fault(if stored {
+        fault.after_handling()
+    } else {
+        fault
+    });
+}
+
+/// `push library FILE --account acc-1`.
+fn push_library(file: &Path) -> [&str; 5] {
+    let file = file.to_str().unwrap();
+    ["push", "library", file, "--account", "acc-1"]
+}
+
+/// `push provider FILE --account-id acc-1`.
+fn push_provider(file: &Path) -> [&str; 5] {
+    let file = file.to_str().unwrap();
+    ["push", "provider", file, "--account-id", "acc-1"]
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_that_may_have_been_stored_says_so_in_json_and_advises_an_operator() {
-    use digime::sandbox::Fault;
     let env = Env::new().await;
     let file = env.write("scan.txt", b"may be stored");
-    let f = file.to_str().unwrap();
+    let push = push_library(&file);
 
     // The sandbox stores the push, then answers 502: the client cannot know.
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/import", 502).after_handling());
-    let v = env
-        .run(&["--json", "push", "library", f, "--account", "acc-1"])
-        .await
-        .expect(1)
-        .json();
-    let e = &v["error"];
+    next_push_answers(&env, 502, true);
+    let e = json_error(&env, &push, 1).await;
     assert_eq!(e["may_have_been_stored"], true, "{e}");
     assert_eq!(e["kind"], "server");
     assert_eq!(e["status"], 502);
@@ -1483,72 +1505,41 @@ async fn a_push_that_may_have_been_stored_says_so_in_json_and_advises_an_operato
     assert_eq!(env.sandbox.library(USER).len(), 1, "stored once");
 
     // A person gets what they can do from a shell, and what pushing again risks.
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/import", 502).after_handling());
-    let run = env
-        .run(&["push", "library", f, "--account", "acc-1"])
-        .await
-        .expect(1);
-    assert!(
-        run.stderr.contains("the push may have been stored"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("may leave a duplicate in the user's library"),
-        "{}",
-        run.stderr
-    );
+    next_push_answers(&env, 502, true);
+    let run = env.run(&push).await.expect(1);
+    for says in [
+        "the push may have been stored",
+        "running the same push again may leave a duplicate in the user's library",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
     assert!(!run.stderr.contains("nothing was stored"), "{}", run.stderr);
     no_library_advice(&run.stderr);
     assert_eq!(import_attempts(&env), 2);
 
     // A provider push says so too.
     let bundle = env.write("bundle.json", br#"{"resourceType":"Bundle"}"#);
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/import", 504).after_handling());
-    let v = env
-        .run(&[
-            "--json",
-            "push",
-            "provider",
-            bundle.to_str().unwrap(),
-            "--account-id",
-            "acc-1",
-        ])
-        .await
-        .expect(1)
-        .json();
-    assert_eq!(v["error"]["may_have_been_stored"], true, "{v}");
-    assert_eq!(v["error"]["status"], 504);
+    let provider = push_provider(&bundle);
+    next_push_answers(&env, 504, true);
+    let e = json_error(&env, &provider, 1).await;
+    assert_eq!(e["may_have_been_stored"], true, "{e}");
+    assert_eq!(e["status"], 504);
     assert_eq!(env.sandbox.provider_pushes(USER).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_that_was_certainly_not_stored_says_so_and_that_it_can_run_again() {
-    use digime::sandbox::Fault;
     let env = Env::new().await;
     let file = env.write("scan.txt", b"refused");
-    let f = file.to_str().unwrap();
+    let push = push_library(&file);
 
     // Refused before it was handled: nothing stored.
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/import", 403).with_code("Forbidden"));
-    let v = env
-        .run(&["--json", "push", "library", f, "--account", "acc-1"])
-        .await
-        .expect(1)
-        .json();
-    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
-    assert_eq!(v["error"]["status"], 403);
-    assert_eq!(v["error"]["code"], "Forbidden");
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/import", 400));
-    let run = env
-        .run(&["push", "library", f, "--account", "acc-1"])
-        .await
-        .expect(1);
+    next_push_answers(&env, 403, false);
+    let e = json_error(&env, &push, 1).await;
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    assert_eq!(e["status"], 403);
+    next_push_answers(&env, 400, false);
+    let run = env.run(&push).await.expect(1);
     assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
     assert!(
         !run.stderr.contains("may have been stored"),
@@ -1558,98 +1549,68 @@ async fn a_push_that_was_certainly_not_stored_says_so_and_that_it_can_run_again(
     no_library_advice(&run.stderr);
 
     // 503 on every attempt: resent, then given up; not stored either.
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/import", 503).times(3));
-    let v = env
-        .run(&["--json", "push", "library", f, "--account", "acc-1"])
-        .await
-        .expect(1)
-        .json();
-    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
-    assert_eq!(v["error"]["status"], 503);
+    env.sandbox.inject_fault(
+        digime::sandbox::Fault::with_status("permission-access/import", 503).times(3),
+    );
+    let e = json_error(&env, &push, 1).await;
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    assert_eq!(e["status"], 503);
     assert!(env.sandbox.library(USER).is_empty());
-
-    // A push command that stops before sending says so too, and the key is
-    // there for usage errors clap finds as well.
-    let v = env
-        .run(&[
-            "--json",
-            "push",
-            "library",
-            "missing.txt",
-            "--account",
-            "acc-1",
-        ])
-        .await
-        .expect(2)
-        .json();
-    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
-    let v = env
-        .run(&["--json", "push", "library", f])
-        .await
-        .expect(2)
-        .json();
-    assert_eq!(v["error"]["kind"], "usage");
-    assert_eq!(v["error"]["may_have_been_stored"], false, "{v}");
-    // Other commands do not push: no such key.
-    env.sandbox
-        .inject_fault(Fault::with_status("permission-access/accounts", 400));
-    let v = env.run(&["--json", "accounts"]).await.expect(1).json();
-    assert!(v["error"].get("may_have_been_stored").is_none(), "{v}");
     assert_eq!(import_attempts(&env), 5);
+
+    // A push command that stops before sending says so too, and so does a
+    // usage error that clap finds.
+    let missing = ["push", "library", "missing.txt", "--account", "acc-1"];
+    let e = json_error(&env, &missing, 2).await;
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    let e = json_error(&env, &push[..3], 2).await; // no --account
+    assert_eq!(e["kind"], "usage");
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    // Other commands push nothing: no such key.
+    env.sandbox
+        .inject_fault(digime::sandbox::Fault::with_status(
+            "permission-access/accounts",
+            400,
+        ));
+    let e = json_error(&env, &["accounts"], 1).await;
+    assert!(e.get("may_have_been_stored").is_none(), "{e}");
+    assert_eq!(import_attempts(&env), 5, "nothing more sent");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_that_needs_consent_and_a_refresh_that_may_have_happened_advise_an_operator() {
-    use digime::sandbox::Fault;
     let env = Env::new().await;
 
     // digi.me wants the user's consent again for this one account: exit 3,
     // nothing stored, and advice a shell user can act on.
     let bundle = env.write("bundle.json", br#"{"resourceType":"Bundle"}"#);
+    let provider = push_provider(&bundle);
     env.sandbox.inject_fault(
-        Fault::with_status("permission-access/import", 403).with_code("ServiceAuthorizationError"),
+        digime::sandbox::Fault::with_status("permission-access/import", 403)
+            .with_code("ServiceAuthorizationError"),
     );
-    let run = env
-        .run(&[
-            "push",
-            "provider",
-            bundle.to_str().unwrap(),
-            "--account-id",
-            "acc-1",
-        ])
-        .await
-        .expect(3);
-    assert!(
-        run.stderr.contains("ServiceAuthorizationError"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("consent again for this account"),
-        "{}",
-        run.stderr
-    );
+    let run = env.run(&provider).await.expect(3);
+    for says in [
+        "ServiceAuthorizationError",
+        "nothing was stored",
+        "consent again for this account",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
     no_library_advice(&run.stderr);
 
     // The refresh was performed, but its answer was lost: the message says
     // it may have happened, and the advice is the CLI's own command.
     env.sandbox.expire_access_token(USER);
     env.sandbox
-        .inject_fault(Fault::with_status("oauth/token", 502).after_handling());
+        .inject_fault(digime::sandbox::Fault::with_status("oauth/token", 502).after_handling());
     let run = env.run(&["accounts"]).await.expect(1);
-    assert!(
-        run.stderr.contains("the refresh may have happened"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("run `digime reauthorize --callback-port PORT`"),
-        "{}",
-        run.stderr
-    );
+    for says in [
+        "the refresh may have happened",
+        "run `digime reauthorize --callback-port PORT`",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
     no_library_advice(&run.stderr);
     // It did happen: the next command is told to reauthorize.
     let run = env.run(&["accounts"]).await.expect(3);
