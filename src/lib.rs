@@ -118,8 +118,8 @@
 //! has no `Debug`, is never printed, and is wiped by aws-lc when dropped; the
 //! PEM text is not kept. `Debug` on every public type redacts secrets, and no
 //! error or log line contains them (a test captures every trace line of a
-//! full flow to check). `Serialize` on [`UserAccessToken`] writes
-//! the real values, because that is the storage format.
+//! full flow to check). `Serialize` on [`UserAccessToken`] writes the real
+//! values, because that is the storage format.
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
