@@ -92,8 +92,10 @@ pub enum ErrorKind {
     /// `success=false`. [`Error::code`] is its `errorCode`.
     AuthorizationFailed,
     /// The data of a push could not be sent again after the access token was
-    /// refreshed (a one-shot reader). The new token is in the error:
-    /// [`Error::user_access_token`].
+    /// refreshed (a one-shot reader or stream); the push was not stored. The
+    /// new token is in the error: store it
+    /// ([`Error::user_access_token`]), then push the data again from its
+    /// source.
     DataNotReplayable,
     /// A local cryptographic operation failed: signing or drawing random
     /// bytes; nothing was sent. Never retried.
@@ -247,8 +249,7 @@ impl Error {
             ErrorKind::ReauthorizationRequired,
             format!(
                 "the refresh token was rejected ({server}): the user must consent again through \
-                 the reauthorize flow (`DigiMe::reauthorize` with their last token), which keeps \
-                 their user id and library"
+                 the reauthorize flow, which keeps their user id and library"
             ),
         );
         err.inner.server = Some(server);
@@ -271,8 +272,7 @@ impl Error {
         let mut err = Self::new(
             ErrorKind::DataNotReplayable,
             "the access token was refreshed after the data was read, and a reader cannot be \
-             read twice: the push was not stored; store the new token (`user_access_token()`) \
-             and send the data again",
+             read twice: the push was not stored",
         );
         err.inner.token = Some(Box::new(token));
         err
@@ -358,20 +358,19 @@ impl Error {
     /// Marks a failed push whose fate is unknown: an attempt of it may have
     /// been stored before it failed (a 500, 502 or 504, another 5xx, a
     /// connection lost or a timeout after the whole body went out). The
-    /// message says so; `resent` says whether the caller opted in to
-    /// sending such a push again.
+    /// message says so, as a fact: what to do about it is in
+    /// [`may_have_been_stored`](Self::may_have_been_stored)'s docs, and a
+    /// program (the CLI, a web page) adds the advice its own user can follow.
+    /// `resent` says whether the caller opted in to sending such a push again.
     pub(crate) fn mark_may_have_been_stored(mut self, resent: bool) -> Self {
         if !self.inner.may_have_been_stored {
             self.inner.may_have_been_stored = true;
             self.inner.message.push_str(if resent {
-                ": the push may have been stored (an attempt failed after digi.me may have \
-                 received it; with `retry_ambiguous_pushes(true)` such an attempt is sent \
-                 again, so the library may even hold it twice); check the user's library \
-                 before pushing it again"
+                ": the push may have been stored, even more than once (an attempt failed after \
+                 digi.me may have received it, and the opt-in sends such attempts again)"
             } else {
                 ": the push may have been stored (digi.me may have received it before the \
-                 failure), so it was not sent again; check the user's library before pushing \
-                 it again, or opt in to retries with `DigiMeBuilder::retry_ambiguous_pushes(true)`"
+                 failure), so it was not sent again"
             });
         }
         self
@@ -389,9 +388,7 @@ impl Error {
         self.inner.token = Some(Box::new(attempted_with));
         self.inner.message.push_str(
             ": the refresh may have happened (digi.me may have acted on it before the \
-             failure), so it was not sent again; keep the token this error carries \
-             (`user_access_token()`): if its refresh token was spent, the user may have to be \
-             authorized again",
+             failure), so it was not sent again",
         );
         self
     }
@@ -416,9 +413,18 @@ impl Error {
     /// unless [`DigiMeBuilder::retry_ambiguous_pushes`](crate::DigiMeBuilder::retry_ambiguous_pushes)
     /// is on; the message says the push may have been stored.
     ///
+    /// What to do: pushing the same data again may leave a duplicate in the
+    /// user's library. Reconcile first where you can (data that carries its
+    /// own identity, such as a FHIR resource id or a descriptor `reference`,
+    /// lets you recognise a duplicate), or push again accepting one. When a
+    /// duplicate always costs less than a missing record, opt in to
+    /// at-least-once delivery with
+    /// [`DigiMeBuilder::retry_ambiguous_pushes(true)`](crate::DigiMeBuilder::retry_ambiguous_pushes).
+    ///
     /// False means the push was certainly not stored (the server refused it
     /// or said it did not handle it, or it never left this machine in
-    /// full), or the error is not a push's.
+    /// full), or the error is not a push's: pushing it again, once the
+    /// cause is fixed, stores it once.
     ///
     /// ```
     /// # fn handle(err: &digime::Error) {
@@ -681,7 +687,8 @@ mod tests {
         ));
         let text = err.to_string();
         assert!(text.contains("reauthorize flow"), "{text}");
-        assert!(text.contains("DigiMe::reauthorize"), "{text}");
+        // A fact, not advice: `ErrorKind::ReauthorizationRequired` names the method.
+        assert!(!text.contains("DigiMe::"), "{text}");
         assert!(!text.contains("authorized again"), "{text}");
     }
 

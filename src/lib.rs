@@ -1,26 +1,18 @@
 //! # digime
 //!
-//! A Rust SDK for the digi.me write path: push files and FHIR records into a
-//! user's digi.me library, with everything around it (authorization with
-//! PKCE, token exchange and refresh, read accounts, contract info, delete
-//! user, and the account lifecycle: reauthorize, onboard a service,
-//! reauthorize, revoke or delete an account), and a faithful local sandbox
-//! of the API for tests.
+//! The Rust SDK for the digi.me write path: push files and FHIR records into
+//! a user's digi.me library, with everything around the push (authorization
+//! with PKCE, token exchange and refresh, accounts, contract details, delete
+//! user, the account lifecycle), token stores for fleets of processes, and a
+//! faithful local sandbox of the API for tests.
 //!
-//! ## Install
+//! ## The shape of the API
 //!
-//! ```toml
-//! [dependencies]
-//! digime = "0.1"
-//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
-//!
-//! [dev-dependencies]
-//! digime = { version = "0.1", features = ["sandbox"] }   # the local digi.me API for your tests
-//! ```
-//!
-//! TLS is rustls (no OpenSSL). The minimum Rust version is 1.89.
-//!
-//! ## A push
+//! A [`DigiMe`] is built once and shared; a [`ContractDetails`] holds the
+//! write contract's key, parsed once; a [`UserAccessToken`] is what a user's
+//! consent gives you, stored in the official TypeScript SDK's JSON format.
+//! Every call takes the contract and the user's token, and its outcome
+//! carries the token to store, refreshed when it had to be:
 //!
 //! ```no_run
 //! use digime::{Account, ContractDetails, DigiMe, FileDescriptor, UserAccessToken};
@@ -42,29 +34,41 @@
 //!     )
 //!     .send()
 //!     .await?;
-//! // Store it: it is the refreshed token when the SDK had to refresh.
 //! let stored_json = serde_json::to_string(outcome.user_access_token())?;
 //! # let _ = stored_json; Ok(()) }
 //! ```
 //!
-//! ## Where things are
+//! A service that pushes for many users opens a [`UserSession`] per user
+//! instead: it holds the token, and shares it (and its refreshes) with
+//! every call, task and process that pushes for the same user.
 //!
-//! | you want | look at |
-//! | --- | --- |
-//! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] |
-//! | a push, and its compile-time rules | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::state`] |
-//! | the consent flow | [`auth`]: [`auth::AuthorizeBuilder`], [`auth::state`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`] |
-//! | accounts, contract info, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] |
-//! | errors | [`Error`], [`ErrorKind`], [`ServerError`] |
-//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) |
-//! | tokens shared by many calls, processes or hosts | [`UserSession`], [`store`]: [`store::TokenStore`], [`DigiMe::session_from_store`] |
-//! | a local digi.me for tests (feature `sandbox`) | `sandbox` |
-//! | how-to guides: pushing, authorization, reliability, the sandbox, the CLI, a web app that streams uploads | [`guide`] |
+//! | you want | look at | guide |
+//! | --- | --- | --- |
+//! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] | [reliability](guide::reliability) (retries, timeouts) |
+//! | a push | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::FileData`] | [pushing data](guide::push_data) |
+//! | the consent flow and the account lifecycle | [`auth`]: [`auth::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`], [`DigiMe::reauthorize`] | [authorization](guide::authorization) |
+//! | accounts, contract details, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] | |
+//! | errors | [`Error`], [`ErrorKind`], [`ServerError`] | [reliability](guide::reliability) |
+//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) | [authorization](guide::authorization) (what to store) |
+//! | tokens shared by many calls, processes or hosts | [`UserSession`], [`store`]: [`store::TokenStore`], [`DigiMe::session_from_store`] | [scaling out](guide::scaling) |
+//! | a local digi.me for tests (feature `sandbox`) | `sandbox` | `guide::sandbox` |
+//! | the `digime` command-line tool (feature `cli`) | | [the CLI](guide::cli) |
+//! | a web app that streams browser uploads | | [a web app](guide::web) |
+//! | what a push costs | | [performance](guide::performance) |
 //!
-//! ## Type states
+//! ## Compile-time checks
 //!
-//! A push that forgets a required field does not compile, and the compiler
-//! says what is missing:
+//! The builders of a push, of the consent flows and of a file descriptor
+//! are type states: `send()` (or `build()`) only exists once every required
+//! part is set, in any order, and setting a part twice does not compile
+//! either. A library push needs `.file(..)` and `.descriptor(..)`; a
+//! provider push `.standard(..)`, `.version(..)`, `.account_id(..)` and
+//! `.data(..)`; a descriptor `.mime_type(..)` and `.accounts(..)`;
+//! authorize and reauthorize `.callback(..)` and `.state(..)`; onboarding
+//! `.callback(..)`; an account's reauthorization `.callback(..)` and
+//! `.account_id(..)`. A push needs its mode (`.library()` or `.provider()`)
+//! before anything else, a library push has no `.account_id(..)`, and a
+//! provider push no `.file(..)`. The compiler says what is missing:
 //!
 //! ```compile_fail,E0277
 //! # async fn run(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
@@ -73,25 +77,29 @@
 //! # }
 //! ```
 //!
-//! ## Tokens refresh themselves, once
+//! The markers and their sealed traits are in [`push::state`] and
+//! [`auth::state`].
 //!
-//! When digi.me answers a call made for a user with `401 InvalidToken` (or
-//! the access token is about to expire), the SDK refreshes the token
-//! (verifying the new one against digi.me's key set), calls your
-//! `on_access_token_change` hook, and repeats the call with a new signature.
-//! The outcome carries the token to store.
+//! ## Tokens and errors
 //!
-//! A refresh token works once, so the SDK spends each one once: concurrent
-//! calls holding the same token share one refresh, a later call with a stale
-//! copy gets the token it was rotated to, and processes that share users
-//! share their tokens through a [`store::TokenStore`], under a lease. See the
-//! [scaling guide](guide::scaling). A refresh token that is spent or expired
-//! is [`ErrorKind::ReauthorizationRequired`]: send the user through
-//! [`DigiMe::reauthorize`], which keeps their user id and library.
+//! A call made for a user refreshes the token when digi.me says it expired,
+//! verifies the new one against digi.me's key set, and returns it in its
+//! outcome. A refresh token works once, so the SDK spends each one once,
+//! across concurrent calls and, through a [`store::TokenStore`], across
+//! processes: see [scaling out](guide::scaling).
+//!
+//! Errors are one type, [`Error`]: match on [`Error::kind`]. A server error
+//! keeps digi.me's code, message, reference and HTTP status; bad input names
+//! the field and is refused before anything is sent; a push that failed in a
+//! way that does not tell whether digi.me stored it says so
+//! ([`Error::may_have_been_stored`], and the [reliability](guide::reliability)
+//! guide); a user who must consent again is
+//! [`ErrorKind::ReauthorizationRequired`].
 //!
 //! ## Features
 //!
-//! Every feature is off by default, and each only adds.
+//! Every feature is off by default, and each only adds. TLS is rustls
+//! (no OpenSSL) in every build.
 //!
 //! - `sandbox`: `digime::sandbox`, the local digi.me API, for your tests (a
 //!   dev-dependency). It brings the server only (axum, hyper), no
@@ -101,7 +109,7 @@
 //! - `postgres`: [`store::PostgresTokenStore`](crate::store), the token
 //!   store for fleets of processes on PostgreSQL (tokio-postgres, deadpool).
 //! - `cli`: the `digime` command-line tool (`cargo install digime --features cli`);
-//!   see the [CLI guide](guide::cli).
+//!   see [the CLI guide](guide::cli).
 //!
 //! ## Secrets
 //!
@@ -182,7 +190,9 @@ pub mod __bench {
     }
 }
 
-/// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+/// The README's example, compiled and run as a doctest. The README is the
+/// page of GitHub and crates.io; this crate's own front page is the one
+/// above. Its program runs against the sandbox, hence the feature.
+#[cfg(all(doctest, feature = "sandbox"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

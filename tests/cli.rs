@@ -1494,4 +1494,192 @@ async fn token_put_warns_when_the_store_already_refreshed_the_token_away() {
         .expect(0);
     assert_eq!(run_.json()["already_rotated"], false);
     assert!(!run_.stderr.contains("warning"), "{}", run_.stderr);
+
+// ---------------------------------------------------------------- push errors: stored or not
+
+/// How many pushes reached the sandbox's import endpoint (library or provider).
+fn import_attempts(env: &Env) -> usize {
+    env.sandbox
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("permission-access/import"))
+        .count()
+}
+
+/// `digime --json ARGS`, which exits `code`: its error object.
+async fn json_error(env: &Env, args: &[&str], code: i32) -> Value {
+    let args = [&["--json"], args].concat();
+    env.run(&args).await.expect(code).json()["error"].clone()
+}
+
+/// No library method in a message for an operator: they cannot call one.
+fn no_library_advice(stderr: &str) {
+    for sdk_only in [
+        "DigiMe",
+        "retry_ambiguous_pushes",
+        "user_access_token()",
+        "reauthorize_account",
+    ] {
+        assert!(!stderr.contains(sdk_only), "{sdk_only} in: {stderr}");
+    }
+}
+
+/// The next push (library or provider) gets `status`, after the sandbox
+/// handled it when `stored`.
+fn next_push_answers(env: &Env, status: u16, stored: bool) {
+    let fault = digime::sandbox::Fault::with_status("permission-access/import", status);
+    env.sandbox.inject_fault(if stored {
+        fault.after_handling()
+    } else {
+        fault
+    });
+}
+
+/// `push library FILE --account acc-1`.
+fn push_library(file: &Path) -> [&str; 5] {
+    let file = file.to_str().unwrap();
+    ["push", "library", file, "--account", "acc-1"]
+}
+
+/// `push provider FILE --account-id acc-1`.
+fn push_provider(file: &Path) -> [&str; 5] {
+    let file = file.to_str().unwrap();
+    ["push", "provider", file, "--account-id", "acc-1"]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_that_may_have_been_stored_says_so_in_json_and_advises_an_operator() {
+    let env = Env::new().await;
+    let file = env.write("scan.txt", b"may be stored");
+    let push = push_library(&file);
+
+    // The sandbox stores the push, then answers 502: the client cannot know.
+    next_push_answers(&env, 502, true);
+    let e = json_error(&env, &push, 1).await;
+    assert_eq!(e["may_have_been_stored"], true, "{e}");
+    assert_eq!(e["kind"], "server");
+    assert_eq!(e["status"], 502);
+    assert_eq!(e["code"], "BadGateway");
+    assert!(e["reference"].as_str().unwrap().starts_with("sbx-"), "{e}");
+    assert_eq!(e["exit_code"], 1);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("the push may have been stored"),
+        "{message}"
+    );
+    no_library_advice(message);
+    assert_eq!(import_attempts(&env), 1, "never sent again");
+    assert_eq!(env.sandbox.library(USER).len(), 1, "stored once");
+
+    // A person gets what they can do from a shell, and what pushing again risks.
+    next_push_answers(&env, 502, true);
+    let run = env.run(&push).await.expect(1);
+    for says in [
+        "the push may have been stored",
+        "running the same push again may leave a duplicate in the user's library",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("nothing was stored"), "{}", run.stderr);
+    no_library_advice(&run.stderr);
+    assert_eq!(import_attempts(&env), 2);
+
+    // A provider push says so too.
+    let bundle = env.write("bundle.json", br#"{"resourceType":"Bundle"}"#);
+    let provider = push_provider(&bundle);
+    next_push_answers(&env, 504, true);
+    let e = json_error(&env, &provider, 1).await;
+    assert_eq!(e["may_have_been_stored"], true, "{e}");
+    assert_eq!(e["status"], 504);
+    assert_eq!(env.sandbox.provider_pushes(USER).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_that_was_certainly_not_stored_says_so_and_that_it_can_run_again() {
+    let env = Env::new().await;
+    let file = env.write("scan.txt", b"refused");
+    let push = push_library(&file);
+
+    // Refused before it was handled: nothing stored.
+    next_push_answers(&env, 403, false);
+    let e = json_error(&env, &push, 1).await;
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    assert_eq!(e["status"], 403);
+    next_push_answers(&env, 400, false);
+    let run = env.run(&push).await.expect(1);
+    assert!(run.stderr.contains("nothing was stored"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("may have been stored"),
+        "{}",
+        run.stderr
+    );
+    no_library_advice(&run.stderr);
+
+    // 503 on every attempt: resent, then given up; not stored either.
+    env.sandbox.inject_fault(
+        digime::sandbox::Fault::with_status("permission-access/import", 503).times(3),
+    );
+    let e = json_error(&env, &push, 1).await;
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    assert_eq!(e["status"], 503);
+    assert!(env.sandbox.library(USER).is_empty());
+    assert_eq!(import_attempts(&env), 5);
+
+    // A push command that stops before sending says so too, and so does a
+    // usage error that clap finds.
+    let missing = ["push", "library", "missing.txt", "--account", "acc-1"];
+    let e = json_error(&env, &missing, 2).await;
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    let e = json_error(&env, &push[..3], 2).await; // no --account
+    assert_eq!(e["kind"], "usage");
+    assert_eq!(e["may_have_been_stored"], false, "{e}");
+    // Other commands push nothing: no such key.
+    env.sandbox
+        .inject_fault(digime::sandbox::Fault::with_status(
+            "permission-access/accounts",
+            400,
+        ));
+    let e = json_error(&env, &["accounts"], 1).await;
+    assert!(e.get("may_have_been_stored").is_none(), "{e}");
+    assert_eq!(import_attempts(&env), 5, "nothing more sent");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_needs_consent_and_a_refresh_that_may_have_happened_advise_an_operator() {
+    let env = Env::new().await;
+
+    // digi.me wants the user's consent again for this one account: exit 3,
+    // nothing stored, and advice a shell user can act on.
+    let bundle = env.write("bundle.json", br#"{"resourceType":"Bundle"}"#);
+    let provider = push_provider(&bundle);
+    env.sandbox.inject_fault(
+        digime::sandbox::Fault::with_status("permission-access/import", 403)
+            .with_code("ServiceAuthorizationError"),
+    );
+    let run = env.run(&provider).await.expect(3);
+    for says in [
+        "ServiceAuthorizationError",
+        "nothing was stored",
+        "consent again for this account",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
+    no_library_advice(&run.stderr);
+
+    // The refresh was performed, but its answer was lost: the message says
+    // it may have happened, and the advice is the CLI's own command.
+    env.sandbox.expire_access_token(USER);
+    env.sandbox
+        .inject_fault(digime::sandbox::Fault::with_status("oauth/token", 502).after_handling());
+    let run = env.run(&["accounts"]).await.expect(1);
+    for says in [
+        "the refresh may have happened",
+        "run `digime reauthorize --callback-port PORT`",
+    ] {
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+    }
+    no_library_advice(&run.stderr);
+    // It did happen: the next command is told to reauthorize.
+    let run = env.run(&["accounts"]).await.expect(3);
+    assert!(run.stderr.contains("digime reauthorize"), "{}", run.stderr);
 }

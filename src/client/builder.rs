@@ -89,14 +89,10 @@ impl DigiMeBuilder {
 
     /// How many times a failed call is retried when a retry is safe
     /// (default 2, as in the official SDK): a call makes at most
-    /// `max_retries + 1` attempts. Every call is sent again after a failure
-    /// that says the server did not handle it: no connection, a body not
-    /// sent in full, 429 or 503 (after the server's `Retry-After` when it is
-    /// at most 30 s, else after an exponential backoff with jitter). Reads
-    /// and deletes are also sent again after any 5xx or a lost answer; a
-    /// push only when [`retry_ambiguous_pushes`](Self::retry_ambiguous_pushes)
-    /// is on; a token grant never. Every attempt signs a new JWT. See
-    /// the
+    /// `max_retries + 1` attempts, each with a new JWT. Which failures are
+    /// safe to retry for which call (a push after an ambiguous failure only
+    /// with [`retry_ambiguous_pushes`](Self::retry_ambiguous_pushes)), and
+    /// how long the SDK waits in between, is the retry policy of the
     /// [reliability guide](crate::guide::reliability).
     ///
     /// ```

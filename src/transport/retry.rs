@@ -1,32 +1,13 @@
-//! The retry policy: which failures are sent again, which are ambiguous, and
-//! how long to wait.
+//! The retry policy, as code: which failures are sent again, which leave a
+//! push or a token grant ambiguous, and how long to wait.
 //!
-//! An attempt's failure says one of three things about the server:
-//!
-//! - **not handled**: nothing, or not all of the request, left this machine
-//!   (could not connect, the body was not sent in full), or the server said
-//!   it did not handle it (429; 503, assumed to mean the same);
-//! - **ambiguous**: the server may have acted on it: a 500, 502, 504 or any
-//!   other 5xx, a connection lost or a timeout once the whole request went
-//!   out, or a success whose body could not be read;
-//! - **final**: an answer that sending again would not change (4xx), or a
-//!   local failure (bad input, signing).
-//!
-//! | failure | idempotent call | push | `oauth/token` |
-//! | --- | --- | --- | --- |
-//! | not handled | resend | resend | resend |
-//! | ambiguous | resend | return, *may have been stored* (resend when opted in) | return, *may have happened* |
-//! | final | return | return | return |
-//!
-//! "The whole request went out" means every byte of a body of known length.
-//! A stream of unknown length, sent chunked, has no length to reach: it
-//! counts as out once any byte of it, or its end, was handed over, since
-//! the server reads such a body as it comes. (A stream is one-shot, so it is
-//! never resent anyway; this decides what its failure reports.)
-//!
-//! The wait is the server's `Retry-After` when it is at most
-//! [`MAX_RETRY_AFTER`] (a longer one is not waited for: the error carries
-//! it), else exponential backoff with full jitter.
+//! The policy is written once, in the reliability guide
+//! ([`crate::guide::reliability`], from `docs/reliability.md`): its three
+//! kinds of failure (not handled, ambiguous, final), its table of what each
+//! kind of call does after each failure, and the waits. [`classify`] sorts a
+//! failure into one of the three kinds, [`decide`] applies the table and the
+//! retry budget, and [`backoff`] is the wait when the server asks for none;
+//! the tests below hold them to the guide.
 
 use std::time::Duration;
 

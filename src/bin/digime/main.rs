@@ -17,10 +17,10 @@ mod progress;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind as ClapErrorKind;
+use clap::{CommandFactory, Parser};
 
-use args::Cli;
+use args::{Cli, Command};
 use output::{EXIT_USAGE, Failure, Output};
 
 fn main() -> ExitCode {
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(err, wants_json),
     };
-    let out = Output::new(cli.global.json);
+    let out = Output::new(cli.global.json).pushing(matches!(cli.command, Command::Push(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,9 +70,21 @@ fn usage_error(err: clap::Error, json: bool) -> ExitCode {
             .join(" ")
             .trim_start_matches("error: ")
             .to_owned();
-        Output::new(true).failure(&Failure::usage(message));
+        Output::new(true)
+            .pushing(names_push())
+            .failure(&Failure::usage(message));
     } else {
         let _ = err.print();
     }
     ExitCode::from(EXIT_USAGE)
+}
+
+/// Whether the command line names a push command, one that clap refused
+/// included: its usage error says, like any push's failure, whether the push
+/// may have been stored (it was not).
+fn names_push() -> bool {
+    Cli::command()
+        .ignore_errors(true)
+        .try_get_matches()
+        .is_ok_and(|matches| matches.subcommand_name() == Some("push"))
 }

@@ -55,21 +55,53 @@ impl Failure {
         }
     }
 
-    /// What to do when the user must consent again (exit 3): the
-    /// reauthorize flow for a rejected refresh token, the account's
-    /// reauthorization for `ServiceAuthorizationError`.
-    pub fn reauthorize_hint(&self) -> Option<&'static str> {
-        match self {
-            Failure::Sdk(err) if err.is_reauthorization_required() => Some(
+    /// True when the push that failed may have been stored: digi.me may
+    /// have received it before the failure, and it was not sent again.
+    /// False for anything else: the push was certainly not stored, or the
+    /// command stopped before sending it.
+    pub fn may_have_been_stored(&self) -> bool {
+        matches!(self, Failure::Sdk(err) if err.may_have_been_stored())
+    }
+
+    /// Advice the user can follow from the command line, printed after the
+    /// message. The SDK's messages say what happened; what to do about it
+    /// differs for an operator with a shell and a program with the SDK, so
+    /// the CLI says it here. `push`: the failed command was a push.
+    pub fn hints(&self, push: bool) -> Vec<&'static str> {
+        let Failure::Sdk(err) = self else {
+            return Vec::new();
+        };
+        let mut hints = Vec::new();
+        if push {
+            hints.push(if err.may_have_been_stored() {
+                "running the same push again may leave a duplicate in the user's library (or \
+                 at the provider): run it again once the user has seen that it is missing, or \
+                 if a duplicate is acceptable"
+            } else {
+                "nothing was stored: the same push can run again, once the cause is fixed, \
+                 without leaving a duplicate"
+            });
+        }
+        if err.is_reauthorization_required() {
+            hints.push(
                 "the user must consent again: run `digime reauthorize --callback-port PORT` \
                  (same user, same library)",
-            ),
-            Failure::Sdk(err) if self.exit_code() == EXIT_REAUTHORIZE => Some(
-                "the user must reauthorize this account in digi.me \
-                 (`DigiMe::reauthorize_account`)",
-            ),
-            _ => None,
+            );
+        } else if self.exit_code() == EXIT_REAUTHORIZE {
+            hints.push(
+                "digi.me needs the user's consent again for this account, which digime \
+                 cannot ask for: once the user has reauthorized the account (your application \
+                 sends them through digi.me's account reauthorization), the command can run \
+                 again",
+            );
+        } else if err.refresh_may_have_happened() && err.user_access_token().is_some() {
+            hints.push(
+                "if the refresh did happen, the refresh token is spent and a later command \
+                 exits 3: then run `digime reauthorize --callback-port PORT` (same user, same \
+                 library)",
+            );
         }
+        hints
     }
 
     /// The `{"error":{…}}` object printed with `--json`.
@@ -93,6 +125,15 @@ impl Failure {
             }
         }
         json!({ "error": error })
+    }
+
+    /// [`to_json`](Self::to_json) for a push command: the error also says
+    /// whether the push `may_have_been_stored`, so that a script can tell a
+    /// failure to check from a failure to retry.
+    pub fn to_push_json(&self) -> Value {
+        let mut json = self.to_json();
+        json["error"]["may_have_been_stored"] = json!(self.may_have_been_stored());
+        json
     }
 }
 
@@ -147,11 +188,20 @@ fn kind_name(kind: ErrorKind) -> &'static str {
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     json: bool,
+    /// The command is a push: its failures say whether it may have been
+    /// stored.
+    push: bool,
 }
 
 impl Output {
     pub fn new(json: bool) -> Self {
-        Self { json }
+        Self { json, push: false }
+    }
+
+    /// The output of a push command (`push` true), whose failures say
+    /// whether the push may have been stored.
+    pub fn pushing(self, push: bool) -> Self {
+        Self { push, ..self }
     }
 
     /// A command's result: `human` (lines, on stdout) or `json` (one object).
@@ -199,12 +249,17 @@ impl Output {
     /// message on stderr otherwise.
     pub fn failure(&self, failure: &Failure) {
         if self.json {
+            let json = if self.push {
+                failure.to_push_json()
+            } else {
+                failure.to_json()
+            };
             let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{}", failure.to_json());
+            let _ = writeln!(stdout, "{json}");
             let _ = stdout.flush();
         } else {
             eprintln!("digime: error: {failure}");
-            if let Some(hint) = failure.reauthorize_hint() {
+            for hint in failure.hints(self.push) {
                 eprintln!("digime: {hint}");
             }
         }
