@@ -1494,6 +1494,7 @@ async fn token_put_warns_when_the_store_already_refreshed_the_token_away() {
         .expect(0);
     assert_eq!(run_.json()["already_rotated"], false);
     assert!(!run_.stderr.contains("warning"), "{}", run_.stderr);
+}
 
 // ---------------------------------------------------------------- push errors: stored or not
 
@@ -1671,7 +1672,9 @@ async fn an_account_that_needs_consent_and_a_refresh_that_may_have_happened_advi
     env.sandbox.expire_access_token(USER);
     env.sandbox
         .inject_fault(digime::sandbox::Fault::with_status("oauth/token", 502).after_handling());
-    let run = env.run(&["accounts"]).await.expect(1);
+    // (A short lease: after a refresh that may have happened, the token
+    // file's lease is kept until it runs out.)
+    let run = env.run(&["--lease-ttl", "1", "accounts"]).await.expect(1);
     for says in [
         "the refresh may have happened",
         "run `digime reauthorize --callback-port PORT`",
@@ -1679,7 +1682,8 @@ async fn an_account_that_needs_consent_and_a_refresh_that_may_have_happened_advi
         assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
     }
     no_library_advice(&run.stderr);
-    // It did happen: the next command is told to reauthorize.
-    let run = env.run(&["accounts"]).await.expect(3);
+    // It did happen: the next command, once the lease ran out, is told to
+    // reauthorize.
+    let run = env.run(&["--lease-ttl", "1", "accounts"]).await.expect(3);
     assert!(run.stderr.contains("digime reauthorize"), "{}", run.stderr);
 }
