@@ -18,7 +18,7 @@
 //! settings), and [`AuthorizeCallback`] / [`AccountCallback`]
 //! (`callback.rs`), the redirects after consent.
 //!
-//! Tokens (the refresh protocol itself is [`tokens`](crate::tokens)):
+//! Tokens (the refresh protocol itself is described in the [scaling guide](crate::guide::scaling)):
 //!
 //! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
 //! - `user_call.rs`: the refresh-then-retry rule every call made for a user
