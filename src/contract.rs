@@ -17,7 +17,7 @@ use crate::signer::{DescriptorCache, SigningKey};
 ///
 /// ```
 /// # fn main() -> digime::Result<()> {
-/// # let pem = include_str!("../tests/support/keys/rsa2048.pem"); // a throwaway test key
+/// # let pem = include_str!("../tests/it/support/keys/rsa2048.pem"); // a throwaway test key
 /// let contract = digime::ContractDetails::new("my-contract-id", pem)?;
 /// assert_eq!(contract.contract_id(), "my-contract-id");
 /// assert!(!format!("{contract:?}").contains("PRIVATE KEY"));
@@ -63,7 +63,7 @@ impl ContractDetails {
     /// The contract id.
     ///
     /// ```
-    /// # let contract = digime::ContractDetails::new("c-1", include_str!("../tests/support/keys/rsa2048.pem")).unwrap();
+    /// # let contract = digime::ContractDetails::new("c-1", include_str!("../tests/it/support/keys/rsa2048.pem")).unwrap();
     /// assert_eq!(contract.contract_id(), "c-1");
     /// ```
     pub fn contract_id(&self) -> &str {
@@ -74,7 +74,7 @@ impl ContractDetails {
     /// server (or the sandbox) verifies this contract's signatures with.
     ///
     /// ```
-    /// # let contract = digime::ContractDetails::new("c-1", include_str!("../tests/support/keys/rsa2048.pem")).unwrap();
+    /// # let contract = digime::ContractDetails::new("c-1", include_str!("../tests/it/support/keys/rsa2048.pem")).unwrap();
     /// assert!(contract.public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
     /// ```
     pub fn public_key_pem(&self) -> String {

@@ -242,7 +242,7 @@ mod tests {
 
     fn a_key() -> Arc<DecodingKey> {
         let pem = crate::signer::SigningKey::from_pem(include_str!(
-            "../../tests/support/keys/rsa2048.pem"
+            "../../tests/it/support/keys/rsa2048.pem"
         ))
         .unwrap()
         .public_key_pem();

@@ -62,7 +62,7 @@ mod tests {
     #[test]
     fn the_same_descriptor_is_signed_once_and_another_gets_its_own() {
         let key =
-            SigningKey::from_pem(include_str!("../../tests/support/keys/rsa2048.pem")).unwrap();
+            SigningKey::from_pem(include_str!("../../tests/it/support/keys/rsa2048.pem")).unwrap();
         let cache = DescriptorCache::default();
         let a = FileDescriptor::builder()
             .mime_type("a/b")

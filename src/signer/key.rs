@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn the_der_bytes_are_wiped_after_parsing_or_failing() {
-        let pem = pem::parse(include_str!("../../tests/support/keys/rsa2048.pem")).unwrap();
+        let pem = pem::parse(include_str!("../../tests/it/support/keys/rsa2048.pem")).unwrap();
         let tag = pem.tag().to_owned();
         let mut der = pem.into_contents();
         assert!(der.iter().any(|&b| b != 0));

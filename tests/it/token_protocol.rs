@@ -6,7 +6,7 @@
 //! sent a user back through consent (or could have) while a valid token
 //! existed; the "processes" here are separate clients sharing a store.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,7 +7,7 @@
 //! own memory, its own SDK and its own connection pool, as the processes of
 //! a fleet do.
 
-mod support;
+use crate::support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -82,7 +82,7 @@ fn spawn_child(job: &Value) -> tokio::process::Child {
     tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_process_worker",
+            &support::test_path(module_path!(), "child_process_worker"),
             "--nocapture",
             "--test-threads",
             "1",

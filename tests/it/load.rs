@@ -3,7 +3,7 @@
 //! succeeds, the library holds each file exactly once, and each expiry costs
 //! exactly one refresh (single-flight). Debug build, under a minute.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! cookie store that follows redirects, as a browser does.
 #![allow(dead_code)]
 
-#[path = "../../examples/web_push/app/mod.rs"]
+#[path = "../../../examples/web_push/app/mod.rs"]
 #[allow(dead_code)]
 pub mod app;
 

@@ -3,7 +3,7 @@
 //! push; the refresh runs under the store's lease; bad input names the
 //! field.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

@@ -4,7 +4,7 @@
 //! nothing stored when the SDK reports a failure, except where the error
 //! says the push may have been stored.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

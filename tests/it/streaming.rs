@@ -1,7 +1,7 @@
 //! Streamed uploads and shared sessions: files from disk, one-shot readers,
 //! upload progress, and one refresh for many concurrent pushes.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

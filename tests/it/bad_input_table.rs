@@ -3,7 +3,7 @@
 //! message), never panics, and sends nothing: the sandbox sees no request
 //! and stores nothing.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

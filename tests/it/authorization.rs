@@ -2,7 +2,7 @@
 //! onboard redirect, followed as a browser would), the callback, the code
 //! exchange, read accounts, then a provider push to the onboarded account.
 
-mod support;
+use crate::support;
 
 use digime::auth::AuthorizeCallback;
 use digime::{ErrorKind, FhirVersion, SourceType, Standard};

@@ -1,7 +1,7 @@
 //! The web_push example's bad input and error pages, driven like a browser:
 //! each gets a clear page naming the problem, and nothing is stored.
 
-mod browser;
+use crate::browser;
 
 use browser::{Browser, file_part};
 use reqwest::StatusCode;

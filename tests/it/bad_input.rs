@@ -1,7 +1,7 @@
 //! Bad input is a clear error naming the field, returned before anything is
 //! sent: the sandbox sees no request.
 
-mod support;
+use crate::support;
 
 use digime::{Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use support::{EC_PEM, Env, RSA_1024_PEM};

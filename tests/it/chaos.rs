@@ -30,7 +30,7 @@
 //! 503 are only injected before handling: the policy's documented
 //! assumption is that they mean "not handled" (`docs/reliability.md`).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::Arc;

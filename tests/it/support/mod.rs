@@ -79,3 +79,47 @@ pub mod postgres;
 pub mod rigged;
 
 pub const EC_PEM: &str = include_str!("keys/ec.pem");
+
+/// The name libtest gives test `name` of the module at `module` (pass
+/// `module_path!()`): the module path without this binary's crate name, as
+/// `--exact` wants it.
+pub fn test_path(module: &str, name: &str) -> String {
+    let module = module.split_once("::").map_or("", |(_, rest)| rest);
+    if module.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{module}::{name}")
+    }
+}
+
+/// Set in a process of this binary that runs one test alone.
+const OWN_PROCESS_ENV: &str = "DIGIME_IT_OWN_PROCESS";
+
+/// For a test that needs the process to itself (a global subscriber, a
+/// measurement of the process's memory): `true` in the process where it is
+/// alone, where the test runs its body. Elsewhere, runs this binary again
+/// with only that test, asserts that it ran and passed, and returns `false`.
+///
+/// ```ignore
+/// if !support::own_process(module_path!(), "my_test") { return; }
+/// ```
+pub fn own_process(module: &str, name: &str) -> bool {
+    let path = test_path(module, name);
+    if std::env::var(OWN_PROCESS_ENV).as_deref() == Ok(path.as_str()) {
+        return true;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", &path, "--nocapture", "--test-threads", "1"])
+        .env(OWN_PROCESS_ENV, &path)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the test binary runs again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "{path}, alone in its process, failed or did not run\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    eprint!("{stderr}");
+    false
+}

@@ -145,10 +145,28 @@ fn bare(args: &[&str]) -> Command {
 }
 
 async fn run(mut cmd: Command) -> Run {
-    let out = tokio::time::timeout(Duration::from_secs(30), cmd.output())
-        .await
-        .expect("the binary finishes")
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("the binary runs");
+    let pid = child.id().expect("a running child");
+    let mut waiting = tokio::spawn(child.wait_with_output());
+    let out = match tokio::time::timeout(Duration::from_secs(30), &mut waiting).await {
+        Ok(joined) => joined.expect("the wait").expect("the output"),
+        Err(_) => {
+            // Killed: what it printed so far says where it waited.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            let out = waiting.await.expect("the wait").expect("the output");
+            panic!(
+                "the binary did not finish in 30 s: {cmd:?}\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
     Run {
         code: out.status.code().expect("exited, not killed"),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -4,7 +4,7 @@
 //! reports the refresh and fires its own hook once. Each count is read from
 //! the sandbox's request log, not from the SDK.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

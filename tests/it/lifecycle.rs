@@ -3,7 +3,7 @@
 //! another service, revoke and reauthorize one account, delete an account;
 //! and the wire details the official client relies on.
 
-mod support;
+use crate::support;
 
 use digime::auth::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
 use digime::sandbox::RequestRecord;

@@ -1,7 +1,7 @@
 //! Pushes over a real sandbox: the wire (signature, claims, nonces, headers,
 //! body bytes), refresh-then-retry, a failed refresh, and server errors.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

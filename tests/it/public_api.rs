@@ -1,6 +1,6 @@
 //! The public API exactly as issue #2 writes it, run against the sandbox.
 
-mod support;
+use crate::support;
 
 use digime::{
     Account, ContractDetails, DigiMe, FhirVersion, FileDescriptor, Standard, UserAccessToken,

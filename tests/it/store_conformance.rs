@@ -4,7 +4,7 @@
 //! that break the contract, and what the kit cannot see: a file lease that
 //! outlives its process, the PostgreSQL table's upgrade, and its deadlines.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -428,7 +428,7 @@ async fn a_file_lease_outlives_the_process_that_took_it_until_it_expires() {
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_takes_a_file_lease_and_exits",
+            &support::test_path(module_path!(), "child_takes_a_file_lease_and_exits"),
             "--nocapture",
         ])
         .env(CHILD_ENV, dir.path())
