@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fleet figures of docs/scaling.md: bench_fleet with the PostgreSQL token
 # store against the same processes without it, alternated in one run so that
-# both see the same machine. Starts a throwaway PostgreSQL 15 cluster (as the
+# both see the same machine. Starts a throwaway PostgreSQL cluster (as the
 # `postgres` user when run as root) and removes it at the end.
 #
 #   scripts/fleet.sh [ROUNDS] [bench_fleet flags…]
@@ -12,8 +12,15 @@ shift || true
 flags=("$@")
 [ ${#flags[@]} -gt 0 ] || flags=(--processes 4 --concurrency 8 --users 10 --count 5000 --expire-every-ms 1000)
 
-bin=/usr/lib/postgresql/15/bin
-[ -x "$bin/initdb" ] || { echo "PostgreSQL 15 is missing: apt-get install postgresql-15" >&2; exit 2; }
+# PostgreSQL's binaries, looked for as the tests do (tests/it/support/postgres.rs).
+find_pg() {
+    [ -n "${PG_BIN:-}" ] && { echo "$PG_BIN"; return; }
+    command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] && { pg_config --bindir; return; }
+    command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return; }
+    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+bin=$(find_pg)
+[ -x "$bin/initdb" ] || { echo "no PostgreSQL found: install PostgreSQL 11 or newer, or set PG_BIN" >&2; exit 2; }
 runas=()
 [ "$(id -u)" = 0 ] && runas=(runuser -u postgres --)
 

@@ -756,9 +756,10 @@ mod tests {
         match (var("MODEL_PROCS"), var("MODEL_TASKS"), var("MODEL_BUDGET")) {
             (Some(p), Some(t), Some(b)) => run(world(p, t, Rules::PROTOCOL, b as u8)),
             _ => {
+                // 3 × 2 with one fault outgrows 6 GB: run it with the
+                // variables, on a machine that has the memory.
                 run(world(3, 1, Rules::PROTOCOL, 2));
                 run(world(2, 2, Rules::PROTOCOL, 2));
-                run(world(3, 2, Rules::PROTOCOL, 1));
             }
         }
     }

@@ -26,7 +26,7 @@
 //! Faults on `oauth/token` are drawn from those before handling only: one
 //! after handling spends the refresh token while the SDK cannot know it, so
 //! the rest of the run could only end in `ReauthorizationRequired` (an
-//! honest answer, tested on its own in `tests/faults.rs`). Likewise 429 and
+//! honest answer, tested on its own in `faults.rs`). Likewise 429 and
 //! 503 are only injected before handling: the policy's documented
 //! assumption is that they mean "not handled" (`docs/reliability.md`).
 

@@ -1,6 +1,6 @@
 //! Fleets on PostgreSQL: several processes pushing for the same users
-//! through one `PostgresTokenStore`, on a throwaway PostgreSQL 15 cluster
-//! (tests/support/postgres.rs) and the in-process sandbox.
+//! through one `PostgresTokenStore`, on a throwaway PostgreSQL cluster
+//! (tests/it/support/postgres.rs) and the in-process sandbox.
 //!
 //! The "processes" are this test binary started again in child mode
 //! (`child_process_worker`, a no-op in a normal run), so that each has its
@@ -435,7 +435,7 @@ async fn the_store_keeps_its_contract_on_a_real_database() {
     );
     store.release(&lease).await.unwrap();
     // Versions, compare-and-set, expiry, takeover, renewal and races: the
-    // conformance kit checks them on this store (tests/store_conformance.rs).
+    // conformance kit checks them on this store (tests/it/store_conformance.rs).
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The web app, as a module that `main.rs` runs and the browser test
-//! (`tests/web_push.rs`) includes with `#[path]`: its settings ([`Config`]),
+//! (`tests/it/browser/mod.rs`) includes with `#[path]`: its settings ([`Config`]),
 //! [`start`], and the routes, one module each.
 //!
 //! | route | module |

@@ -89,12 +89,12 @@ impl Places {
         let mut out: Vec<PathBuf> = self.pg_bin.iter().chain(&self.pg_config).cloned().collect();
         out.extend(self.path.iter().cloned());
         let mut debian = self.debian.clone();
-        debian.sort_by(|a, b| b.0.cmp(&a.0));
+        debian.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
         out.extend(debian.into_iter().map(|(_, p)| p));
         for prefix in &self.homebrew {
             out.push(prefix.join("bin"));
             let mut kegs = brew_kegs(prefix);
-            kegs.sort_by(|a, b| b.0.cmp(&a.0));
+            kegs.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
             out.extend(kegs.into_iter().map(|(_, p)| p));
         }
         out
@@ -394,7 +394,7 @@ mod discovery {
             Path::new("/opt/homebrew/bin")
         );
         assert_eq!(
-            found(&p, &["/opt/homebrew/opt/postgresql@14/bin", &all[5]]).unwrap(),
+            found(&p, &["/opt/homebrew/opt/postgresql@14/bin", all[5]]).unwrap(),
             Path::new("/opt/homebrew/opt/postgresql@17/bin")
         );
     }
