@@ -260,7 +260,9 @@ impl UserSession {
     }
 
     /// Waits, up to `within`, until no refresh of the session's token is
-    /// under way and its newest token is in its store. A refresh whose
+    /// under way, its newest token is in its store, and the store's lease
+    /// is given back (a process that exits first leaves the lease to run
+    /// out, and the next process waits for that). A refresh whose
     /// token the store failed to take goes on in the background (see the
     /// outcomes' `token_store_error()`), as does the verification of a
     /// token digi.me granted while its key set was out of reach: call this
@@ -284,19 +286,22 @@ impl UserSession {
         };
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let (busy, unstored) = {
+            let (busy, unstored, releasing) = {
                 let slot = desk.lock();
                 (
                     slot.desk.mid_refresh(),
                     slot.desk.unstored().map(|t| t.0.clone()),
+                    slot.releasing > 0,
                 )
             };
-            if !busy && unstored.is_none() {
-                return Ok(());
-            }
-            if busy && tokio::time::Instant::now() < deadline {
+            let now = tokio::time::Instant::now();
+            if (busy || releasing) && now < deadline {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 continue;
+            }
+            if !busy && unstored.is_none() {
+                // A release still out past the deadline: the lease runs out.
+                return Ok(());
             }
             let (store, user) = match &desk.store {
                 Some(s) => (s.store.describe(), s.user.as_str()),

@@ -80,6 +80,10 @@ pub(crate) struct Slot {
     next_caller: Caller,
     pub(crate) lease: Option<Lease>,
     pub(crate) heartbeat: Option<tokio::task::AbortHandle>,
+    /// Releases of the lease sent and not yet answered. A process that
+    /// exits before they land leaves the lease to run out, and its next
+    /// command waits for that: `UserSession::flush` waits for them.
+    pub(crate) releasing: usize,
 }
 
 impl Slot {
@@ -119,6 +123,7 @@ impl DeskCell {
                 next_caller: 0,
                 lease: None,
                 heartbeat: None,
+                releasing: 0,
             }),
         }
     }

@@ -176,11 +176,14 @@ impl DeskCell {
                     if let (Some(store), Some(lease)) = (&self.store, slot.lease.take()) {
                         let deadline = sdk.inner.tokens.config().store_timeout;
                         let store = store.store.clone();
+                        let cell = self.clone();
+                        slot.releasing += 1;
                         spawn(async move {
                             let released = within(deadline, &*store, store.release(&lease)).await;
                             if let Err(err) = released {
                                 tracing::warn!(error = %err, "could not release the refresh lease; it will run out");
                             }
+                            cell.lock().releasing -= 1;
                         });
                     }
                     None

@@ -593,3 +593,49 @@ async fn flush_waits_for_a_token_pending_verification() {
     assert_ne!(refresh_value(&stored.token), refresh_value(&env.token));
     assert_eq!(grants(&env), 1);
 }
+
+/// A process about to exit calls `flush`: it returns only once the lease
+/// is given back, whether the refresh succeeded or was refused. Otherwise
+/// the next process (the next CLI command) waits for the lease to run out:
+/// 30 s with the default time to live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_waits_until_the_lease_is_given_back() {
+    for refused in [false, true] {
+        let env = Env::new().await;
+        let store = Arc::new(Rigged::memory());
+        store.save(USER, &env.token).await.unwrap();
+        store.knobs.release_delay_ms.store(300, Ordering::SeqCst);
+        let shared: Arc<dyn TokenStore> = store.clone();
+        let session = process(&env, Duration::from_secs(30))
+            .session_from_store(&env.contract, shared, USER)
+            .await
+            .unwrap();
+        env.sandbox.expire_access_token(USER);
+        if refused {
+            env.sandbox.expire_refresh_token(USER);
+            let err = push(&session, "a.txt").await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired, "{err:?}");
+        } else {
+            push(&session, "a.txt").await.unwrap();
+        }
+        assert_eq!(grants(&env), 1);
+        session.flush(Duration::from_secs(5)).await.unwrap();
+        // A commit ends the lease; a refusal gives it back by a release.
+        let releases = store.releases.load(Ordering::SeqCst);
+        assert_eq!(releases, usize::from(refused));
+        assert_eq!(
+            store.released.load(Ordering::SeqCst),
+            releases,
+            "flush returned before the lease was given back (refused: {refused})"
+        );
+        let next = store
+            .inner
+            .acquire_lease(USER, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(
+            matches!(next, LeaseAttempt::Acquired { .. }),
+            "the next process finds the lease free (refused: {refused})"
+        );
+    }
+}

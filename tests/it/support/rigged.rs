@@ -26,6 +26,8 @@ pub struct Knobs {
     pub lease_hangs: AtomicBool,
     /// Renewals fail (the lease then runs out while its holder works).
     pub renewals_fail: AtomicBool,
+    /// Releases wait this long (ms) before they are made.
+    pub release_delay_ms: AtomicU64,
 }
 
 /// A store with [`Knobs`], counting its calls.
@@ -38,6 +40,8 @@ pub struct Rigged {
     pub renewals: AtomicUsize,
     pub commits: AtomicUsize,
     pub releases: AtomicUsize,
+    /// Releases made (after their delay).
+    pub released: AtomicUsize,
 }
 
 impl Rigged {
@@ -50,6 +54,7 @@ impl Rigged {
             renewals: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
             releases: AtomicUsize::new(0),
+            released: AtomicUsize::new(0),
         }
     }
 
@@ -153,6 +158,12 @@ impl TokenStore for Rigged {
 
     fn release<'a>(&'a self, lease: &'a Lease) -> BoxFuture<'a, digime::Result<()>> {
         self.releases.fetch_add(1, Ordering::SeqCst);
-        self.inner.release(lease)
+        Box::pin(async move {
+            let delay = self.knobs.release_delay_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let released = self.inner.release(lease).await;
+            self.released.fetch_add(1, Ordering::SeqCst);
+            released
+        })
     }
 }
