@@ -15,7 +15,7 @@ use crate::signer::{DescriptorCache, SigningKey};
 ///
 /// Cloning is cheap (an `Arc`). `Debug` never shows the key.
 ///
-/// ```
+/// ```standalone_crate
 /// # fn main() -> digime::Result<()> {
 /// # let pem = include_str!("../tests/it/support/keys/rsa2048.pem"); // a throwaway test key
 /// let contract = digime::ContractDetails::new("my-contract-id", pem)?;
@@ -62,7 +62,7 @@ impl ContractDetails {
 
     /// The contract id.
     ///
-    /// ```
+    /// ```standalone_crate
     /// # let contract = digime::ContractDetails::new("c-1", include_str!("../tests/it/support/keys/rsa2048.pem")).unwrap();
     /// assert_eq!(contract.contract_id(), "c-1");
     /// ```
@@ -73,7 +73,7 @@ impl ContractDetails {
     /// The contract's public key as an SPKI PEM (`BEGIN PUBLIC KEY`): what a
     /// server (or the sandbox) verifies this contract's signatures with.
     ///
-    /// ```
+    /// ```standalone_crate
     /// # let contract = digime::ContractDetails::new("c-1", include_str!("../tests/it/support/keys/rsa2048.pem")).unwrap();
     /// assert!(contract.public_key_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
     /// ```

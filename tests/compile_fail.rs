@@ -24,8 +24,9 @@
 //!
 //! How: the cases become the binaries of a scratch package that depends on
 //! this crate by path (with this crate's `Cargo.lock`), checked with one
-//! `cargo check --message-format=json`. The scratch package's target folder
-//! is kept under `target/tmp`, so later runs only re-check.
+//! `cargo check --message-format=json`. The scratch package lives under
+//! `target/tmp` and shares the crate's target folder, so the dependencies
+//! are checked once, and later runs only re-check the cases.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -217,12 +218,22 @@ fn write_if_changed(path: &Path, text: &str) {
     }
 }
 
+/// The target folder this test was built in (`CARGO_TARGET_TMPDIR` is its
+/// `tmp`).
+fn target_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().map_or(tmp.clone(), Path::to_path_buf)
+}
+
 /// `cargo check` of every case; the diagnostics by case name.
 fn check(dir: &Path) -> BTreeMap<String, Vec<Diagnostic>> {
     let output = Command::new(env!("CARGO"))
         .current_dir(dir)
         .args(["check", "--bins", "--keep-going", "--message-format=json"])
-        .env("CARGO_TARGET_DIR", dir.join("target"))
+        // The crate's own target folder: the dependencies checked there
+        // (by `cargo check`, clippy, or an earlier run) are not checked
+        // again. Cargo holds no lock on it while tests run.
+        .env("CARGO_TARGET_DIR", target_dir())
         .env_remove("RUSTFLAGS")
         .output()
         .expect("cargo runs");

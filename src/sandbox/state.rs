@@ -2,7 +2,7 @@
 //! the request log. One `std::sync::Mutex`, never held across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
@@ -372,26 +372,43 @@ pub(crate) struct ServerKey {
 }
 
 impl ServerKey {
+    /// A key for a new sandbox: the process's RSA key pair (generated once:
+    /// a 2048-bit key costs some 100 ms, and a test suite starts a sandbox
+    /// per test), under a kid of the sandbox's own. A JWT of one sandbox
+    /// names a kid no other sandbox's key set has, so it verifies nowhere
+    /// else, as with separate keys.
     pub(crate) fn generate() -> Result<Self> {
-        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-        use aws_lc_rs::signature::KeyPair as _;
-        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-            .map_err(|_| Error::crypto("generating the sandbox's RSA key"))?;
-        let pkcs8: Pkcs8V1Der<'static> = pair
-            .as_der()
-            .map_err(|_| Error::invalid_input("server_key", "cannot encode the key"))?;
-        let spki: PublicKeyX509Der<'static> = pair
-            .public_key()
-            .as_der()
-            .map_err(|_| Error::invalid_input("server_key", "cannot encode the public key"))?;
-        let private_pem = pem_lf("PRIVATE KEY", pkcs8.as_ref().to_vec());
+        static PAIR: OnceLock<std::result::Result<(String, String), String>> = OnceLock::new();
+        let (private_pem, public_pem) = PAIR
+            .get_or_init(Self::pair)
+            .as_ref()
+            .map_err(Error::crypto)?;
         let encoding = EncodingKey::from_rsa_pem(private_pem.as_bytes())
             .map_err(|e| Error::invalid_input("server_key", e))?;
         Ok(Self {
             encoding,
             kid: format!("sandbox-{}", random_alnum(12)),
-            public_pem: pem_lf("PUBLIC KEY", spki.as_ref().to_vec()),
+            public_pem: public_pem.clone(),
         })
+    }
+
+    /// A new key pair: its private and public PEMs.
+    fn pair() -> std::result::Result<(String, String), String> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+        use aws_lc_rs::signature::KeyPair as _;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .map_err(|_| "cannot generate the sandbox's RSA key".to_owned())?;
+        let pkcs8: Pkcs8V1Der<'static> = pair
+            .as_der()
+            .map_err(|_| "cannot encode the key".to_owned())?;
+        let spki: PublicKeyX509Der<'static> = pair
+            .public_key()
+            .as_der()
+            .map_err(|_| "cannot encode the public key".to_owned())?;
+        Ok((
+            pem_lf("PRIVATE KEY", pkcs8.as_ref().to_vec()),
+            pem_lf("PUBLIC KEY", spki.as_ref().to_vec()),
+        ))
     }
 
     /// Signs `claims` as a PS512 JWT with `jku` and `kid`.

@@ -210,7 +210,7 @@ struct Answer {
 async fn run(seed: u64, opt_in: bool) {
     let started = Instant::now();
     let sandbox = Sandbox::start().await.expect("sandbox starts");
-    let contract = sandbox.generate_contract(APP, CONTRACT).unwrap();
+    let contract = support::contract(&sandbox, APP, CONTRACT);
     sandbox.create_user(USER, &["acc-1"]).unwrap();
     let token = sandbox.mint_token(APP, CONTRACT, USER).unwrap();
     let sdk = DigiMe::builder()

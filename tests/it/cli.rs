@@ -5,12 +5,14 @@
 //! with mode 0600 after a refresh.
 
 use std::os::unix::fs::PermissionsExt;
+
+use crate::support;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use digime::ContractDetails;
-use digime::sandbox::{Sandbox, generate_private_key_pem};
+use digime::sandbox::Sandbox;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -69,16 +71,13 @@ fn mode(path: &Path) -> u32 {
 impl Env {
     async fn new() -> Env {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
-        let pem = generate_private_key_pem().unwrap();
-        let contract = ContractDetails::new(CONTRACT, &pem).unwrap();
-        sandbox
-            .register_contract(APP, CONTRACT, &contract.public_key_pem())
-            .unwrap();
+        let pem = support::key_pem();
+        support::contract(&sandbox, APP, CONTRACT);
         sandbox.create_user(USER, &["acc-1", "acc-2"]).unwrap();
         let token = sandbox.mint_token(APP, CONTRACT, USER).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("key.pem");
-        std::fs::write(&key, &pem).unwrap();
+        std::fs::write(&key, pem).unwrap();
         let token_path = dir.path().join("token.json");
         std::fs::write(&token_path, serde_json::to_string(&token).unwrap()).unwrap();
         // Readable by others on purpose: a rewrite must make it 0600.

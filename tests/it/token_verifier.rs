@@ -3,6 +3,8 @@
 //! refused with a clear error.
 
 use std::sync::Arc;
+
+use crate::support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -24,8 +26,8 @@ struct Hostile {
 }
 
 async fn hostile() -> Hostile {
-    let key_pem = digime::sandbox::generate_private_key_pem().unwrap();
-    let other_key_pem = digime::sandbox::generate_private_key_pem().unwrap();
+    let key_pem = support::key_pem().to_owned();
+    let other_key_pem = support::other_key_pem().to_owned();
     let public_pem = ContractDetails::new("k", &key_pem)
         .unwrap()
         .public_key_pem();

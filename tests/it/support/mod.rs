@@ -21,9 +21,7 @@ pub struct Env {
 impl Env {
     pub async fn new() -> Self {
         let sandbox = Sandbox::start().await.expect("sandbox starts");
-        let contract = sandbox
-            .generate_contract(APP, CONTRACT)
-            .expect("contract registers");
+        let contract = self::contract(&sandbox, APP, CONTRACT);
         sandbox
             .create_user(USER, ACCOUNTS)
             .expect("user is created");
@@ -122,4 +120,27 @@ pub fn own_process(module: &str, name: &str) -> bool {
     );
     eprint!("{stderr}");
     false
+}
+
+/// The contract key of the tests: one RSA-2048 key for the whole test
+/// process. Generating one costs some 100 ms, and nearly every test needs
+/// one: the tests of a key's handling make their own.
+pub fn key_pem() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| digime::sandbox::generate_private_key_pem().expect("a key"))
+}
+
+/// A second key, other than [`key_pem`]'s.
+pub fn other_key_pem() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| digime::sandbox::generate_private_key_pem().expect("a key"))
+}
+
+/// Registers the write contract `contract_id` of `app` with [`key_pem`].
+pub fn contract(sandbox: &Sandbox, app: &str, contract_id: &str) -> ContractDetails {
+    let contract = ContractDetails::new(contract_id, key_pem()).expect("the key parses");
+    sandbox
+        .register_contract(app, contract_id, &contract.public_key_pem())
+        .expect("contract registers");
+    contract
 }
