@@ -357,6 +357,16 @@ impl Shared {
     }
 }
 
+impl Drop for Journal {
+    /// Writes what is still pending (`skipped` records), best effort.
+    fn drop(&mut self) {
+        let seq = lock(&self.shared.pending).seq;
+        if let Err(e) = self.shared.commit(seq, &self.path) {
+            tracing::warn!(error = %e, "journal records not written at close");
+        }
+    }
+}
+
 impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Journal")

@@ -29,6 +29,7 @@ async fn a_rerun_skips_stored_holds_uncertain_and_retries_failed() {
     drop(journal);
 
     let journal = Journal::open(&path).unwrap();
+    // 4 begun, 3 outcomes, and the duplicate's `skipped`, written at close.
     assert_eq!(journal.recovery().records(), 8);
     assert_eq!(journal.recovery().ignored(), 0);
     assert_eq!(journal.claim(&id(0), true).await.unwrap(), Claim::Stored);
