@@ -306,9 +306,12 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
     let files = env.tree("docs", 60);
     let journal_path = env.path("run.jsonl");
     let args = ["--json", "push", "library", "docs", "--account", "acc-1", "--jobs", "4", "--journal", "run.jsonl"];
-    env.delay_imports(40);
+    // Each push takes 200 ms at the sandbox; the kill lands half-way
+    // through the pushes that follow the 15th stored file.
+    env.delay_imports(200);
     let (mut child, mut rx) = spawn(&env, &args);
     until_stored(&mut rx, 15).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     child.start_kill().unwrap(); // SIGKILL: no cleanup at all
     child.wait().await.unwrap();
     env.sandbox.clear_faults();
@@ -317,6 +320,7 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
     let stored = with_event(&records, "stored");
     let in_flight = begun_only(&records);
     assert!(stored.len() >= 15, "{}", stored.len());
+    assert!(!in_flight.is_empty(), "the kill lands mid-push");
     let library = env.library();
     for (path, sha) in &files {
         let copies = library.get(sha).copied().unwrap_or(0);
