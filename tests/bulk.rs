@@ -365,6 +365,68 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
     assert_eq!(env.library(), expected, "a third run stores nothing");
 }
 
+// ---------------------------------------------------------------- Ctrl-C
+
+fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_waits_for_the_pushes_in_flight_and_a_second_one_exits_at_once() {
+    let env = Env::new().await;
+    let files = env.tree("inbox", 40);
+    let args = ["--json", "push", "library", "inbox", "--account", "acc-1", "--jobs", "4", "--journal", "j.jsonl"];
+    env.delay_imports(200);
+
+    // One Ctrl-C: the pushes in flight end and are recorded; no new one starts.
+    let (child, mut rx) = spawn(&env, &args);
+    let seen = until_stored(&mut rx, 4).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    interrupt(&child);
+    let run = finish(child, rx, seen).await.expect(130);
+    assert_eq!(run.summary["stopped"], "interrupted");
+    let records = journal(&env.path("j.jsonl"));
+    assert!(begun_only(&records).is_empty(), "every push that began was recorded");
+    let stored = with_event(&records, "stored");
+    assert!(stored.len() >= 8 && stored.len() < files.len(), "{}", stored.len());
+    assert_eq!(env.library().len(), stored.len());
+
+    // Two: exit at once, pushes in flight left uncertain, the journal intact.
+    let (child, mut rx) = spawn(&env, &args);
+    let seen = until_stored(&mut rx, 4).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    interrupt(&child);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    interrupt(&child);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("a second Ctrl-C exits at once")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    drop((rx, seen));
+    let records = journal(&env.path("j.jsonl")); // every line a record
+    let in_flight = begun_only(&records);
+    assert!(!in_flight.is_empty(), "the second Ctrl-C did not wait");
+
+    env.sandbox.clear_faults();
+    let run = env.run(&args).await.expect(1);
+    assert_eq!(run.with_status("uncertain"), in_flight);
+    let library = env.library();
+    for (path, sha) in &files {
+        let copies = library.get(sha).copied().unwrap_or(0);
+        if in_flight.contains(path) {
+            assert!(copies <= 1, "{path}");
+        } else {
+            assert_eq!(copies, 1, "{path}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------- 502 after storage
 
 #[tokio::test(flavor = "multi_thread")]

@@ -180,7 +180,10 @@ impl fmt::Debug for FileIdentity {
 /// assert_eq!(digime::bulk::path_key(Path::new("/data/./a.pdf")), "/data/a.pdf");
 /// ```
 pub fn path_key(path: &Path) -> String {
-    let clean: std::path::PathBuf = path.components().collect();
+    let clean: std::path::PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect();
     if clean.as_os_str().is_empty() {
         return ".".to_owned();
     }

@@ -283,7 +283,9 @@ impl Journal {
     /// disk (the `skipped` records, which nothing waits for).
     ///
     /// ```no_run
-    /// # async fn f(j: digime::bulk::Journal) -> std::io::Result<()> { j.flush().await?; # Ok(()) }
+    /// # async fn f(j: digime::bulk::Journal) -> std::io::Result<()> {
+    /// j.flush().await?;
+    /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> io::Result<()> {
         let seq = lock(&self.shared.pending).seq;
