@@ -57,7 +57,9 @@ impl Run {
     }
 
     fn count(&self, key: &str) -> u64 {
-        self.summary[key].as_u64().unwrap_or_else(|| panic!("{key} in {}", self.summary))
+        self.summary[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key} in {}", self.summary))
     }
 }
 
@@ -170,8 +172,17 @@ fn parse(code: i32, stdout: &[u8], stderr: &[u8]) -> Run {
         .collect();
     let summary = lines.pop().expect("a summary line");
     for file in &lines {
-        let keys: BTreeSet<&str> = file.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, BTreeSet::from(["file", "status", "size", "sha256", "error"]), "{file}");
+        let keys: BTreeSet<&str> = file
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["file", "status", "size", "sha256", "error"]),
+            "{file}"
+        );
     }
     Run {
         code,
@@ -189,7 +200,10 @@ fn journal(path: &Path) -> Vec<(String, String)> {
         .lines()
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
-            (v["event"].as_str().unwrap().to_owned(), v["file"].as_str().unwrap().to_owned())
+            (
+                v["event"].as_str().unwrap().to_owned(),
+                v["file"].as_str().unwrap().to_owned(),
+            )
         })
         .collect()
 }
@@ -216,7 +230,13 @@ fn with_event(records: &[(String, String)], event: &str) -> BTreeSet<String> {
 }
 
 /// Starts the binary; returns it and a channel of its stdout lines.
-fn spawn(env: &Env, args: &[&str]) -> (tokio::process::Child, tokio::sync::mpsc::UnboundedReceiver<String>) {
+fn spawn(
+    env: &Env,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
     let mut child = env.command(args).spawn().expect("the binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -231,7 +251,10 @@ fn spawn(env: &Env, args: &[&str]) -> (tokio::process::Child, tokio::sync::mpsc:
 }
 
 /// Waits until `n` lines report a stored file; returns every line read.
-async fn until_stored(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, n: usize) -> Vec<String> {
+async fn until_stored(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    n: usize,
+) -> Vec<String> {
     let mut seen = Vec::new();
     let mut stored = 0;
     while stored < n {
@@ -259,7 +282,11 @@ async fn finish(
         seen.push(line);
     }
     let stdout = seen.join("\n");
-    parse(out.status.code().unwrap_or(-1), stdout.as_bytes(), &out.stderr)
+    parse(
+        out.status.code().unwrap_or(-1),
+        stdout.as_bytes(),
+        &out.stderr,
+    )
 }
 
 // ---------------------------------------------------------------- a tree, 8 jobs
@@ -269,23 +296,53 @@ async fn five_hundred_files_in_a_tree_are_stored_once_each_with_one_refresh() {
     let env = Env::new().await;
     let files = env.tree("tree", 500);
     env.delay_imports(8);
-    let (child, mut rx) = spawn(&env, &["--json", "push", "library", "tree", "--account", "acc-1", "--jobs", "8"]);
+    let (child, mut rx) = spawn(
+        &env,
+        &[
+            "--json",
+            "push",
+            "library",
+            "tree",
+            "--account",
+            "acc-1",
+            "--jobs",
+            "8",
+        ],
+    );
     let seen = until_stored(&mut rx, 100).await;
     // The token expires mid-run: the run refreshes it once, for all jobs.
     env.sandbox.expire_access_token(USER);
     let run = finish(child, rx, seen).await.expect(0);
 
     assert_eq!(run.count("stored"), 500);
-    assert_eq!((run.count("failed"), run.count("uncertain"), run.count("skipped")), (0, 0, 0));
+    assert_eq!(
+        (
+            run.count("failed"),
+            run.count("uncertain"),
+            run.count("skipped")
+        ),
+        (0, 0, 0)
+    );
     for file in &run.files {
         let path = file["file"].as_str().unwrap();
         assert_eq!(file["status"], "stored", "{file}");
-        assert_eq!(file["sha256"].as_str(), Some(files[path].as_str()), "{file}");
+        assert_eq!(
+            file["sha256"].as_str(),
+            Some(files[path].as_str()),
+            "{file}"
+        );
     }
     let library = env.library();
     let expected: BTreeMap<String, usize> = files.values().map(|s| (s.clone(), 1)).collect();
-    assert_eq!(library, expected, "each file exactly once, with its SHA-256");
-    assert_eq!(env.sandbox.refresh_count(), 1, "one refresh for the whole run");
+    assert_eq!(
+        library, expected,
+        "each file exactly once, with its SHA-256"
+    );
+    assert_eq!(
+        env.sandbox.refresh_count(),
+        1,
+        "one refresh for the whole run"
+    );
     let refused = env
         .sandbox
         .requests()
@@ -293,9 +350,17 @@ async fn five_hundred_files_in_a_tree_are_stored_once_each_with_one_refresh() {
         .filter(|r| r.path == IMPORT && r.status == 401)
         .count();
     assert!(refused >= 1, "the token did expire mid-run");
-    assert!(run.stderr.contains("journal"), "the run names its journal: {}", run.stderr);
+    assert!(
+        run.stderr.contains("journal"),
+        "the run names its journal: {}",
+        run.stderr
+    );
     let state = env.path("state/digime/journals");
-    assert_eq!(std::fs::read_dir(state).unwrap().count(), 1, "the default journal");
+    assert_eq!(
+        std::fs::read_dir(state).unwrap().count(),
+        1,
+        "the default journal"
+    );
 }
 
 // ---------------------------------------------------------------- SIGKILL
@@ -305,7 +370,18 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
     let env = Env::new().await;
     let files = env.tree("docs", 60);
     let journal_path = env.path("run.jsonl");
-    let args = ["--json", "push", "library", "docs", "--account", "acc-1", "--jobs", "4", "--journal", "run.jsonl"];
+    let args = [
+        "--json",
+        "push",
+        "library",
+        "docs",
+        "--account",
+        "acc-1",
+        "--jobs",
+        "4",
+        "--journal",
+        "run.jsonl",
+    ];
     // Each push takes 200 ms at the sandbox; the kill lands half-way
     // through the pushes that follow the 15th stored file.
     env.delay_imports(200);
@@ -335,15 +411,28 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
     let before = env.imports();
     let run = env.run(&args).await;
     let missing = files.len() - stored.len() - in_flight.len();
-    assert_eq!(env.imports() - before, missing, "only what was missing is pushed");
+    assert_eq!(
+        env.imports() - before,
+        missing,
+        "only what was missing is pushed"
+    );
     assert_eq!(run.with_status("uncertain"), in_flight);
     assert_eq!(run.count("skipped") as usize, stored.len());
     assert_eq!(run.count("stored") as usize, missing);
-    assert_eq!(run.code, if in_flight.is_empty() { 0 } else { 1 }, "{}", run.stderr);
+    assert_eq!(
+        run.code,
+        if in_flight.is_empty() { 0 } else { 1 },
+        "{}",
+        run.stderr
+    );
     let library = env.library();
     for (path, sha) in &files {
         let copies = library.get(sha).copied().unwrap_or(0);
-        let expected = if in_flight.contains(path) { copies.min(1) } else { 1 };
+        let expected = if in_flight.contains(path) {
+            copies.min(1)
+        } else {
+            1
+        };
         assert_eq!(copies, expected, "{path}");
     }
 
@@ -355,13 +444,28 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
         .map(String::as_str)
         .collect();
     if !lacking.is_empty() {
-        let mut again = vec!["--json", "push", "library", "--account", "acc-1", "--journal", "run.jsonl", "--resend-uncertain"];
+        let mut again = vec![
+            "--json",
+            "push",
+            "library",
+            "--account",
+            "acc-1",
+            "--journal",
+            "run.jsonl",
+            "--resend-uncertain",
+        ];
         again.extend(lacking.iter().copied());
         env.run(&again).await.expect(0);
     }
     let expected: BTreeMap<String, usize> = files.values().map(|s| (s.clone(), 1)).collect();
     assert_eq!(env.library(), expected);
-    env.run(&args).await.expect(if in_flight.len() > lacking.len() { 1 } else { 0 });
+    env.run(&args)
+        .await
+        .expect(if in_flight.len() > lacking.len() {
+            1
+        } else {
+            0
+        });
     assert_eq!(env.library(), expected, "a third run stores nothing");
 }
 
@@ -380,7 +484,18 @@ fn interrupt(child: &tokio::process::Child) {
 async fn ctrl_c_waits_for_the_pushes_in_flight_and_a_second_one_exits_at_once() {
     let env = Env::new().await;
     let files = env.tree("inbox", 40);
-    let args = ["--json", "push", "library", "inbox", "--account", "acc-1", "--jobs", "4", "--journal", "j.jsonl"];
+    let args = [
+        "--json",
+        "push",
+        "library",
+        "inbox",
+        "--account",
+        "acc-1",
+        "--jobs",
+        "4",
+        "--journal",
+        "j.jsonl",
+    ];
     env.delay_imports(200);
 
     // One Ctrl-C: the pushes in flight end and are recorded; no new one starts.
@@ -391,9 +506,16 @@ async fn ctrl_c_waits_for_the_pushes_in_flight_and_a_second_one_exits_at_once() 
     let run = finish(child, rx, seen).await.expect(130);
     assert_eq!(run.summary["stopped"], "interrupted");
     let records = journal(&env.path("j.jsonl"));
-    assert!(begun_only(&records).is_empty(), "every push that began was recorded");
+    assert!(
+        begun_only(&records).is_empty(),
+        "every push that began was recorded"
+    );
     let stored = with_event(&records, "stored");
-    assert!(stored.len() >= 8 && stored.len() < files.len(), "{}", stored.len());
+    assert!(
+        stored.len() >= 8 && stored.len() < files.len(),
+        "{}",
+        stored.len()
+    );
     assert_eq!(env.library().len(), stored.len());
 
     // Two: exit at once, pushes in flight left uncertain, the journal intact.
@@ -436,7 +558,18 @@ async fn a_502_after_storage_is_uncertain_and_only_resend_uncertain_sends_it_aga
     // The first three pushes are stored, then answered 502.
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 502).after_handling().times(3));
-    let args = ["--json", "push", "library", "scans", "--account", "acc-1", "--jobs", "1", "--journal", "j.jsonl"];
+    let args = [
+        "--json",
+        "push",
+        "library",
+        "scans",
+        "--account",
+        "acc-1",
+        "--jobs",
+        "1",
+        "--journal",
+        "j.jsonl",
+    ];
     let run = env.run(&args).await.expect(1);
     let uncertain = run.with_status("uncertain");
     assert_eq!(uncertain.len(), 3);
@@ -449,12 +582,20 @@ async fn a_502_after_storage_is_uncertain_and_only_resend_uncertain_sends_it_aga
     let before = env.imports();
     let run = env.run(&args).await.expect(1);
     assert_eq!(env.imports(), before, "a rerun sends nothing");
-    assert_eq!(run.with_status("uncertain"), uncertain, "still uncertain, not resent");
+    assert_eq!(
+        run.with_status("uncertain"),
+        uncertain,
+        "still uncertain, not resent"
+    );
     assert_eq!(run.count("skipped"), 7);
 
     let resend = [&args[..], &["--resend-uncertain"]].concat();
     let run = env.run(&resend).await.expect(0);
-    assert_eq!(env.imports(), before + 3, "--resend-uncertain resends the three");
+    assert_eq!(
+        env.imports(),
+        before + 3,
+        "--resend-uncertain resends the three"
+    );
     assert_eq!(run.with_status("stored"), uncertain);
     let library = env.library();
     for (path, sha) in &files {
@@ -471,7 +612,18 @@ async fn a_502_after_storage_is_uncertain_and_only_resend_uncertain_sends_it_aga
 async fn a_consent_that_runs_out_mid_run_exits_3_and_the_rerun_after_reauthorize_finishes() {
     let env = Env::new().await;
     let files = env.tree("records", 40);
-    let args = ["--json", "push", "library", "records", "--account", "acc-1", "--jobs", "2", "--journal", "j.jsonl"];
+    let args = [
+        "--json",
+        "push",
+        "library",
+        "records",
+        "--account",
+        "acc-1",
+        "--jobs",
+        "2",
+        "--journal",
+        "j.jsonl",
+    ];
     env.delay_imports(20);
     let (child, mut rx) = spawn(&env, &args);
     let seen = until_stored(&mut rx, 8).await;
@@ -483,7 +635,10 @@ async fn a_consent_that_runs_out_mid_run_exits_3_and_the_rerun_after_reauthorize
     assert!(run.stderr.contains("digime reauthorize"), "{}", run.stderr);
     let records = journal(&env.path("j.jsonl")); // every line a record
     let stored = with_event(&records, "stored");
-    assert!(begun_only(&records).is_empty(), "every push that began has its outcome");
+    assert!(
+        begun_only(&records).is_empty(),
+        "every push that began has its outcome"
+    );
     assert!(stored.len() < files.len(), "the run stopped early");
     assert_eq!(run.with_status("stored"), stored);
     assert_eq!(env.library().len(), stored.len());
@@ -499,11 +654,18 @@ async fn a_consent_that_runs_out_mid_run_exits_3_and_the_rerun_after_reauthorize
 /// `digime reauthorize --callback-port 0`, with the consent given as a
 /// browser would.
 async fn reauthorize(env: &Env) {
-    let mut child = env.command(&["reauthorize", "--callback-port", "0"]).spawn().unwrap();
+    let mut child = env
+        .command(&["reauthorize", "--callback-port", "0"])
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let line = lines.next_line().await.unwrap().expect("the URL is printed");
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("the URL is printed");
             if line.starts_with("http") {
                 return line;
             }
@@ -538,21 +700,59 @@ async fn bad_input_gets_a_message_per_file_and_the_rest_is_stored() {
     std::fs::create_dir_all(env.path("nothing/inside")).unwrap();
     std::os::unix::fs::symlink(env.path("gone"), env.path("dangling.txt")).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(env.path("in/locked.txt"), std::fs::Permissions::from_mode(0)).unwrap();
+    std::fs::set_permissions(
+        env.path("in/locked.txt"),
+        std::fs::Permissions::from_mode(0),
+    )
+    .unwrap();
     // Root reads a mode-0 file: then it is just another good file.
     let locked_readable = std::fs::read(env.path("in/locked.txt")).is_ok();
 
     let run = env
-        .run(&["--json", "push", "library", "in", "nothing", "dangling.txt", "missing.pdf", "--account", "acc-1"])
+        .run(&[
+            "--json",
+            "push",
+            "library",
+            "in",
+            "nothing",
+            "dangling.txt",
+            "missing.pdf",
+            "--account",
+            "acc-1",
+        ])
         .await
         .expect(1);
-    let by_file: BTreeMap<&str, &Value> =
-        run.files.iter().map(|f| (f["file"].as_str().unwrap(), f)).collect();
-    let error = |file: &str| by_file[file]["error"].as_str().unwrap_or_default().to_owned();
-    assert!(error("in/empty.txt").contains("empty"), "{run:?}", run = run.files);
-    assert!(error("nothing").contains("holds no file"), "{}", error("nothing"));
-    assert!(error("dangling.txt").contains("cannot read dangling.txt"), "{}", error("dangling.txt"));
-    assert!(error("missing.pdf").contains("cannot read missing.pdf"), "{}", error("missing.pdf"));
+    let by_file: BTreeMap<&str, &Value> = run
+        .files
+        .iter()
+        .map(|f| (f["file"].as_str().unwrap(), f))
+        .collect();
+    let error = |file: &str| {
+        by_file[file]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        error("in/empty.txt").contains("empty"),
+        "{run:?}",
+        run = run.files
+    );
+    assert!(
+        error("nothing").contains("holds no file"),
+        "{}",
+        error("nothing")
+    );
+    assert!(
+        error("dangling.txt").contains("cannot read dangling.txt"),
+        "{}",
+        error("dangling.txt")
+    );
+    assert!(
+        error("missing.pdf").contains("cannot read missing.pdf"),
+        "{}",
+        error("missing.pdf")
+    );
     for bad in ["in/empty.txt", "nothing", "dangling.txt", "missing.pdf"] {
         assert_eq!(by_file[bad]["status"], "failed");
     }
@@ -561,16 +761,29 @@ async fn bad_input_gets_a_message_per_file_and_the_rest_is_stored() {
     if locked_readable {
         stored.insert(locked);
     } else {
-        assert!(error("in/locked.txt").contains("ermission denied"), "{}", error("in/locked.txt"));
+        assert!(
+            error("in/locked.txt").contains("ermission denied"),
+            "{}",
+            error("in/locked.txt")
+        );
     }
     let library: BTreeSet<String> = env.library().into_keys().collect();
     assert_eq!(library, stored, "exactly the good files, nothing else");
     assert_eq!(run.count("stored") as usize, stored.len());
     assert_eq!(run.with_status("stored").len(), stored.len());
     // A hidden file is pushed when named.
-    env.run(&["--json", "push", "library", "in/.hidden", "--journal", "h.jsonl", "--account", "acc-1"])
-        .await
-        .expect(0);
+    env.run(&[
+        "--json",
+        "push",
+        "library",
+        "in/.hidden",
+        "--journal",
+        "h.jsonl",
+        "--account",
+        "acc-1",
+    ])
+    .await
+    .expect(0);
     assert_eq!(env.library().len(), stored.len() + 1);
 }
 
@@ -580,7 +793,18 @@ async fn bad_input_gets_a_message_per_file_and_the_rest_is_stored() {
 async fn a_corrupt_journal_is_recovered_and_no_stored_file_is_sent_again() {
     let env = Env::new().await;
     env.tree("batch", 6);
-    let args = ["--json", "push", "library", "batch", "--account", "acc-1", "--jobs", "1", "--journal", "j.jsonl"];
+    let args = [
+        "--json",
+        "push",
+        "library",
+        "batch",
+        "--account",
+        "acc-1",
+        "--jobs",
+        "1",
+        "--journal",
+        "j.jsonl",
+    ];
     env.run(&args).await.expect(0);
     // A garbled line in the middle, and the last record cut mid-line by a crash.
     let path = env.path("j.jsonl");
@@ -594,7 +818,11 @@ async fn a_corrupt_journal_is_recovered_and_no_stored_file_is_sent_again() {
     let before = env.imports();
     let run = env.run(&args).await.expect(1);
     assert_eq!(env.imports(), before, "no stored file is sent again");
-    assert!(run.stderr.contains("2 unreadable lines ignored"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 unreadable lines ignored"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("line 4"), "{}", run.stderr);
     assert!(run.stderr.contains("line 13: cut short"), "{}", run.stderr);
     // The file whose `stored` record was cut still has its `begun`: uncertain.
@@ -602,7 +830,11 @@ async fn a_corrupt_journal_is_recovered_and_no_stored_file_is_sent_again() {
     assert!(env.library().values().all(|&n| n == 1));
     // The journal reads cleanly after the run's own records.
     let run = env.run(&args).await.expect(1);
-    assert!(run.stderr.contains("2 unreadable lines ignored"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 unreadable lines ignored"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(env.imports(), before);
 }
 
@@ -614,11 +846,23 @@ async fn provider_bulk_pushes_each_record_once_with_the_same_journal() {
     env.write("fhir/a.json", br#"{"resourceType":"Patient","id":"a"}"#);
     env.write("fhir/b.json", br#"{"resourceType":"Patient","id":"b"}"#);
     env.write("fhir/c.json", b"[1, 2]");
-    let args = ["--json", "push", "provider", "fhir/a.json", "fhir/b.json", "fhir/c.json", "--account-id", "acc-1", "--journal", "p.jsonl"];
+    let args = [
+        "--json",
+        "push",
+        "provider",
+        "fhir/a.json",
+        "fhir/b.json",
+        "fhir/c.json",
+        "--account-id",
+        "acc-1",
+        "--journal",
+        "p.jsonl",
+    ];
     let run = env.run(&args).await.expect(1);
     assert_eq!(run.count("stored"), 2);
-    assert!(run.files.iter().any(|f| f["file"] == "fhir/c.json"
-        && f["error"].as_str().unwrap().contains("JSON object")));
+    assert!(run.files.iter().any(
+        |f| f["file"] == "fhir/c.json" && f["error"].as_str().unwrap().contains("JSON object")
+    ));
     let run = env.run(&args).await.expect(1);
     assert_eq!((run.count("skipped"), run.count("stored")), (2, 0));
     assert_eq!(env.sandbox.provider_pushes(USER).len(), 2);

@@ -73,7 +73,8 @@ impl FileIdentity {
     }
 
     fn of_file_blocking(path: &Path) -> io::Result<Self> {
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()));
+        let named =
+            |e: io::Error| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()));
         let mut file = std::fs::File::open(path).map_err(named)?;
         let mut digest = Context::new(&SHA256);
         let mut buf = vec![0u8; CHUNK];
@@ -106,7 +107,11 @@ impl FileIdentity {
     /// assert_eq!(id, digime::bulk::FileIdentity::of_bytes("a.txt", b""));
     /// assert!(digime::bulk::FileIdentity::new("a.txt", 0, "E3B0").is_err());
     /// ```
-    pub fn new(path: impl Into<String>, size: u64, sha256: impl Into<String>) -> crate::Result<Self> {
+    pub fn new(
+        path: impl Into<String>,
+        size: u64,
+        sha256: impl Into<String>,
+    ) -> crate::Result<Self> {
         let (path, sha256) = (path.into(), sha256.into());
         if path.is_empty() {
             return Err(crate::Error::invalid_input("path", "must not be empty"));
@@ -164,7 +169,11 @@ impl FileIdentity {
 
 impl fmt::Debug for FileIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FileIdentity({} {} bytes sha256={})", self.path, self.size, self.sha256)
+        write!(
+            f,
+            "FileIdentity({} {} bytes sha256={})",
+            self.path, self.size, self.sha256
+        )
     }
 }
 
@@ -192,7 +201,9 @@ pub fn path_key(path: &Path) -> String {
 
 /// Whether `s` is 64 lowercase hex digits.
 pub(crate) fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -224,7 +235,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_file_is_an_error_naming_it() {
-        let err = FileIdentity::of_file("/nonexistent/x.pdf").await.unwrap_err();
+        let err = FileIdentity::of_file("/nonexistent/x.pdf")
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("/nonexistent/x.pdf"), "{err}");
     }
 }

@@ -138,7 +138,10 @@ impl Journal {
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
         let named = |e: io::Error, what: &str| {
-            io::Error::new(e.kind(), format!("cannot {what} the journal {}: {e}", path.display()))
+            io::Error::new(
+                e.kind(),
+                format!("cannot {what} the journal {}: {e}", path.display()),
+            )
         };
         let existed = path.exists();
         let mut file = OpenOptions::new()
@@ -270,7 +273,12 @@ impl Journal {
     /// j.finish(id, status, error.as_deref()).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn finish(&self, id: &FileIdentity, status: Status, error: Option<&str>) -> io::Result<()> {
+    pub async fn finish(
+        &self,
+        id: &FileIdentity,
+        status: Status,
+        error: Option<&str>,
+    ) -> io::Result<()> {
         let seq = {
             let mut index = lock(&self.shared.index);
             index.apply(id.key(), Event::Outcome(status));
@@ -344,7 +352,10 @@ impl Shared {
             let mut pending = lock(&self.pending);
             (std::mem::take(&mut pending.buf), pending.seq)
         };
-        let written = writer.file.write_all(&buf).and_then(|()| writer.file.sync_data());
+        let written = writer
+            .file
+            .write_all(&buf)
+            .and_then(|()| writer.file.sync_data());
         match written {
             Ok(()) => {
                 writer.durable = upto;
@@ -522,7 +533,9 @@ fn read_records(file: &mut File, index: &mut Index) -> io::Result<Recovery> {
                 index.apply(id.key(), event);
                 recovery.records += 1;
             }
-            Err(_) if !ended => recovery.ignore(number, "cut short (the write was interrupted)".to_owned()),
+            Err(_) if !ended => {
+                recovery.ignore(number, "cut short (the write was interrupted)".to_owned())
+            }
             Err(reason) => recovery.ignore(number, reason),
         }
     }

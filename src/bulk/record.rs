@@ -182,7 +182,11 @@ mod tests {
 
     #[test]
     fn bad_lines_say_why() {
-        assert!(decode(b"{\"v\":1,\"event\":\"stor").unwrap_err().contains("not a journal record"));
+        assert!(
+            decode(b"{\"v\":1,\"event\":\"stor")
+                .unwrap_err()
+                .contains("not a journal record")
+        );
         let bad_event = br#"{"v":1,"event":"lost","file":"a","size":1,"sha256":"ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"}"#;
         assert!(decode(bad_event).unwrap_err().contains("unknown event"));
         let bad_sha = br#"{"v":1,"event":"stored","file":"a","size":1,"sha256":"XYZ"}"#;
@@ -197,7 +201,11 @@ mod tests {
         let k = 7;
         assert_eq!(index.status(k), None);
         index.apply(k, Event::Begun);
-        assert_eq!(index.status(k), Some(Status::Uncertain), "begun, no outcome");
+        assert_eq!(
+            index.status(k),
+            Some(Status::Uncertain),
+            "begun, no outcome"
+        );
         index.apply(k, Event::Outcome(Status::Failed));
         assert_eq!(index.status(k), Some(Status::Failed));
         index.apply(k, Event::Begun);

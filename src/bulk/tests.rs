@@ -19,13 +19,25 @@ async fn a_rerun_skips_stored_holds_uncertain_and_retries_failed() {
     let path = dir.path().join("j.jsonl");
     let journal = Journal::open(&path).unwrap();
     for n in 0..4 {
-        assert_eq!(journal.claim(&id(n), false).await.unwrap(), Claim::Push { previous: None });
+        assert_eq!(
+            journal.claim(&id(n), false).await.unwrap(),
+            Claim::Push { previous: None }
+        );
     }
     journal.finish(&id(0), Status::Stored, None).await.unwrap();
-    journal.finish(&id(1), Status::Uncertain, Some("502")).await.unwrap();
-    journal.finish(&id(2), Status::Failed, Some("406")).await.unwrap();
+    journal
+        .finish(&id(1), Status::Uncertain, Some("502"))
+        .await
+        .unwrap();
+    journal
+        .finish(&id(2), Status::Failed, Some("406"))
+        .await
+        .unwrap();
     // id(3): begun, then the process "dies".
-    assert_eq!(journal.claim(&id(0), false).await.unwrap(), Claim::Duplicate);
+    assert_eq!(
+        journal.claim(&id(0), false).await.unwrap(),
+        Claim::Duplicate
+    );
     drop(journal);
 
     let journal = Journal::open(&path).unwrap();
@@ -33,11 +45,20 @@ async fn a_rerun_skips_stored_holds_uncertain_and_retries_failed() {
     assert_eq!(journal.recovery().records(), 8);
     assert_eq!(journal.recovery().ignored(), 0);
     assert_eq!(journal.claim(&id(0), true).await.unwrap(), Claim::Stored);
-    assert_eq!(journal.claim(&id(1), false).await.unwrap(), Claim::Uncertain);
-    assert_eq!(journal.claim(&id(3), false).await.unwrap(), Claim::Uncertain, "begun, no outcome");
+    assert_eq!(
+        journal.claim(&id(1), false).await.unwrap(),
+        Claim::Uncertain
+    );
+    assert_eq!(
+        journal.claim(&id(3), false).await.unwrap(),
+        Claim::Uncertain,
+        "begun, no outcome"
+    );
     assert_eq!(
         journal.claim(&id(2), false).await.unwrap(),
-        Claim::Push { previous: Some(Status::Failed) }
+        Claim::Push {
+            previous: Some(Status::Failed)
+        }
     );
     // Another path with the same content is another file.
     let moved = FileIdentity::of_bytes("elsewhere/f0.txt", b"file 0");
@@ -47,7 +68,9 @@ async fn a_rerun_skips_stored_holds_uncertain_and_retries_failed() {
     let journal = Journal::open(&path).unwrap();
     assert_eq!(
         journal.claim(&id(1), true).await.unwrap(),
-        Claim::Push { previous: Some(Status::Uncertain) },
+        Claim::Push {
+            previous: Some(Status::Uncertain)
+        },
         "resending uncertain files is an opt-in"
     );
 }
@@ -129,13 +152,17 @@ async fn a_journal_in_use_is_refused() {
 #[tokio::test]
 async fn a_missing_folder_is_an_error_naming_the_journal() {
     let err = Journal::open("/nonexistent-dir/j.jsonl").unwrap_err();
-    assert!(err.to_string().contains("/nonexistent-dir/j.jsonl"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent-dir/j.jsonl"),
+        "{err}"
+    );
 }
 
 #[test]
 fn of_push_never_calls_a_maybe_stored_push_failed() {
     let err: crate::Result<()> = Err(crate::Error::invalid_input("file", "x"));
     assert_eq!(Status::of_push(&err), Status::Failed);
-    let maybe: crate::Result<()> = Err(crate::Error::invalid_input("file", "x").mark_may_have_been_stored(false));
+    let maybe: crate::Result<()> =
+        Err(crate::Error::invalid_input("file", "x").mark_may_have_been_stored(false));
     assert_eq!(Status::of_push(&maybe), Status::Uncertain);
 }

@@ -124,12 +124,26 @@ async fn run(
         (None, true) => Some("interrupted"),
         (None, false) => None,
     };
-    reporter.summary(journal_path.as_deref(), stop_name, token_note(&change, &ctx));
-    finish(&reporter, stopped, interrupted.load(Ordering::SeqCst), journal_path.is_some())
+    reporter.summary(
+        journal_path.as_deref(),
+        stop_name,
+        token_note(&change, &ctx),
+    );
+    finish(
+        &reporter,
+        stopped,
+        interrupted.load(Ordering::SeqCst),
+        journal_path.is_some(),
+    )
 }
 
 /// The exit code, with what the operator can do on stderr.
-fn finish(reporter: &Reporter, stopped: Option<Stop>, interrupted: bool, journal: bool) -> Result<(), Failure> {
+fn finish(
+    reporter: &Reporter,
+    stopped: Option<Stop>,
+    interrupted: bool,
+    journal: bool,
+) -> Result<(), Failure> {
     let counts = reporter.counts();
     let rerun = if journal {
         "run the same command again (same journal): what was stored is skipped"
@@ -264,7 +278,10 @@ impl Run {
             Ok(Claim::Push { .. }) => {}
             Ok(Claim::Stored) => return report(Status::Skipped, None),
             Ok(Claim::Duplicate) => {
-                return report(Status::Skipped, Some("named more than once: pushed once".into()));
+                return report(
+                    Status::Skipped,
+                    Some("named more than once: pushed once".into()),
+                );
             }
             Ok(Claim::Uncertain) => return report(Status::Uncertain, Some(NOT_RESENT.into())),
             Err(e) => {
@@ -292,7 +309,10 @@ impl Run {
     }
 
     fn stopped_for_cause(&self) -> bool {
-        self.stopped.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
     }
 
     async fn record(&self, id: &digime::bulk::FileIdentity, status: Status, error: Option<&str>) {

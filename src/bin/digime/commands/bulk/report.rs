@@ -114,7 +114,12 @@ impl Reporter {
 
     /// The summary: one JSON line, or a few lines of text. `stopped` says
     /// why the run ended early, if it did.
-    pub fn summary(&self, journal: Option<&str>, stopped: Option<&str>, token_note: Option<String>) {
+    pub fn summary(
+        &self,
+        journal: Option<&str>,
+        stopped: Option<&str>,
+        token_note: Option<String>,
+    ) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -179,7 +179,10 @@ async fn library_data(path: &Path, len: u64) -> Result<(FileIdentity, FileData),
     if len <= IN_MEMORY {
         let bytes = read(path).await?;
         if bytes.is_empty() {
-            return Err(format!("{} is empty (0 bytes): nothing to push", path.display()));
+            return Err(format!(
+                "{} is empty (0 bytes): nothing to push",
+                path.display()
+            ));
         }
         let id = FileIdentity::of_bytes(path_key(path), &bytes);
         return Ok((id, FileData::from(Bytes::from(bytes))));
@@ -206,17 +209,30 @@ async fn read(path: &Path) -> Result<Vec<u8>, String> {
 /// The journal a run uses without `--journal`: one per destination (API,
 /// contract, token, accounts), in the user's state folder, which is
 /// writable even when the files sit on a read-only mount.
-pub fn default_journal(global: &Global, source: &TokenSource, target: &Target) -> Result<PathBuf, Failure> {
+pub fn default_journal(
+    global: &Global,
+    source: &TokenSource,
+    target: &Target,
+) -> Result<PathBuf, Failure> {
     let dir = state_dir().join("digime").join("journals");
     std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::config(format!("cannot create the journal folder {}: {e}", dir.display()))
+        Failure::config(format!(
+            "cannot create the journal folder {}: {e}",
+            dir.display()
+        ))
     })?;
     let token = match &source.file {
-        Some(file) => std::path::absolute(file).unwrap_or_else(|_| file.clone()).display().to_string(),
+        Some(file) => std::path::absolute(file)
+            .unwrap_or_else(|_| file.clone())
+            .display()
+            .to_string(),
         None => format!("user {} in {}", source.user, source.store.describe()),
     };
     let destination = [
-        global.base_url.as_deref().unwrap_or(digime::DEFAULT_BASE_URL),
+        global
+            .base_url
+            .as_deref()
+            .unwrap_or(digime::DEFAULT_BASE_URL),
         global.app_id.as_deref().unwrap_or_default(),
         global.contract_id.as_deref().unwrap_or_default(),
         &token,

@@ -182,7 +182,14 @@ mod tests {
         std::fs::create_dir_all(d.join("b/c")).unwrap();
         std::fs::create_dir_all(d.join("empty")).unwrap();
         std::fs::create_dir_all(d.join(".hidden-dir")).unwrap();
-        for f in ["b/z.txt", "b/a.txt", "b/c/m.txt", ".hidden", ".hidden-dir/x", "a.txt"] {
+        for f in [
+            "b/z.txt",
+            "b/a.txt",
+            "b/c/m.txt",
+            ".hidden",
+            ".hidden-dir/x",
+            "a.txt",
+        ] {
             std::fs::write(d.join(f), f).unwrap();
         }
         std::os::unix::fs::symlink(d.join("a.txt"), d.join("b/link")).unwrap();
@@ -201,8 +208,14 @@ mod tests {
                 format!("file {}", p("b/link")),
             ]
         );
-        assert_eq!(files(&[d.join("empty")]), vec![format!("problem {}", p("empty"))]);
-        assert_eq!(files(&[d.join("missing")]), vec![format!("problem {}", p("missing"))]);
+        assert_eq!(
+            files(&[d.join("empty")]),
+            vec![format!("problem {}", p("empty"))]
+        );
+        assert_eq!(
+            files(&[d.join("missing")]),
+            vec![format!("problem {}", p("missing"))]
+        );
         assert_eq!(count(&[root]), (4, 28));
     }
 
