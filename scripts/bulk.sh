@@ -66,7 +66,7 @@ if [ "$MODE" = all ] || [ "$MODE" = journal ]; then
   M=$(( N * 5 ))
   make_files "$M" "$WORK/journal-files"
   echo "== $M files of 1 KiB, --jobs 8: with the journal (a fresh one each run) against --no-journal, alternated"
-  for run in 1 2 3; do
+  for run in 1 2 3 4 5; do
     rm -f "$WORK/j.jsonl"
     t0=$(now)
     "$DIGIME" push library "$WORK/journal-files" --account acc-1 --jobs 8 --journal "$WORK/j.jsonl" > /dev/null

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::identity::FileIdentity;
 use super::record::{self, Event, Index};
 use super::status::Status;
+use super::writer::Writer;
 
 /// Lines longer than this are not records: they are skipped unread.
 const MAX_LINE: u64 = 64 * 1024;
@@ -64,24 +65,7 @@ pub struct Journal {
 
 struct Shared {
     index: Mutex<Index>,
-    pending: Mutex<Pending>,
-    writer: Mutex<Writer>,
-}
-
-/// Records handed to the journal and not yet written.
-#[derive(Default)]
-struct Pending {
-    buf: Vec<u8>,
-    /// The number of the last record handed over.
-    seq: u64,
-}
-
-struct Writer {
-    file: File,
-    /// The number of the last record on disk.
-    durable: u64,
-    /// The error that broke the journal: no record is written after it.
-    broken: Option<String>,
+    writer: Writer,
 }
 
 /// What to do with a file, by what the journal knows of it.
@@ -171,16 +155,12 @@ impl Journal {
             sync_parent(&path);
         }
         tracing::debug!(journal = %path.display(), records = recovery.records, ignored = recovery.ignored_total, "journal opened");
+        let writer = Writer::start(file, path.clone()).map_err(|e| named(e, "start"))?;
         Ok(Self {
             path,
             shared: Arc::new(Shared {
                 index: Mutex::new(index),
-                pending: Mutex::new(Pending::default()),
-                writer: Mutex::new(Writer {
-                    file,
-                    durable: 0,
-                    broken: None,
-                }),
+                writer,
             }),
             recovery,
         })
@@ -296,8 +276,7 @@ impl Journal {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> io::Result<()> {
-        let seq = lock(&self.shared.pending).seq;
-        self.commit(seq).await
+        self.shared.writer.wait(self.shared.writer.last()).await
     }
 
     /// Stops every write until the guard is dropped, waiting for a write
@@ -314,69 +293,18 @@ impl Journal {
     /// ```
     pub fn pause_writes(&self) -> WritesPaused<'_> {
         WritesPaused {
-            _writer: lock(&self.shared.writer),
+            _file: self.shared.writer.pause(),
         }
     }
 
-    /// Appends a line to the records not yet written; returns its number.
+    /// Hands a line to the writer; returns its number.
     fn hand_over(&self, line: Vec<u8>) -> u64 {
-        let mut pending = lock(&self.shared.pending);
-        pending.buf.extend_from_slice(&line);
-        pending.seq += 1;
-        pending.seq
+        self.shared.writer.hand_over(&line)
     }
 
-    /// Waits until record `seq` is on disk, writing it (and every record
-    /// handed over with it) if no one else has.
+    /// Waits until record `seq` is on disk.
     async fn commit(&self, seq: u64) -> io::Result<()> {
-        let shared = self.shared.clone();
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || shared.commit(seq, &path))
-            .await
-            .map_err(io::Error::other)?
-    }
-}
-
-impl Shared {
-    /// The group commit: whoever holds the writer writes everything handed
-    /// over so far with one write and one `fsync`.
-    fn commit(&self, seq: u64, path: &Path) -> io::Result<()> {
-        let mut writer = lock(&self.writer);
-        if let Some(broken) = &writer.broken {
-            return Err(io::Error::other(broken.clone()));
-        }
-        if writer.durable >= seq {
-            return Ok(());
-        }
-        let (buf, upto) = {
-            let mut pending = lock(&self.pending);
-            (std::mem::take(&mut pending.buf), pending.seq)
-        };
-        let written = writer
-            .file
-            .write_all(&buf)
-            .and_then(|()| writer.file.sync_data());
-        match written {
-            Ok(()) => {
-                writer.durable = upto;
-                Ok(())
-            }
-            Err(e) => {
-                let message = format!("cannot write the journal {}: {e}", path.display());
-                writer.broken = Some(message.clone());
-                Err(io::Error::new(e.kind(), message))
-            }
-        }
-    }
-}
-
-impl Drop for Journal {
-    /// Writes what is still pending (`skipped` records), best effort.
-    fn drop(&mut self) {
-        let seq = lock(&self.shared.pending).seq;
-        if let Err(e) = self.shared.commit(seq, &self.path) {
-            tracing::warn!(error = %e, "journal records not written at close");
-        }
+        self.shared.writer.wait(seq).await
     }
 }
 
@@ -397,7 +325,7 @@ impl fmt::Debug for Journal {
 /// # fn f(j: &digime::bulk::Journal) { let paused: digime::bulk::WritesPaused<'_> = j.pause_writes(); drop(paused); }
 /// ```
 pub struct WritesPaused<'a> {
-    _writer: MutexGuard<'a, Writer>,
+    _file: MutexGuard<'a, File>,
 }
 
 impl fmt::Debug for WritesPaused<'_> {

@@ -103,6 +103,7 @@ mod record;
 mod status;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 pub use identity::{FileIdentity, path_key};
 pub use journal::{Claim, IgnoredLine, Journal, Recovery, WritesPaused};

@@ -26,6 +26,10 @@ use walk::{Item, Walk};
 const EXIT_INTERRUPTED: u8 = 130;
 /// Pushes in flight without `--jobs`.
 const DEFAULT_JOBS: u16 = 4;
+/// Files under way per push in flight: read and journalled ahead, or
+/// waiting for their outcome to reach the disk (an `fsync` takes
+/// milliseconds; a push of a small file about as long).
+const AHEAD: usize = 8;
 
 /// Whether the command line asks for a bulk run: several paths, a folder,
 /// or a bulk flag. One file alone is one push, as it always was.
@@ -65,6 +69,11 @@ struct Run {
     journal: Option<Journal>,
     target: Target,
     resend_uncertain: bool,
+    /// One permit per push in flight (`--jobs`).
+    pushes: tokio::sync::Semaphore,
+    /// One permit per file between its `begun` record and its push's end
+    /// (2 × `--jobs`).
+    claims: tokio::sync::Semaphore,
     /// No new push starts once set (Ctrl-C, or a [`Stop`]).
     stop: Arc<AtomicBool>,
     stopped: Mutex<Option<Stop>>,
@@ -80,18 +89,20 @@ async fn run(
     let ctx = config::user_context(global).await?;
     let journal = open_journal(global, &ctx, &target, &bulk, out)?;
     let journal_path = journal.as_ref().map(|j| j.path().display().to_string());
+    let jobs = usize::from(bulk.jobs.unwrap_or(DEFAULT_JOBS));
     let run = Arc::new(Run {
         session: ctx.session.clone(),
         journal,
         target,
         resend_uncertain: bulk.resend_uncertain,
+        pushes: tokio::sync::Semaphore::new(jobs),
+        claims: tokio::sync::Semaphore::new(jobs * 2),
         stop: Arc::new(AtomicBool::new(false)),
         stopped: Mutex::new(None),
     });
     let interrupted = Arc::new(AtomicBool::new(false));
     let signals = tokio::spawn(on_ctrl_c(run.clone(), interrupted.clone()));
     let mut reporter = Reporter::new(out, global.json, &paths);
-    let jobs = usize::from(bulk.jobs.unwrap_or(DEFAULT_JOBS));
 
     let ((), change) = with_session(&ctx, |_| async {
         let walk = Walk::new(paths, run.stop.clone());
@@ -100,7 +111,10 @@ async fn run(
                 let run = run.clone();
                 async move { run.item(item).await }
             })
-            .buffer_unordered(jobs);
+            // Files are read, hashed and journalled ahead of their push,
+            // and their outcomes flushed to disk after it, while other
+            // pushes are sent: up to AHEAD files per push in flight.
+            .buffer_unordered(jobs * AHEAD);
         while let Some(result) = results.next().await {
             match result {
                 Ok(report) => reporter.file(&report),
@@ -270,6 +284,11 @@ impl Run {
             sha256: Some(id.sha256().to_owned()),
             error,
         };
+        // A `begun` record is written at most one file ahead of each push
+        // in flight: a crash leaves at most 2 × `--jobs` files uncertain.
+        let Ok(ahead) = self.claims.acquire().await else {
+            return report(Status::Failed, Some("not pushed: the run stopped".into()));
+        };
         let claim = match &self.journal {
             Some(journal) => journal.claim(&id, self.resend_uncertain).await,
             None => Ok(Claim::Push { previous: None }),
@@ -289,14 +308,17 @@ impl Run {
                 return report(Status::Failed, Some(format!("not pushed: {e}")));
             }
         }
-        // The journal stopped, or the user must consent again, while this
-        // file was read: its `begun` record is followed by `failed`.
-        if self.stop.load(Ordering::SeqCst) && self.stopped_for_cause() {
+        // At most `--jobs` pushes are sent at once: the file waits here,
+        // its `begun` record on disk. One that finds the run stopped (Ctrl-C,
+        // a consent to give again, the journal) is not sent: `failed`.
+        let permit = self.pushes.acquire().await;
+        if permit.is_err() || self.stop.load(Ordering::SeqCst) {
             let error = "not pushed: the run stopped".to_owned();
             self.record(&id, Status::Failed, Some(&error)).await;
             return report(Status::Failed, Some(error));
         }
         let result = loaded.send(&self.session).await;
+        drop((permit, ahead));
         let status = Status::of_push(&result);
         let error = result.as_ref().err().map(ToString::to_string);
         self.record(&id, status, error.as_deref()).await;
@@ -306,13 +328,6 @@ impl Run {
             self.halt(Stop::Consent(err));
         }
         report(status, error)
-    }
-
-    fn stopped_for_cause(&self) -> bool {
-        self.stopped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
     }
 
     async fn record(&self, id: &digime::bulk::FileIdentity, status: Status, error: Option<&str>) {

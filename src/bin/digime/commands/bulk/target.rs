@@ -16,7 +16,7 @@ use crate::output::Failure;
 /// Files up to this size are read whole, hashed, and pushed from memory:
 /// what is pushed is then exactly what was hashed. Bigger ones are hashed
 /// as a stream, then streamed from disk.
-const IN_MEMORY: u64 = 1 << 20;
+const IN_MEMORY: u64 = 256 << 10;
 /// A FHIR record is read whole (it is parsed): at most this size.
 const MAX_RECORD: u64 = 64 << 20;
 
