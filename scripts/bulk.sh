@@ -78,6 +78,26 @@ if [ "$MODE" = all ] || [ "$MODE" = journal ]; then
   done
 fi
 
+if [ "$MODE" = all ] || [ "$MODE" = journal ]; then
+  M=$(( N * 2 ))
+  make_files "$M" "$WORK/wan-files"
+  echo "== the same against a slower API: every push held 20 ms by the sandbox, $M files, --jobs 8"
+  CONTROL=${DIGIME_BASE_URL%/v1.7/}/sandbox
+  curl -s -o /dev/null -X POST "$CONTROL/faults" \
+    -d '{"path":"permission-access/import","delay_ms":20,"count":4000000000}'
+  for run in 1 2 3; do
+    rm -f "$WORK/wan.jsonl"
+    t0=$(now)
+    "$DIGIME" push library "$WORK/wan-files" --account acc-1 --jobs 8 --journal "$WORK/wan.jsonl" > /dev/null
+    t1=$(now)
+    "$DIGIME" push library "$WORK/wan-files" --account acc-1 --jobs 8 --no-journal > /dev/null 2>&1
+    t2=$(now)
+    awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$M" 'BEGIN {
+      printf "run %d: journal %.0f files/s, none %.0f files/s, ratio %.2f\n", '"$run"', n / (b - a), n / (c - b), (c - b) / (b - a) }'
+  done
+  curl -s -o /dev/null -X DELETE "$CONTROL/faults"
+fi
+
 if [ "$MODE" = all ] || [ "$MODE" = rss ]; then
   make_files "$BIG" "$WORK/big"
   echo "== $BIG files of 1 KiB in $(( (BIG + 999) / 1000 )) folders, --jobs 8: peak RSS of digime"

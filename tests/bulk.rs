@@ -208,6 +208,22 @@ fn journal(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `--json push library DIR --account acc-1 --jobs N --journal FILE`.
+fn library_run(dir: &'static str, jobs: &'static str, journal: &'static str) -> [&'static str; 10] {
+    [
+        "--json",
+        "push",
+        "library",
+        dir,
+        "--account",
+        "acc-1",
+        "--jobs",
+        jobs,
+        "--journal",
+        journal,
+    ]
+}
+
 /// Files with a `begun` record and no outcome after it.
 fn begun_only(records: &[(String, String)]) -> BTreeSet<String> {
     let mut open = BTreeSet::new();
@@ -370,18 +386,7 @@ async fn a_sigkilled_run_resumes_and_never_stores_a_file_twice() {
     let env = Env::new().await;
     let files = env.tree("docs", 60);
     let journal_path = env.path("run.jsonl");
-    let args = [
-        "--json",
-        "push",
-        "library",
-        "docs",
-        "--account",
-        "acc-1",
-        "--jobs",
-        "4",
-        "--journal",
-        "run.jsonl",
-    ];
+    let args = library_run("docs", "4", "run.jsonl");
     // Each push takes 200 ms at the sandbox; the kill lands half-way
     // through the pushes that follow the 15th stored file.
     env.delay_imports(200);
@@ -484,18 +489,7 @@ fn interrupt(child: &tokio::process::Child) {
 async fn ctrl_c_waits_for_the_pushes_in_flight_and_a_second_one_exits_at_once() {
     let env = Env::new().await;
     let files = env.tree("inbox", 40);
-    let args = [
-        "--json",
-        "push",
-        "library",
-        "inbox",
-        "--account",
-        "acc-1",
-        "--jobs",
-        "4",
-        "--journal",
-        "j.jsonl",
-    ];
+    let args = library_run("inbox", "4", "j.jsonl");
     env.delay_imports(200);
 
     // One Ctrl-C: the pushes in flight end and are recorded; no new one starts.
@@ -558,18 +552,7 @@ async fn a_502_after_storage_is_uncertain_and_only_resend_uncertain_sends_it_aga
     // The first three pushes are stored, then answered 502.
     env.sandbox
         .inject_fault(Fault::with_status(IMPORT, 502).after_handling().times(3));
-    let args = [
-        "--json",
-        "push",
-        "library",
-        "scans",
-        "--account",
-        "acc-1",
-        "--jobs",
-        "1",
-        "--journal",
-        "j.jsonl",
-    ];
+    let args = library_run("scans", "1", "j.jsonl");
     let run = env.run(&args).await.expect(1);
     let uncertain = run.with_status("uncertain");
     assert_eq!(uncertain.len(), 3);
@@ -612,18 +595,7 @@ async fn a_502_after_storage_is_uncertain_and_only_resend_uncertain_sends_it_aga
 async fn a_consent_that_runs_out_mid_run_exits_3_and_the_rerun_after_reauthorize_finishes() {
     let env = Env::new().await;
     let files = env.tree("records", 40);
-    let args = [
-        "--json",
-        "push",
-        "library",
-        "records",
-        "--account",
-        "acc-1",
-        "--jobs",
-        "2",
-        "--journal",
-        "j.jsonl",
-    ];
+    let args = library_run("records", "2", "j.jsonl");
     env.delay_imports(20);
     let (child, mut rx) = spawn(&env, &args);
     let seen = until_stored(&mut rx, 8).await;
@@ -793,18 +765,7 @@ async fn bad_input_gets_a_message_per_file_and_the_rest_is_stored() {
 async fn a_corrupt_journal_is_recovered_and_no_stored_file_is_sent_again() {
     let env = Env::new().await;
     env.tree("batch", 6);
-    let args = [
-        "--json",
-        "push",
-        "library",
-        "batch",
-        "--account",
-        "acc-1",
-        "--jobs",
-        "1",
-        "--journal",
-        "j.jsonl",
-    ];
+    let args = library_run("batch", "1", "j.jsonl");
     env.run(&args).await.expect(0);
     // A garbled line in the middle, and the last record cut mid-line by a crash.
     let path = env.path("j.jsonl");

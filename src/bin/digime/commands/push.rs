@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use digime::push::FileData;
-use digime::{Account, FileDescriptor, Standard};
+use digime::push::{FileData, PushFuture};
+use digime::{Account, FhirVersion, FileDescriptor, Standard, UserSession};
 use serde_json::json;
 
 use super::{bulk, token_note, with_session};
@@ -151,6 +151,23 @@ pub fn fhir_record(file: &Path, bytes: &[u8]) -> Result<serde_json::Value, Strin
     Ok(data)
 }
 
+/// A FHIR record's push to a provider account.
+pub fn provider_push(
+    session: &UserSession,
+    account_id: String,
+    version: FhirVersion,
+    record: serde_json::Value,
+) -> PushFuture {
+    session
+        .push()
+        .provider()
+        .standard(Standard::Fhir)
+        .version(version)
+        .account_id(account_id)
+        .data(record)
+        .send()
+}
+
 /// `push provider`: one push for one FILE.json without bulk flags, a bulk
 /// run otherwise.
 pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Result<(), Failure> {
@@ -165,14 +182,7 @@ pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Resul
     let version = args.fhir_version.to_sdk();
     let account_id = args.account_id.clone();
     let (outcome, change) = with_session(&ctx, |session| {
-        session
-            .push()
-            .provider()
-            .standard(Standard::Fhir)
-            .version(version)
-            .account_id(account_id)
-            .data(data)
-            .send()
+        provider_push(&session, account_id, version, data)
     })
     .await?;
 

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use digime::bulk::{FileIdentity, path_key};
 use digime::push::FileData;
-use digime::{FhirVersion, FileDescriptor, PushOutcome, Standard, UserSession};
+use digime::{FhirVersion, FileDescriptor, PushOutcome, UserSession};
 
-use super::super::push::{descriptor, fhir_record, mime_type_for};
+use super::super::push::{descriptor, fhir_record, mime_type_for, provider_push};
 use crate::args::Global;
 use crate::config::TokenSource;
 use crate::output::Failure;
@@ -157,17 +157,7 @@ impl Loaded {
                 record,
                 account_id,
                 version,
-            } => {
-                session
-                    .push()
-                    .provider()
-                    .standard(Standard::Fhir)
-                    .version(version)
-                    .account_id(account_id)
-                    .data(record)
-                    .send()
-                    .await
-            }
+            } => provider_push(session, account_id, version, record).await,
         }
     }
 }
