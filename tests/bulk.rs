@@ -674,7 +674,7 @@ async fn bad_input_gets_a_message_per_file_and_the_rest_is_stored() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(
         env.path("in/locked.txt"),
-        std::fs::Permissions::from_mode(0),
+        std::fs::Permissions::from_mode(0o000),
     )
     .unwrap();
     // Root reads a mode-0 file: then it is just another good file.
