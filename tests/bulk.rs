@@ -828,3 +828,92 @@ async fn provider_bulk_pushes_each_record_once_with_the_same_journal() {
     assert_eq!((run.count("skipped"), run.count("stored")), (2, 0));
     assert_eq!(env.sandbox.provider_pushes(USER).len(), 2);
 }
+
+// ---------------------------------------------------------------- the library
+
+/// The pattern of `digime::bulk`'s docs, as a user writes it: a journal,
+/// `buffer_unordered`, one session; then the same again.
+async fn backfill(
+    session: &digime::UserSession,
+    journal: &digime::bulk::Journal,
+    files: &[(String, Vec<u8>)],
+) -> Vec<digime::bulk::Status> {
+    use digime::bulk::{FileIdentity, Status};
+    use futures_util::{StreamExt, stream};
+    stream::iter(files)
+        .map(|(name, bytes)| async move {
+            let id = FileIdentity::of_bytes(name.as_str(), bytes);
+            if !journal.claim(&id, false).await.unwrap().is_push() {
+                return Status::Skipped;
+            }
+            let result = session
+                .push()
+                .library()
+                .file(bytes.clone(), name.as_str())
+                .descriptor(
+                    digime::FileDescriptor::builder()
+                        .mime_type("text/plain")
+                        .accounts(vec![digime::Account::new("acc-1")])
+                        .build(),
+                )
+                .send()
+                .await;
+            let status = Status::of_push(&result);
+            let error = result.err().map(|e| e.to_string());
+            journal.finish(&id, status, error.as_deref()).await.unwrap();
+            status
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_library_pattern_never_stores_a_file_twice() {
+    use digime::bulk::{Journal, Status};
+    let env = Env::new().await;
+    let pem = std::fs::read_to_string(&env.key).unwrap();
+    let contract = ContractDetails::new(CONTRACT, &pem).unwrap();
+    let token = serde_json::from_str(&std::fs::read_to_string(&env.token).unwrap()).unwrap();
+    let sdk = digime::DigiMe::builder()
+        .application_id(APP)
+        .base_url(&env.sandbox.base_url())
+        .build()
+        .unwrap();
+    let session = sdk.session(&contract, token);
+    let files: Vec<(String, Vec<u8>)> = (0..20)
+        .map(|i| (format!("f{i}.txt"), format!("file {i}").into_bytes()))
+        .collect();
+    // Two pushes are stored and answered 502; one is refused (nothing stored).
+    env.sandbox
+        .inject_fault(Fault::with_status(IMPORT, 502).after_handling().times(2));
+    env.sandbox.inject_fault(Fault::with_status(IMPORT, 400));
+    let journal = Journal::open(env.path("lib.jsonl")).unwrap();
+    let statuses = backfill(&session, &journal, &files).await;
+    let count = |s: Status| statuses.iter().filter(|&&x| x == s).count();
+    assert_eq!(
+        (
+            count(Status::Stored),
+            count(Status::Uncertain),
+            count(Status::Failed)
+        ),
+        (17, 2, 1)
+    );
+    assert_eq!(env.library().len(), 19);
+    drop(journal);
+
+    let journal = Journal::open(env.path("lib.jsonl")).unwrap();
+    let before = env.imports();
+    let statuses = backfill(&session, &journal, &files).await;
+    assert_eq!(
+        env.imports(),
+        before + 1,
+        "only the failed file is sent again"
+    );
+    assert_eq!(statuses.iter().filter(|&&s| s == Status::Stored).count(), 1);
+    let expected: BTreeMap<String, usize> = files
+        .iter()
+        .map(|(_, b)| (support::sha256_hex(b), 1))
+        .collect();
+    assert_eq!(env.library(), expected, "each file once");
+}
