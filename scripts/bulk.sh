@@ -2,7 +2,8 @@
 # Reproduces the "Bulk push" figures of docs/performance.md on this machine:
 #   bash scripts/bulk.sh            # all of it
 #   bash scripts/bulk.sh speed      # N files: one bulk run against a shell loop of single pushes
-#   bash scripts/bulk.sh journal    # throughput with the journal against without (--no-journal)
+#   bash scripts/bulk.sh journal    # throughput with the journal against without (--no-journal):
+#                                   # `local` (the sandbox as it is) and `wan` (pushes held 20 ms)
 #   bash scripts/bulk.sh rss        # peak RSS of one bulk run over BIG files of 1 KiB
 # N (default 2000) and BIG (default 100000) set the sizes. The sandbox runs
 # in its own process (`digime sandbox`); the journal and the files are on
@@ -62,7 +63,7 @@ if [ "$MODE" = all ] || [ "$MODE" = speed ]; then
   awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { printf "speed-up: %.1fx\n", (b - a) / (d - c) }'
 fi
 
-if [ "$MODE" = all ] || [ "$MODE" = journal ]; then
+if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = local ]; then
   M=$(( N * 5 ))
   make_files "$M" "$WORK/journal-files"
   echo "== $M files of 1 KiB, --jobs 8: with the journal (a fresh one each run) against --no-journal, alternated"
@@ -78,7 +79,7 @@ if [ "$MODE" = all ] || [ "$MODE" = journal ]; then
   done
 fi
 
-if [ "$MODE" = all ] || [ "$MODE" = journal ]; then
+if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = wan ]; then
   M=$(( N * 2 ))
   make_files "$M" "$WORK/wan-files"
   echo "== the same against a slower API: every push held 20 ms by the sandbox, $M files, --jobs 8"
