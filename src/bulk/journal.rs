@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::identity::FileIdentity;
 use super::record::{self, Event, Index};
@@ -59,13 +59,10 @@ const LISTED: usize = 10;
 /// ```
 pub struct Journal {
     path: PathBuf,
-    shared: Arc<Shared>,
-    recovery: Recovery,
-}
-
-struct Shared {
+    /// What the records say of each file.
     index: Mutex<Index>,
     writer: Writer,
+    recovery: Recovery,
 }
 
 /// What to do with a file, by what the journal knows of it.
@@ -158,10 +155,8 @@ impl Journal {
         let writer = Writer::start(file, path.clone()).map_err(|e| named(e, "start"))?;
         Ok(Self {
             path,
-            shared: Arc::new(Shared {
-                index: Mutex::new(index),
-                writer,
-            }),
+            index: Mutex::new(index),
+            writer,
             recovery,
         })
     }
@@ -197,7 +192,7 @@ impl Journal {
     /// # }
     /// ```
     pub fn previous(&self, id: &FileIdentity) -> Option<Status> {
-        lock(&self.shared.index).status(id.key())
+        lock(&self.index).status(id.key())
     }
 
     /// Decides whether to push `id`, and when it should, writes its `begun`
@@ -218,7 +213,7 @@ impl Journal {
     pub async fn claim(&self, id: &FileIdentity, resend_uncertain: bool) -> io::Result<Claim> {
         let key = id.key();
         let (claim, seq) = {
-            let mut index = lock(&self.shared.index);
+            let mut index = lock(&self.index);
             let previous = index.status(key);
             let claim = match previous {
                 _ if index.claimed_in_this_run(key) => Claim::Duplicate,
@@ -260,7 +255,7 @@ impl Journal {
         error: Option<&str>,
     ) -> io::Result<()> {
         let seq = {
-            let mut index = lock(&self.shared.index);
+            let mut index = lock(&self.index);
             index.apply(id.key(), Event::Outcome(status));
             self.hand_over(record::encode(id, Event::Outcome(status), error))
         };
@@ -276,7 +271,7 @@ impl Journal {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> io::Result<()> {
-        self.shared.writer.wait(self.shared.writer.last()).await
+        self.writer.wait(self.writer.last()).await
     }
 
     /// Stops every write until the guard is dropped, waiting for a write
@@ -293,18 +288,18 @@ impl Journal {
     /// ```
     pub fn pause_writes(&self) -> WritesPaused<'_> {
         WritesPaused {
-            _file: self.shared.writer.pause(),
+            _file: self.writer.pause(),
         }
     }
 
     /// Hands a line to the writer; returns its number.
     fn hand_over(&self, line: Vec<u8>) -> u64 {
-        self.shared.writer.hand_over(&line)
+        self.writer.hand_over(&line)
     }
 
     /// Waits until record `seq` is on disk.
     async fn commit(&self, seq: u64) -> io::Result<()> {
-        self.shared.writer.wait(seq).await
+        self.writer.wait(seq).await
     }
 }
 
@@ -312,7 +307,7 @@ impl fmt::Debug for Journal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Journal")
             .field("path", &self.path)
-            .field("files", &lock(&self.shared.index).len())
+            .field("files", &lock(&self.index).len())
             .field("recovery", &self.recovery)
             .finish()
     }
