@@ -63,20 +63,27 @@ if [ "$MODE" = all ] || [ "$MODE" = speed ]; then
   awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="$t3" 'BEGIN { printf "speed-up: %.1fx\n", (b - a) / (d - c) }'
 fi
 
+# $1 runs over the $2 files in $3: each a run with a fresh journal, then
+# one with --no-journal; prints both rates and their ratio.
+compare() {
+  local runs=$1 count=$2 dir=$3 run t0 t1 t2
+  for run in $(seq "$runs"); do
+    rm -f "$WORK/j.jsonl"
+    t0=$(now)
+    "$DIGIME" push library "$dir" --account acc-1 --jobs 8 --journal "$WORK/j.jsonl" > /dev/null
+    t1=$(now)
+    "$DIGIME" push library "$dir" --account acc-1 --jobs 8 --no-journal > /dev/null 2>&1
+    t2=$(now)
+    awk -v r="$run" -v a="$t0" -v b="$t1" -v c="$t2" -v n="$count" 'BEGIN {
+      printf "run %d: journal %.0f files/s, none %.0f files/s, ratio %.2f\n", r, n / (b - a), n / (c - b), (c - b) / (b - a) }'
+  done
+}
+
 if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = local ]; then
   M=$(( N * 5 ))
   make_files "$M" "$WORK/journal-files"
   echo "== $M files of 1 KiB, --jobs 8: with the journal (a fresh one each run) against --no-journal, alternated"
-  for run in 1 2 3 4 5; do
-    rm -f "$WORK/j.jsonl"
-    t0=$(now)
-    "$DIGIME" push library "$WORK/journal-files" --account acc-1 --jobs 8 --journal "$WORK/j.jsonl" > /dev/null
-    t1=$(now)
-    "$DIGIME" push library "$WORK/journal-files" --account acc-1 --jobs 8 --no-journal > /dev/null 2>&1
-    t2=$(now)
-    awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$M" 'BEGIN {
-      printf "run %d: journal %.0f files/s, none %.0f files/s, ratio %.2f\n", '"$run"', n / (b - a), n / (c - b), (c - b) / (b - a) }'
-  done
+  compare 5 "$M" "$WORK/journal-files"
 fi
 
 if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = wan ]; then
@@ -86,16 +93,7 @@ if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = wan ]; then
   CONTROL=${DIGIME_BASE_URL%/v1.7/}/sandbox
   curl -s -o /dev/null -X POST "$CONTROL/faults" \
     -d '{"path":"permission-access/import","delay_ms":20,"count":4000000000}'
-  for run in 1 2 3; do
-    rm -f "$WORK/wan.jsonl"
-    t0=$(now)
-    "$DIGIME" push library "$WORK/wan-files" --account acc-1 --jobs 8 --journal "$WORK/wan.jsonl" > /dev/null
-    t1=$(now)
-    "$DIGIME" push library "$WORK/wan-files" --account acc-1 --jobs 8 --no-journal > /dev/null 2>&1
-    t2=$(now)
-    awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$M" 'BEGIN {
-      printf "run %d: journal %.0f files/s, none %.0f files/s, ratio %.2f\n", '"$run"', n / (b - a), n / (c - b), (c - b) / (b - a) }'
-  done
+  compare 3 "$M" "$WORK/wan-files"
   curl -s -o /dev/null -X DELETE "$CONTROL/faults"
 fi
 
