@@ -71,8 +71,7 @@ struct Run {
     resend_uncertain: bool,
     /// One permit per push in flight (`--jobs`).
     pushes: tokio::sync::Semaphore,
-    /// One permit per file between its `begun` record and its push's end
-    /// (2 × `--jobs`).
+    /// One permit per file from its read to its push's end (2 × `--jobs`).
     claims: tokio::sync::Semaphore,
     /// No new push starts once set (Ctrl-C, or a [`Stop`]).
     stop: Arc<AtomicBool>,
@@ -111,9 +110,10 @@ async fn run(
                 let run = run.clone();
                 async move { run.item(item).await }
             })
-            // Files are read, hashed and journalled ahead of their push,
-            // and their outcomes flushed to disk after it, while other
-            // pushes are sent: up to AHEAD files per push in flight.
+            // Files wait for their turn, and their outcomes are flushed to
+            // disk after their push, while other pushes are sent: up to
+            // AHEAD files per push in flight (`claims` bounds the ones that
+            // hold data).
             .buffer_unordered(jobs * AHEAD);
         while let Some(result) = results.next().await {
             match result {
@@ -272,6 +272,13 @@ impl Run {
 
     /// Reads, claims, pushes and records one file.
     async fn file(&self, path: &Path) -> FileReport {
+        // A file is read (whole when small) and its `begun` record written
+        // at most one file ahead of each push in flight: memory holds at
+        // most 2 × `--jobs` files, and a crash leaves at most that many
+        // files uncertain.
+        let Ok(ahead) = self.claims.acquire().await else {
+            return failed(path, "not pushed: the run stopped".into());
+        };
         let loaded = match self.target.load(path).await {
             Ok(loaded) => loaded,
             Err(message) => return failed(path, message),
@@ -283,11 +290,6 @@ impl Run {
             size: Some(id.size()),
             sha256: Some(id.sha256().to_owned()),
             error,
-        };
-        // A `begun` record is written at most one file ahead of each push
-        // in flight: a crash leaves at most 2 × `--jobs` files uncertain.
-        let Ok(ahead) = self.claims.acquire().await else {
-            return report(Status::Failed, Some("not pushed: the run stopped".into()));
         };
         let claim = match &self.journal {
             Some(journal) => journal.claim(&id, self.resend_uncertain).await,
