@@ -46,6 +46,7 @@
 //! | --- | --- | --- |
 //! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] | [reliability](guide::reliability) (retries, timeouts) |
 //! | a push | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::FileData`] | [pushing data](guide::push_data) |
+//! | many files in one resumable run that never stores a file twice | [`bulk`]: [`bulk::Journal`], [`bulk::FileIdentity`], [`bulk::Status`] | [the CLI](guide::cli) (backfilling a library) |
 //! | the consent flow and the account lifecycle | [`auth`]: [`auth::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`], [`DigiMe::reauthorize`] | [authorization](guide::authorization) |
 //! | accounts, contract details, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] | |
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] | [reliability](guide::reliability) |
@@ -125,6 +126,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+pub mod bulk;
 pub mod calls;
 mod client;
 mod contract;

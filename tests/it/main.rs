@@ -19,6 +19,8 @@ mod support;
 mod authorization;
 mod bad_input;
 mod bad_input_table;
+#[cfg(feature = "cli")]
+mod bulk;
 mod chaos;
 #[cfg(feature = "cli")]
 mod cli;

@@ -113,17 +113,20 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum PushCommand {
-    /// Push a file (streamed from disk) into the user's library.
+    /// Push a file (streamed from disk), or many in one resumable run, into the user's library.
     Library(LibraryArgs),
-    /// Push a FHIR record (a JSON file) to a provider account.
+    /// Push a FHIR record (a JSON file), or many in one resumable run, to a provider account.
     Provider(ProviderArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct LibraryArgs {
-    /// The file to push.
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    /// The files to push, or folders to walk: recursively, in name order;
+    /// hidden files are skipped unless named, symlinks followed only when
+    /// named. One FILE alone (without the bulk flags below) is one push,
+    /// with no journal.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 
     /// An account in your system the file belongs to (repeatable, at least one).
     #[arg(long = "account", value_name = "ID", required = true)]
@@ -140,13 +143,49 @@ pub struct LibraryArgs {
     /// A reference to attach to the file (repeatable).
     #[arg(long = "reference", value_name = "R")]
     pub references: Vec<String>,
+
+    #[command(flatten)]
+    pub bulk: BulkArgs,
+}
+
+/// The flags of a bulk run (several files, or a folder).
+#[derive(Debug, Clone, Args)]
+pub struct BulkArgs {
+    /// Pushes in flight at once, in one process with one token [default: 4].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+
+    /// The run's journal: each file's outcome, appended and flushed to disk
+    /// as it is known; a rerun with the same journal skips what was stored
+    /// [default: $XDG_STATE_HOME/digime/journals/KIND-HASH.jsonl, or
+    /// ~/.local/state/digime/journals/… without XDG_STATE_HOME; HASH names
+    /// the destination: API, contract, token, accounts]. The run prints it.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Send again the files an earlier run left `uncertain` (they may have
+    /// been stored: this may store them twice).
+    #[arg(long)]
+    pub resend_uncertain: bool,
+
+    /// Benchmarks only: no journal at all (a rerun pushes everything again).
+    #[arg(long, hide = true)]
+    pub no_journal: bool,
+}
+
+impl BulkArgs {
+    /// Whether any bulk flag was given.
+    pub fn given(&self) -> bool {
+        self.jobs.is_some() || self.journal.is_some() || self.resend_uncertain || self.no_journal
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ProviderArgs {
-    /// The FHIR resource or bundle (a JSON object).
-    #[arg(value_name = "FILE.json")]
-    pub file: PathBuf,
+    /// The FHIR resources or bundles (each a JSON object in a file), or
+    /// folders of them (walked as for `push library`).
+    #[arg(value_name = "FILE.json", required = true)]
+    pub files: Vec<PathBuf>,
 
     /// The provider account id (from `digime accounts`).
     #[arg(long, value_name = "ID")]
@@ -155,6 +194,9 @@ pub struct ProviderArgs {
     /// The FHIR version.
     #[arg(long, value_enum, default_value_t = FhirVersionArg::Stu3)]
     pub fhir_version: FhirVersionArg,
+
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

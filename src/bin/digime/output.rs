@@ -27,6 +27,9 @@ pub enum Failure {
     Config(String),
     /// An error from the SDK: exit 1, 2 or 3 by its kind.
     Sdk(digime::Error),
+    /// A failure the command has already reported (a bulk run's files and
+    /// summary): only its exit code is left.
+    Reported(u8),
 }
 
 impl Failure {
@@ -43,6 +46,7 @@ impl Failure {
         match self {
             Failure::Usage(_) | Failure::Config(_) => EXIT_USAGE,
             Failure::Sdk(err) => sdk_exit_code(err),
+            Failure::Reported(code) => *code,
         }
     }
 
@@ -52,6 +56,7 @@ impl Failure {
             Failure::Usage(_) => "usage",
             Failure::Config(_) => "config",
             Failure::Sdk(err) => kind_name(err.kind()),
+            Failure::Reported(_) => "reported",
         }
     }
 
@@ -141,6 +146,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Usage(m) | Failure::Config(m) => f.write_str(m),
+            Failure::Reported(code) => write!(f, "the run failed (exit {code})"),
             // The SDK's message already carries the server's status, code,
             // message and reference, and never a secret.
             Failure::Sdk(err) => write!(f, "{err}"),
@@ -156,7 +162,7 @@ impl From<digime::Error> for Failure {
 
 /// 3 when the user must consent again (a spent refresh token, or digi.me
 /// saying the account must be reauthorized), 2 for bad input, 1 otherwise.
-fn sdk_exit_code(err: &digime::Error) -> u8 {
+pub fn sdk_exit_code(err: &digime::Error) -> u8 {
     let account_needs_consent =
         err.kind() == ErrorKind::Server && err.code() == Some("ServiceAuthorizationError");
     if err.is_reauthorization_required() || account_needs_consent {
@@ -248,6 +254,9 @@ impl Output {
     /// Reports a failure: a JSON error object on stdout with `--json`, a
     /// message on stderr otherwise.
     pub fn failure(&self, failure: &Failure) {
+        if matches!(failure, Failure::Reported(_)) {
+            return;
+        }
         if self.json {
             let json = if self.push {
                 failure.to_push_json()

@@ -4,6 +4,7 @@
 mod account;
 mod accounts;
 mod authorize;
+mod bulk;
 mod callback_server;
 mod contract;
 mod onboard;

@@ -3,11 +3,11 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use digime::push::FileData;
-use digime::{Account, FileDescriptor, Standard};
+use digime::push::{FileData, PushFuture};
+use digime::{Account, FhirVersion, FileDescriptor, Standard, UserSession};
 use serde_json::json;
 
-use super::{token_note, with_session};
+use super::{bulk, token_note, with_session};
 use crate::args::{Global, LibraryArgs, ProviderArgs};
 use crate::config;
 use crate::output::{Failure, Output};
@@ -25,41 +25,60 @@ pub fn mime_type_for(path: &Path, explicit: Option<&str>) -> String {
     }
 }
 
-pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global).await?;
-    let mime = mime_type_for(&args.file, args.mime.as_deref());
-    let file_name = args
-        .file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| Failure::usage(format!("{} names no file", args.file.display())))?;
-    // Opens nothing yet: the file is streamed from disk while it is sent.
-    let data = FileData::from_path(&args.file).await?;
-    let size = data.len().unwrap_or_default(); // a file's length is always known
-
-    let accounts: Vec<Account> = args.accounts.iter().map(Account::new).collect();
-    let descriptor = match (args.tags.is_empty(), args.references.is_empty()) {
+/// The descriptor of a library push: the MIME type, the accounts, and the
+/// tags and references when there are any.
+pub fn descriptor(
+    mime: &str,
+    accounts: &[String],
+    tags: &[String],
+    references: &[String],
+) -> FileDescriptor {
+    let accounts: Vec<Account> = accounts.iter().map(Account::new).collect();
+    match (tags.is_empty(), references.is_empty()) {
         (true, true) => FileDescriptor::builder()
-            .mime_type(mime.as_str())
+            .mime_type(mime)
             .accounts(accounts)
             .build(),
         (false, true) => FileDescriptor::builder()
-            .mime_type(mime.as_str())
+            .mime_type(mime)
             .accounts(accounts)
-            .tags(args.tags.clone())
+            .tags(tags.to_vec())
             .build(),
         (true, false) => FileDescriptor::builder()
-            .mime_type(mime.as_str())
+            .mime_type(mime)
             .accounts(accounts)
-            .reference(args.references.clone())
+            .reference(references.to_vec())
             .build(),
         (false, false) => FileDescriptor::builder()
-            .mime_type(mime.as_str())
+            .mime_type(mime)
             .accounts(accounts)
-            .tags(args.tags.clone())
-            .reference(args.references.clone())
+            .tags(tags.to_vec())
+            .reference(references.to_vec())
             .build(),
-    };
+    }
+}
+
+/// The name a push carries for a file: its last component.
+pub fn file_name(path: &Path) -> Result<String, Failure> {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| Failure::usage(format!("{} names no file", path.display())))
+}
+
+/// `push library`: one push for one FILE without bulk flags (as before
+/// bulk runs existed), a bulk run otherwise.
+pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<(), Failure> {
+    if bulk::wanted(&args.paths, &args.bulk) {
+        return bulk::library(global, args, out).await;
+    }
+    let ctx = config::user_context(global).await?;
+    let file = &args.paths[0];
+    let mime = mime_type_for(file, args.mime.as_deref());
+    let file_name = file_name(file)?;
+    // Opens nothing yet: the file is streamed from disk while it is sent.
+    let data = FileData::from_path(file).await?;
+    let size = data.len().unwrap_or_default(); // a file's length is always known
+    let descriptor = descriptor(&mime, &args.accounts, &args.tags, &args.references);
 
     let bar = progress::for_upload(size);
     let (outcome, change) = with_session(&ctx, |session| {
@@ -97,7 +116,7 @@ pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<
         },
         json!({
             "pushed": "library",
-            "file": args.file.display().to_string(),
+            "file": file.display().to_string(),
             "file_name": file_name,
             "size": size,
             "mime_type": mime,
@@ -113,35 +132,57 @@ pub async fn library(global: &Global, args: LibraryArgs, out: Output) -> Result<
     Ok(())
 }
 
-pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Result<(), Failure> {
-    let ctx = config::user_context(global).await?;
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file.display())))?;
-    let data: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        Failure::usage(format!(
+/// A FHIR record: the file's JSON object, or a message naming the file.
+pub fn fhir_record(file: &Path, bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let data: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
             "{} is not JSON (line {}, column {})",
-            args.file.display(),
+            file.display(),
             e.line(),
             e.column()
-        ))
+        )
     })?;
     if !data.is_object() {
-        return Err(Failure::usage(format!(
+        return Err(format!(
             "{} must hold a JSON object (a FHIR resource or bundle)",
-            args.file.display()
-        )));
+            file.display()
+        ));
     }
+    Ok(data)
+}
+
+/// A FHIR record's push to a provider account.
+pub fn provider_push(
+    session: &UserSession,
+    account_id: String,
+    version: FhirVersion,
+    record: serde_json::Value,
+) -> PushFuture {
+    session
+        .push()
+        .provider()
+        .standard(Standard::Fhir)
+        .version(version)
+        .account_id(account_id)
+        .data(record)
+        .send()
+}
+
+/// `push provider`: one push for one FILE.json without bulk flags, a bulk
+/// run otherwise.
+pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Result<(), Failure> {
+    if bulk::wanted(&args.files, &args.bulk) {
+        return bulk::provider(global, args, out).await;
+    }
+    let ctx = config::user_context(global).await?;
+    let file = &args.files[0];
+    let bytes = std::fs::read(file)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    let data = fhir_record(file, &bytes).map_err(Failure::usage)?;
     let version = args.fhir_version.to_sdk();
     let account_id = args.account_id.clone();
     let (outcome, change) = with_session(&ctx, |session| {
-        session
-            .push()
-            .provider()
-            .standard(Standard::Fhir)
-            .version(version)
-            .account_id(account_id)
-            .data(data)
-            .send()
+        provider_push(&session, account_id, version, data)
     })
     .await?;
 
@@ -149,7 +190,7 @@ pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Resul
         || {
             let mut text = format!(
                 "pushed {} (FHIR {}) to provider account {}\n",
-                args.file.display(),
+                file.display(),
                 version.as_str(),
                 args.account_id
             );
@@ -160,7 +201,7 @@ pub async fn provider(global: &Global, args: ProviderArgs, out: Output) -> Resul
         },
         json!({
             "pushed": "provider",
-            "file": args.file.display().to_string(),
+            "file": file.display().to_string(),
             "account_id": args.account_id,
             "standard": Standard::Fhir.as_str(),
             "version": version.as_str(),
