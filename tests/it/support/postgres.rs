@@ -44,13 +44,7 @@ pub struct Places {
 impl Places {
     /// Reads them from the environment, `pg_config` and the file system.
     fn of_this_machine() -> Places {
-        let pg_config = Command::new("pg_config")
-            .arg("--bindir")
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        let pg_config = path_printed_by("pg_config", "--bindir");
         let debian = std::fs::read_dir("/usr/lib/postgresql")
             .into_iter()
             .flatten()
@@ -60,13 +54,7 @@ impl Places {
                 Some((version, e.path().join("bin")))
             })
             .collect();
-        let brew = Command::new("brew")
-            .arg("--prefix")
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        let brew = path_printed_by("brew", "--prefix");
         let homebrew = brew
             .into_iter()
             .chain(["/opt/homebrew", "/usr/local"].map(PathBuf::from))
@@ -127,6 +115,17 @@ impl Places {
                 )
             })
     }
+}
+
+/// The path `program arg` prints, if it runs and succeeds.
+fn path_printed_by(program: &str, arg: &str) -> Option<PathBuf> {
+    let out = Command::new(program)
+        .arg(arg)
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
 /// Homebrew's `opt/postgresql@N/bin` folders under `prefix`.
