@@ -133,6 +133,7 @@ mod contract;
 mod descriptor;
 pub mod error;
 pub mod guide;
+mod hex;
 mod media_type;
 pub mod models;
 pub mod push;

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use aws_lc_rs::digest::{Context, SHA256};
 
+use crate::hex::hex;
+
 /// How many bytes [`FileIdentity::of_file`] reads at a time.
 const CHUNK: usize = 64 * 1024;
 
@@ -204,16 +206,6 @@ pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -18,21 +18,7 @@ pub(crate) fn random_alnum(n: usize) -> String {
     crate::signer::nonce::random_alnum(n).unwrap_or_else(|_| format!("{:0>n$x}", now_ms()))
 }
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
-
-/// SHA-256 of `bytes`, lowercase hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
-}
+pub(crate) use crate::hex::{hex, sha256_hex};
 
 /// A PEM block with `\n` line endings.
 pub(crate) fn pem_lf(tag: &str, der: Vec<u8>) -> String {
@@ -74,10 +60,5 @@ mod tests {
         let s = random_alnum(32);
         assert_eq!(s.len(), 32);
         assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
-    }
-
-    #[test]
-    fn hex_is_lowercase() {
-        assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
     }
 }

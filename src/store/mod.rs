@@ -370,11 +370,7 @@ pub(crate) fn capped(ttl: Duration) -> Duration {
 /// ```
 pub fn refresh_fingerprint(token: &UserAccessToken) -> String {
     use secrecy::ExposeSecret;
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        token.refresh_token().value().expose_secret().as_bytes(),
-    );
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::sha256_hex(token.refresh_token().value().expose_secret().as_bytes())
 }
 
 /// How many rotated-away-from fingerprints a store keeps per user, at the
