@@ -70,23 +70,19 @@ fn mode(path: &Path) -> u32 {
 
 impl Env {
     async fn new() -> Env {
-        let sandbox = Sandbox::start().await.expect("sandbox starts");
-        let pem = support::key_pem();
-        support::contract(&sandbox, APP, CONTRACT);
-        sandbox.create_user(USER, &["acc-1", "acc-2"]).unwrap();
-        let token = sandbox.mint_token(APP, CONTRACT, USER).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key.pem");
-        std::fs::write(&key, pem).unwrap();
-        let token_path = dir.path().join("token.json");
-        std::fs::write(&token_path, serde_json::to_string(&token).unwrap()).unwrap();
+        let support::CliFiles {
+            sandbox,
+            dir,
+            key,
+            token,
+        } = support::CliFiles::new(APP, CONTRACT, USER).await;
         // Readable by others on purpose: a rewrite must make it 0600.
-        std::fs::set_permissions(&token_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
         Env {
             sandbox,
             dir,
             key,
-            token: token_path,
+            token,
         }
     }
 

@@ -144,3 +144,33 @@ pub fn contract(sandbox: &Sandbox, app: &str, contract_id: &str) -> ContractDeta
         .expect("contract registers");
     contract
 }
+
+/// What the `digime` binary reads, for the CLI's tests: a sandbox with the
+/// write contract `contract` of `app` ([`key_pem`]), a user with accounts
+/// acc-1 and acc-2, and the key and token files in a scratch folder.
+pub struct CliFiles {
+    pub sandbox: Sandbox,
+    pub dir: tempfile::TempDir,
+    pub key: std::path::PathBuf,
+    pub token: std::path::PathBuf,
+}
+
+impl CliFiles {
+    pub async fn new(app: &str, contract_id: &str, user: &str) -> Self {
+        let sandbox = Sandbox::start().await.expect("sandbox starts");
+        contract(&sandbox, app, contract_id);
+        sandbox.create_user(user, &["acc-1", "acc-2"]).unwrap();
+        let token = sandbox.mint_token(app, contract_id, user).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, key_pem()).unwrap();
+        let token_path = dir.path().join("token.json");
+        std::fs::write(&token_path, serde_json::to_string(&token).unwrap()).unwrap();
+        CliFiles {
+            sandbox,
+            dir,
+            key,
+            token: token_path,
+        }
+    }
+}
