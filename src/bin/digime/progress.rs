@@ -19,13 +19,20 @@ pub fn for_upload(size: u64) -> Option<ProgressBar> {
     if !wanted(size, std::io::stderr().is_terminal()) {
         return None;
     }
-    let bar = ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
+    Some(bytes_bar(
+        size,
         "{spinner} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
+    ))
+}
+
+/// A bar on stderr over `total` bytes, drawn with `template` (indicatif's
+/// template syntax; a bad one leaves indicatif's default style).
+pub fn bytes_bar(total: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
-    Some(bar)
+    bar
 }
 
 pub fn finish(bar: Option<&ProgressBar>) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use digime::bulk::Status;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use crate::output::Output;
@@ -154,11 +154,8 @@ impl Reporter {
 }
 
 fn bar(bytes: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
+    crate::progress::bytes_bar(
+        bytes,
         "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
+    )
 }

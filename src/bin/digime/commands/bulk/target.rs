@@ -71,10 +71,7 @@ impl Target {
             return Err(format!("{} is not a regular file", path.display()));
         }
         if meta.len() == 0 {
-            return Err(format!(
-                "{} is empty (0 bytes): nothing to push",
-                path.display()
-            ));
+            return Err(empty(path));
         }
         match self {
             Target::Library {
@@ -168,11 +165,9 @@ impl Loaded {
 async fn library_data(path: &Path, len: u64) -> Result<(FileIdentity, FileData), String> {
     if len <= IN_MEMORY {
         let bytes = read(path).await?;
+        // Emptied since its size was read.
         if bytes.is_empty() {
-            return Err(format!(
-                "{} is empty (0 bytes): nothing to push",
-                path.display()
-            ));
+            return Err(empty(path));
         }
         let id = FileIdentity::of_bytes(path_key(path), &bytes);
         return Ok((id, FileData::from(Bytes::from(bytes))));
@@ -188,6 +183,11 @@ async fn library_data(path: &Path, len: u64) -> Result<(FileIdentity, FileData),
         ));
     }
     Ok((id, data))
+}
+
+/// Why an empty file is not pushed.
+fn empty(path: &Path) -> String {
+    format!("{} is empty (0 bytes): nothing to push", path.display())
 }
 
 async fn read(path: &Path) -> Result<Vec<u8>, String> {
