@@ -303,10 +303,7 @@ impl UserSession {
                 // A release still out past the deadline: the lease runs out.
                 return Ok(());
             }
-            let (store, user) = match &desk.store {
-                Some(s) => (s.store.describe(), s.user.as_str()),
-                None => ("-".to_owned(), "-"),
-            };
+            let (store, user) = desk.names();
             let err = Error::token_store(
                 store,
                 format!("the refreshed token of user `{user}` is not in the store (yet)"),

@@ -117,7 +117,7 @@ impl DeskCell {
     }
 
     /// The store's name and the user, for messages.
-    fn names(&self) -> (String, String) {
+    pub(crate) fn names(&self) -> (String, String) {
         match &self.store {
             Some(s) => (s.store.describe(), s.user.clone()),
             None => ("-".to_owned(), "-".to_owned()),
