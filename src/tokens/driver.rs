@@ -15,6 +15,7 @@ use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
+use super::Config;
 use super::core::{Action, Answer, Event, Versioned, Wait};
 use super::desks::{DeskCell, Raw, Slot, Tok, TokenAnswer};
 use super::grant::{Granted, grant, may_pass, verify_token};
@@ -338,8 +339,7 @@ async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error
             let (Some(s), Some(lease)) = (store, lease) else {
                 return Event::Renewed(false);
             };
-            let renewal = s.store.renew_lease(&lease, config.lease_ttl);
-            match within(config.heartbeat_every(), &*s.store, renewal).await {
+            match renew(config, &*s.store, &lease).await {
                 Ok(held) => Event::Renewed(held),
                 Err(err) => {
                     tracing::warn!(error = %err, "could not renew the refresh lease before the refresh");
@@ -419,6 +419,13 @@ async fn within<T>(
     }
 }
 
+/// One renewal of `lease` for another time to live, within the heartbeat's
+/// period: `Ok(false)` when the lease was taken over.
+async fn renew(config: &Config, store: &dyn TokenStore, lease: &Lease) -> Result<bool> {
+    let renewal = store.renew_lease(lease, config.lease_ttl);
+    within(config.heartbeat_every(), store, renewal).await
+}
+
 /// Renews `lease` every quarter of its time to live, until stopped or lost;
 /// a renewal that fails is tried again at once, once.
 async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>, lease: Lease) {
@@ -426,8 +433,7 @@ async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>,
     loop {
         tokio::time::sleep(config.heartbeat_every()).await;
         for attempt in 1..=2 {
-            let renewal = store.renew_lease(&lease, config.lease_ttl);
-            match within(config.heartbeat_every(), &*store, renewal).await {
+            match renew(config, &*store, &lease).await {
                 Ok(true) => break,
                 Ok(false) => {
                     tracing::warn!("the refresh lease was lost to another process");
