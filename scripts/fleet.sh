@@ -12,14 +12,7 @@ shift || true
 flags=("$@")
 [ ${#flags[@]} -gt 0 ] || flags=(--processes 4 --concurrency 8 --users 10 --count 5000 --expire-every-ms 1000)
 
-# PostgreSQL's binaries, looked for as the tests do (tests/it/support/postgres.rs).
-find_pg() {
-    [ -n "${PG_BIN:-}" ] && { echo "$PG_BIN"; return; }
-    command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ] && { pg_config --bindir; return; }
-    command -v initdb >/dev/null && { dirname "$(command -v initdb)"; return; }
-    ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
-}
-bin=$(find_pg)
+bin=$(bash scripts/pg-bin.sh)
 [ -x "$bin/initdb" ] || { echo "no PostgreSQL found: install PostgreSQL 11 or newer, or set PG_BIN" >&2; exit 2; }
 runas=()
 [ "$(id -u)" = 0 ] && runas=(runuser -u postgres --)
