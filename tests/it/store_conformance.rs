@@ -1,6 +1,6 @@
 //! The token stores against their contract: the conformance kit
 //! (`digime::store::conformance`) on the memory, file and PostgreSQL stores
-//! (a throwaway cluster, tests/support/postgres.rs), the kit failing stores
+//! (a throwaway cluster, tests/it/support/postgres.rs), the kit failing stores
 //! that break the contract, and what the kit cannot see: a file lease that
 //! outlives its process, the PostgreSQL table's upgrade, and its deadlines.
 
