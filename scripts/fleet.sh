@@ -26,8 +26,8 @@ trap cleanup EXIT
 "${runas[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w start \
   -o "-p $port -h 127.0.0.1 -k $dir -c max_connections=200" >/dev/null
 
-cargo build --release --quiet --features sandbox-bin,postgres --example bench_fleet
-bench=target/release/examples/bench_fleet
+cargo build --release --quiet -p digime-perf --bin bench_fleet
+bench=target/release/bench_fleet
 url="postgres://postgres@127.0.0.1:$port/postgres"
 for round in $(seq 1 "$rounds"); do
   for mode in memory postgres; do

@@ -9,14 +9,14 @@ cd "$(dirname "$0")/.."
 WORK=${WORK:-/tmp/digime-perf}
 mkdir -p "$WORK"
 MODE=${1:-all}
-cargo build -q --release --features sandbox-bin,__bench --example bench_push --example curl_headers \
-  --example web_push --bin digime-sandbox
-BENCH=target/release/examples/bench_push
+cargo build -q --release -p digime-perf --bin bench_push --bin curl_headers
+cargo build -q --release --features sandbox-bin --example web_push --bin digime-sandbox
+BENCH=target/release/bench_push
 SANDBOX=target/release/digime-sandbox
 
 if [ "$MODE" = all ]; then
 echo "== signing (criterion)"
-cargo bench -q --features __bench --bench signing 2>/dev/null | grep -E "^(sign|parse)|time:"
+cargo bench -q -p digime-perf --bench signing 2>/dev/null | grep -E "^(sign|parse)|time:"
 
 echo "== small pushes: 1 KiB, concurrency 8, in-process sandbox"
 for run in 1 2 3; do $BENCH --count 10000 --size 1024 --concurrency 8 | tail -1; done
@@ -50,7 +50,7 @@ BASE=$(grep -o 'http://[^ ]*' "$WORK/sandbox.out" | head -1)
 if [ "$MODE" != web ]; then
 echo "== large push: 1 GiB from a file, sandbox in its own process"
 for run in 1 2 3; do
-  target/release/examples/curl_headers perf-app perf-contract "$WORK/key.pem" "$WORK/token.json" > "$WORK/headers.txt"
+  target/release/curl_headers perf-app perf-contract "$WORK/key.pem" "$WORK/token.json" > "$WORK/headers.txt"
   # `--data-binary @file` reads the whole file into memory first and gives up
   # on 1 GiB here ("out of memory"); `-T file -X POST` sends the same request
   # (method, headers, Content-Length, body) streamed from disk.

@@ -162,7 +162,7 @@ pub use token::{Token, UserAccessToken};
 /// [`ExposeSecret`](secrecy::ExposeSecret) without another dependency.
 pub use secrecy;
 
-/// Hooks for `benches/signing.rs` and the perf tooling in `examples/curl_headers.rs`,
+/// Hooks for the perf tooling (`perf/` in the repository: the signing benchmark and `curl_headers`),
 /// behind the internal feature `__bench`: not part of the API, no stability promise.
 #[cfg(feature = "__bench")]
 #[doc(hidden)]

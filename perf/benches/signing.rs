@@ -3,7 +3,7 @@
 //! docs/performance.md compares the end-to-end figures with.
 //!
 //! ```text
-//! cargo bench --features __bench --bench signing
+//! cargo bench -p digime-perf --bench signing
 //! ```
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use digime::{Account, ContractDetails, FileDescriptor, Token, UserAccessToken};
 
 /// A throwaway 2048-bit RSA key, the tests' fixture.
-const TEST_KEY_PEM: &str = include_str!("../tests/it/support/keys/rsa2048.pem");
+const TEST_KEY_PEM: &str = include_str!("../../tests/it/support/keys/rsa2048.pem");
 
 fn signing(c: &mut Criterion) {
     let contract = ContractDetails::new("bench-contract", TEST_KEY_PEM).unwrap();

@@ -2,7 +2,7 @@
 //! throughput, refreshes and reauthorizations.
 //!
 //! ```text
-//! cargo run --release --features sandbox-bin,postgres --example bench_fleet -- \
+//! cargo run --release -p digime-perf --bin bench_fleet -- \
 //!     --processes P --concurrency C --users U --count N \
 //!     [--token-store postgres://…|file://DIR] [--expire-every-ms MS]
 //! ```

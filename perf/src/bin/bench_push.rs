@@ -2,7 +2,7 @@
 //! digi.me-compatible server.
 //!
 //! ```text
-//! cargo run --release --features sandbox-bin --example bench_push -- \
+//! cargo run --release -p digime-perf --bin bench_push -- \
 //!     --count N --size BYTES --concurrency C [--file PATH] [--expired-token] \
 //!     [--base-url URL --app-id ID --contract-id ID --key PEM --token JSON]
 //! ```

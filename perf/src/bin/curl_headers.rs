@@ -3,7 +3,7 @@
 //! of docs/performance.md).
 //!
 //! ```text
-//! cargo run --release --example curl_headers -- APP_ID CONTRACT_ID KEY.pem TOKEN.json > headers.txt
+//! cargo run --release -p digime-perf --bin curl_headers -- APP_ID CONTRACT_ID KEY.pem TOKEN.json > headers.txt
 //! curl -H @headers.txt -H 'Content-Type: application/octet-stream' \
 //!      --data-binary @file.bin http://127.0.0.1:8080/v1.7/permission-access/import
 //! ```
