@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use super::identity::FileIdentity;
 use super::record::{self, Event, Index};
 use super::status::Status;
-use super::writer::Writer;
+use super::writer::{Due, Tail, Writer};
 
 /// Lines longer than this are not records: they are skipped unread.
 const MAX_LINE: u64 = 64 * 1024;
@@ -29,8 +29,10 @@ const LISTED: usize = 10;
 /// same journal skips what was stored, does not resend what may have been
 /// (unless asked to), and retries what certainly was not.
 ///
-/// Records written at the same time share one `fsync` (a group commit), so
-/// concurrent pushes pay for about one disk flush per batch, not two each.
+/// Records written at the same time share one `fsync` (a group commit). A
+/// `begun` record is flushed at once; an outcome rides with the next flush,
+/// at most 10 ms later (`finish` returns once it is on disk). So concurrent
+/// pushes pay for about one disk flush per batch of files, not two per file.
 /// The file is locked while the journal is open: a second run on the same
 /// journal is refused instead of pushing the same files.
 ///
@@ -127,8 +129,9 @@ impl Journal {
         let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
-            .append(true)
+            .write(true)
             .create(true)
+            .truncate(false)
             .open(&path)
             .map_err(|e| named(e, "open"))?;
         file.try_lock().map_err(|e| match e {
@@ -142,17 +145,13 @@ impl Journal {
             std::fs::TryLockError::Error(e) => named(e, "lock"),
         })?;
         let mut index = Index::default();
-        let recovery = read_records(&mut file, &mut index).map_err(|e| named(e, "read"))?;
-        if recovery.cut_short {
-            // The next record starts on a line of its own.
-            file.write_all(b"\n").map_err(|e| named(e, "write"))?;
-            file.sync_data().map_err(|e| named(e, "write"))?;
-        }
+        let (recovery, end) = read_records(&mut file, &mut index).map_err(|e| named(e, "read"))?;
+        let end = start_of_next_record(&mut file, end).map_err(|e| named(e, "write"))?;
         if !existed {
             sync_parent(&path);
         }
         tracing::debug!(journal = %path.display(), records = recovery.records, ignored = recovery.ignored_total, "journal opened");
-        let writer = Writer::start(file, path.clone()).map_err(|e| named(e, "start"))?;
+        let writer = Writer::start(file, end, path.clone()).map_err(|e| named(e, "start"))?;
         Ok(Self {
             path,
             index: Mutex::new(index),
@@ -228,7 +227,11 @@ impl Journal {
             } else {
                 Event::Outcome(Status::Skipped)
             };
-            (claim, self.hand_over(record::encode(id, event, None)))
+            let due = if claim.is_push() { Due::Now } else { Due::Soon };
+            (
+                claim,
+                self.writer.hand_over(&record::encode(id, event, None), due),
+            )
         };
         if claim.is_push() {
             self.commit(seq).await?;
@@ -257,7 +260,10 @@ impl Journal {
         let seq = {
             let mut index = lock(&self.index);
             index.apply(id.key(), Event::Outcome(status));
-            self.hand_over(record::encode(id, Event::Outcome(status), error))
+            self.writer.hand_over(
+                &record::encode(id, Event::Outcome(status), error),
+                Due::Soon,
+            )
         };
         self.commit(seq).await
     }
@@ -271,7 +277,7 @@ impl Journal {
     /// # Ok(()) }
     /// ```
     pub async fn flush(&self) -> io::Result<()> {
-        self.writer.wait(self.writer.last()).await
+        self.writer.wait(self.writer.urge()).await
     }
 
     /// Stops every write until the guard is dropped, waiting for a write
@@ -290,11 +296,6 @@ impl Journal {
         WritesPaused {
             _file: self.writer.pause(),
         }
-    }
-
-    /// Hands a line to the writer; returns its number.
-    fn hand_over(&self, line: Vec<u8>) -> u64 {
-        self.writer.hand_over(&line)
     }
 
     /// Waits until record `seq` is on disk.
@@ -320,7 +321,7 @@ impl fmt::Debug for Journal {
 /// # fn f(j: &digime::bulk::Journal) { let paused: digime::bulk::WritesPaused<'_> = j.pause_writes(); drop(paused); }
 /// ```
 pub struct WritesPaused<'a> {
-    _file: MutexGuard<'a, File>,
+    _file: MutexGuard<'a, Tail>,
 }
 
 impl fmt::Debug for WritesPaused<'_> {
@@ -424,23 +425,30 @@ impl fmt::Display for Recovery {
     }
 }
 
-/// Reads every line of `file` into `index`, from the start.
-fn read_records(file: &mut File, index: &mut Index) -> io::Result<Recovery> {
+/// Reads every line of `file` into `index`, from the start; returns what
+/// was read and the offset where the last line that is not blank ends
+/// (before its newline).
+fn read_records(file: &mut File, index: &mut Index) -> io::Result<(Recovery, u64)> {
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(&*file);
     let mut recovery = Recovery::default();
     let mut buf = Vec::new();
     let mut number = 0u64;
+    let (mut offset, mut end) = (0u64, 0u64);
     loop {
         buf.clear();
         let read = (&mut reader).take(MAX_LINE).read_until(b'\n', &mut buf)?;
         if read == 0 {
             break;
         }
+        let start = offset;
+        offset += read as u64;
         number += 1;
         let ended = buf.last() == Some(&b'\n');
         if !ended && read as u64 == MAX_LINE {
-            skip_rest_of_line(&mut reader)?;
+            let (skipped, ended) = skip_rest_of_line(&mut reader)?;
+            offset += skipped;
+            end = offset - u64::from(ended);
             recovery.ignore(number, format!("longer than {} KiB", MAX_LINE / 1024));
             continue;
         }
@@ -451,6 +459,7 @@ fn read_records(file: &mut File, index: &mut Index) -> io::Result<Recovery> {
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        end = start + text.len() as u64;
         match record::decode(text) {
             Ok((id, event)) => {
                 index.apply(id.key(), event);
@@ -462,22 +471,42 @@ fn read_records(file: &mut File, index: &mut Index) -> io::Result<Recovery> {
             Err(reason) => recovery.ignore(number, reason),
         }
     }
-    Ok(recovery)
+    Ok((recovery, end))
 }
 
-fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<()> {
+/// Skips to the next line; returns how many bytes it skipped, and whether
+/// the line had its newline (else the file ended).
+fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<(u64, bool)> {
+    let mut skipped = 0;
     loop {
         let buf = reader.fill_buf()?;
         if buf.is_empty() {
-            return Ok(());
+            return Ok((skipped, false));
         }
         if let Some(at) = buf.iter().position(|&b| b == b'\n') {
             reader.consume(at + 1);
-            return Ok(());
+            return Ok((skipped + at as u64 + 1, true));
         }
         let n = buf.len();
         reader.consume(n);
+        skipped += n as u64;
     }
+}
+
+/// Where the next record goes, given where the last line that is not blank
+/// ends: after that line's newline, which is written first when a crash cut
+/// the line short. (What follows is blank lines, space reserved by the
+/// writer, which the next records overwrite.)
+fn start_of_next_record(file: &mut File, end: u64) -> io::Result<u64> {
+    if end == 0 {
+        return Ok(0);
+    }
+    if file.metadata()?.len() == end {
+        file.seek(SeekFrom::Start(end))?;
+        file.write_all(b"\n")?;
+        file.sync_data()?;
+    }
+    Ok(end + 1)
 }
 
 /// Makes a new file's directory entry durable (best effort: some systems

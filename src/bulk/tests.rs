@@ -166,3 +166,51 @@ fn of_push_never_calls_a_maybe_stored_push_failed() {
         Err(crate::Error::invalid_input("file", "x").mark_may_have_been_stored(false));
     assert_eq!(Status::of_push(&maybe), Status::Uncertain);
 }
+
+#[tokio::test]
+async fn blank_lines_left_by_a_crash_are_overwritten_and_given_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let journal = Journal::open(&path).unwrap();
+    journal.claim(&id(0), false).await.unwrap();
+    journal.finish(&id(0), Status::Stored, None).await.unwrap();
+    drop(journal);
+    let records = std::fs::read(&path).unwrap();
+    // A crash leaves the space the writer reserved: blank lines.
+    append(&path, &[b'\n'; 4096]);
+    let journal = Journal::open(&path).unwrap();
+    assert_eq!(journal.recovery().records(), 2);
+    assert_eq!(journal.recovery().ignored(), 0, "{}", journal.recovery());
+    journal.claim(&id(1), false).await.unwrap();
+    drop(journal);
+    let file = std::fs::read(&path).unwrap();
+    assert!(file.starts_with(&records), "the records kept");
+    let rest = std::str::from_utf8(&file[records.len()..]).unwrap();
+    assert_eq!(
+        rest.lines().count(),
+        1,
+        "one more record, then nothing: {rest:?}"
+    );
+    assert!(rest.contains("\"begun\""), "{rest}");
+}
+
+#[tokio::test]
+async fn a_record_cut_short_before_blank_lines_is_ignored_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let journal = Journal::open(&path).unwrap();
+    journal.claim(&id(0), false).await.unwrap();
+    drop(journal);
+    // A crash mid-write, in space reserved ahead.
+    append(&path, b"{\"v\":1,\"event\":\"sto");
+    append(&path, &[b'\n'; 100]);
+    let journal = Journal::open(&path).unwrap();
+    assert_eq!(journal.recovery().records(), 1);
+    assert_eq!(journal.recovery().ignored(), 1, "{}", journal.recovery());
+    assert_eq!(journal.previous(&id(0)), Some(Status::Uncertain));
+    journal.finish(&id(0), Status::Stored, None).await.unwrap();
+    drop(journal);
+    let journal = Journal::open(&path).unwrap();
+    assert_eq!(journal.previous(&id(0)), Some(Status::Stored));
+    assert_eq!(journal.recovery().records(), 2);
+}

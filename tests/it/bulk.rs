@@ -186,11 +186,13 @@ fn parse(code: i32, stdout: &[u8], stderr: &[u8]) -> Run {
 }
 
 /// The journal's records: (event, file) in order. Panics on a line that
-/// is not a record: the journal must never be corrupt.
+/// is not a record: the journal must never be corrupt. (Blank lines are
+/// space the writer reserved, left by a killed run.)
 fn journal(path: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
+        .filter(|l| !l.is_empty())
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
             (
