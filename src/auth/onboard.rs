@@ -12,7 +12,7 @@ use std::fmt;
 use super::consent::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
 use super::options::{PageOptions, page_option_setters};
 use super::reference::{ReferenceClaims, Sender, reference_code};
-use super::state::{CallbackMissing, CallbackSet, HasOnboardCallback};
+use super::state::{ConsentCallbackMissing, ConsentCallbackSet, OnboardHasCallback};
 use super::{TokenState, UserSession};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
@@ -40,7 +40,7 @@ use crate::validate;
 /// # let _ = token_to_store; Ok(()) }
 /// ```
 #[must_use = "onboarding does nothing until `.send()` is awaited"]
-pub struct OnboardBuilder<C = CallbackMissing> {
+pub struct OnboardBuilder<C = ConsentCallbackMissing> {
     sdk: DigiMe,
     contract: ContractDetails,
     tokens: TokenState,
@@ -67,7 +67,7 @@ impl OnboardBuilder {
             sdk,
             contract,
             tokens,
-            callback: CallbackMissing,
+            callback: ConsentCallbackMissing,
             state: None,
             options: PageOptions::default(),
         }
@@ -110,19 +110,19 @@ impl UserSession {
     }
 }
 
-impl OnboardBuilder<CallbackMissing> {
+impl OnboardBuilder<ConsentCallbackMissing> {
     /// Where digi.me sends the user after consent (`redirect_uri`). It must
     /// be allowed for the contract.
     ///
     /// ```no_run
     /// # fn f(b: digime::auth::OnboardBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
-    pub fn callback(self, url: impl Into<String>) -> OnboardBuilder<CallbackSet> {
+    pub fn callback(self, url: impl Into<String>) -> OnboardBuilder<ConsentCallbackSet> {
         OnboardBuilder {
             sdk: self.sdk,
             contract: self.contract,
             tokens: self.tokens,
-            callback: CallbackSet(url.into()),
+            callback: ConsentCallbackSet(url.into()),
             state: self.state,
             options: self.options,
         }
@@ -184,7 +184,7 @@ impl<C> OnboardBuilder<C> {
     /// ```
     pub fn send(self) -> ConsentLinkFuture
     where
-        C: HasOnboardCallback,
+        C: OnboardHasCallback,
     {
         let callback = self.callback.into_onboard_callback();
         Box::pin(send(

@@ -16,8 +16,8 @@ use super::options::{PageOptions, page_option_setters};
 use super::pkce;
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{
-    CallbackMissing, CallbackSet, HasReauthorizeCallback, HasReauthorizeState, StateMissing,
-    StateSet,
+    ConsentCallbackMissing, ConsentCallbackSet, ConsentStateMissing, ConsentStateSet,
+    ReauthorizeHasCallback, ReauthorizeHasState,
 };
 use crate::DigiMe;
 use crate::contract::ContractDetails;
@@ -52,7 +52,7 @@ use crate::validate;
 /// # Ok(()) }
 /// ```
 #[must_use = "reauthorization does nothing until `.send()` is awaited"]
-pub struct ReauthorizeBuilder<C = CallbackMissing, S = StateMissing> {
+pub struct ReauthorizeBuilder<C = ConsentCallbackMissing, S = ConsentStateMissing> {
     sdk: DigiMe,
     contract: ContractDetails,
     token: UserAccessToken,
@@ -91,33 +91,33 @@ impl DigiMe {
             sdk: self.clone(),
             contract: contract.clone(),
             token: token.clone(),
-            callback: CallbackMissing,
-            state: StateMissing,
+            callback: ConsentCallbackMissing,
+            state: ConsentStateMissing,
             options: PageOptions::default(),
         }
     }
 }
 
-impl<S> ReauthorizeBuilder<CallbackMissing, S> {
+impl<S> ReauthorizeBuilder<ConsentCallbackMissing, S> {
     /// Where digi.me sends the user after consent (`redirect_uri`). It must
     /// be allowed for the contract.
     ///
     /// ```no_run
     /// # fn f(b: digime::auth::ReauthorizeBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
-    pub fn callback(self, url: impl Into<String>) -> ReauthorizeBuilder<CallbackSet, S> {
+    pub fn callback(self, url: impl Into<String>) -> ReauthorizeBuilder<ConsentCallbackSet, S> {
         ReauthorizeBuilder {
             sdk: self.sdk,
             contract: self.contract,
             token: self.token,
-            callback: CallbackSet(url.into()),
+            callback: ConsentCallbackSet(url.into()),
             state: self.state,
             options: self.options,
         }
     }
 }
 
-impl<C> ReauthorizeBuilder<C, StateMissing> {
+impl<C> ReauthorizeBuilder<C, ConsentStateMissing> {
     /// A value that comes back on the callback unchanged, such as one from
     /// [`generate_state`](super::generate_state). Tie it to the user's
     /// browser session and check it with
@@ -127,13 +127,13 @@ impl<C> ReauthorizeBuilder<C, StateMissing> {
     /// ```no_run
     /// # fn f(b: digime::auth::ReauthorizeBuilder) { let _ = b.state("s-1"); }
     /// ```
-    pub fn state(self, state: impl Into<String>) -> ReauthorizeBuilder<C, StateSet> {
+    pub fn state(self, state: impl Into<String>) -> ReauthorizeBuilder<C, ConsentStateSet> {
         ReauthorizeBuilder {
             sdk: self.sdk,
             contract: self.contract,
             token: self.token,
             callback: self.callback,
-            state: StateSet(state.into()),
+            state: ConsentStateSet(state.into()),
             options: self.options,
         }
     }
@@ -161,8 +161,8 @@ impl<C, S> ReauthorizeBuilder<C, S> {
     /// ```
     pub fn send(self) -> AuthorizeFuture
     where
-        C: HasReauthorizeCallback,
-        S: HasReauthorizeState,
+        C: ReauthorizeHasCallback,
+        S: ReauthorizeHasState,
     {
         let callback = self.callback.into_reauthorize_callback();
         let state = self.state.into_reauthorize_state();

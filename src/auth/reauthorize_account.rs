@@ -17,7 +17,8 @@ use super::consent::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
 use super::options::{PageOptions, page_option_setters};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{
-    AccountIdMissing, AccountIdSet, CallbackMissing, CallbackSet, HasAccountCallback, HasAccountId,
+    ConsentAccountIdMissing, ConsentAccountIdSet, ConsentCallbackMissing, ConsentCallbackSet,
+    ReauthorizeAccountHasAccountId, ReauthorizeAccountHasCallback,
 };
 use super::{TokenState, UserSession};
 use crate::DigiMe;
@@ -45,7 +46,7 @@ use crate::validate;
 /// # let _ = token_to_store; Ok(()) }
 /// ```
 #[must_use = "an account reauthorization does nothing until `.send()` is awaited"]
-pub struct ReauthorizeAccountBuilder<C = CallbackMissing, A = AccountIdMissing> {
+pub struct ReauthorizeAccountBuilder<C = ConsentCallbackMissing, A = ConsentAccountIdMissing> {
     sdk: DigiMe,
     contract: ContractDetails,
     tokens: TokenState,
@@ -73,8 +74,8 @@ impl ReauthorizeAccountBuilder {
             sdk,
             contract,
             tokens,
-            callback: CallbackMissing,
-            account_id: AccountIdMissing,
+            callback: ConsentCallbackMissing,
+            account_id: ConsentAccountIdMissing,
             state: None,
             options: PageOptions::default(),
         }
@@ -122,19 +123,22 @@ impl UserSession {
     }
 }
 
-impl<A> ReauthorizeAccountBuilder<CallbackMissing, A> {
+impl<A> ReauthorizeAccountBuilder<ConsentCallbackMissing, A> {
     /// Where digi.me sends the user after consent (`redirect_uri`). It must
     /// be allowed for the contract.
     ///
     /// ```no_run
     /// # fn f(b: digime::auth::ReauthorizeAccountBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
-    pub fn callback(self, url: impl Into<String>) -> ReauthorizeAccountBuilder<CallbackSet, A> {
+    pub fn callback(
+        self,
+        url: impl Into<String>,
+    ) -> ReauthorizeAccountBuilder<ConsentCallbackSet, A> {
         ReauthorizeAccountBuilder {
             sdk: self.sdk,
             contract: self.contract,
             tokens: self.tokens,
-            callback: CallbackSet(url.into()),
+            callback: ConsentCallbackSet(url.into()),
             account_id: self.account_id,
             state: self.state,
             options: self.options,
@@ -142,7 +146,7 @@ impl<A> ReauthorizeAccountBuilder<CallbackMissing, A> {
     }
 }
 
-impl<C> ReauthorizeAccountBuilder<C, AccountIdMissing> {
+impl<C> ReauthorizeAccountBuilder<C, ConsentAccountIdMissing> {
     /// The account to reauthorize: an `id` from
     /// [`read_accounts`](DigiMe::read_accounts).
     ///
@@ -152,13 +156,13 @@ impl<C> ReauthorizeAccountBuilder<C, AccountIdMissing> {
     pub fn account_id(
         self,
         account_id: impl Into<String>,
-    ) -> ReauthorizeAccountBuilder<C, AccountIdSet> {
+    ) -> ReauthorizeAccountBuilder<C, ConsentAccountIdSet> {
         ReauthorizeAccountBuilder {
             sdk: self.sdk,
             contract: self.contract,
             tokens: self.tokens,
             callback: self.callback,
-            account_id: AccountIdSet(account_id.into()),
+            account_id: ConsentAccountIdSet(account_id.into()),
             state: self.state,
             options: self.options,
         }
@@ -211,8 +215,8 @@ impl<C, A> ReauthorizeAccountBuilder<C, A> {
     /// ```
     pub fn send(self) -> ConsentLinkFuture
     where
-        C: HasAccountCallback,
-        A: HasAccountId,
+        C: ReauthorizeAccountHasCallback,
+        A: ReauthorizeAccountHasAccountId,
     {
         let callback = self.callback.into_account_callback();
         let account_id = self.account_id.into_account_id();

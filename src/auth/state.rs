@@ -1,15 +1,22 @@
 //! The type states of the consent-flow builders: authorize, reauthorize,
 //! onboard and reauthorize one account.
 //!
-//! Each marker says whether one input is set: `CallbackMissing` until
-//! `.callback(..)` is called, then `CallbackSet`; `StateMissing` until
-//! `.state(..)`, then `StateSet`; `AccountIdMissing` until `.account_id(..)`,
-//! then `AccountIdSet`. Each builder's `send()` requires its own traits
-//! (`HasCallback` and `HasState` for authorize, `HasReauthorizeCallback` and
-//! `HasReauthorizeState` for reauthorize, …), which only the `…Set` markers
-//! implement, so that the compiler's message names the call you are making.
-//! The traits are sealed: no other crate can implement them, so no other
-//! state can exist.
+//! Each marker says whether one input of a consent flow is set, and is named
+//! for it: `ConsentCallbackMissing` until `.callback(..)` is called, then
+//! `ConsentCallbackSet`; `ConsentStateMissing` until `.state(..)`, then
+//! `ConsentStateSet`; `ConsentAccountIdMissing` until `.account_id(..)`, then
+//! `ConsentAccountIdSet`. Each builder's `send()` requires traits named for
+//! that builder and the input (`AuthorizeHasCallback` and `AuthorizeHasState`
+//! for [`AuthorizeBuilder`](super::AuthorizeBuilder), `ReauthorizeHasCallback`
+//! and `ReauthorizeHasState` for [`ReauthorizeBuilder`](super::ReauthorizeBuilder),
+//! `OnboardHasCallback` for [`OnboardBuilder`](super::OnboardBuilder),
+//! `ReauthorizeAccountHasCallback` and `ReauthorizeAccountHasAccountId` for
+//! [`ReauthorizeAccountBuilder`](super::ReauthorizeAccountBuilder)), which
+//! only the `…Set` markers implement, so that the compiler's message names
+//! the call you are making. The traits are sealed: no other crate can
+//! implement them, so no other state can exist. The push builders' markers
+//! (in [`push::state`](crate::push::state)) are named `Library…` and
+//! `Provider…`, so no two markers share a name.
 //!
 //! You rarely name these types. They show up in compiler messages, where the
 //! traits' messages say what to call:
@@ -32,42 +39,42 @@ use crate::typestate::{state_pair, state_trait};
 
 state_pair!(
     /// Consent flows: `.callback(..)` has not been called.
-    CallbackMissing,
+    ConsentCallbackMissing,
     /// Consent flows: the callback URL is set.
-    CallbackSet(String),
+    ConsentCallbackSet(String),
     /// Proof that an authorize call has its callback URL.
     #[diagnostic::on_unimplemented(
         message = "the callback URL is missing: call `.callback(\"https://your.app/callback\")` before `.send()`",
         label = "this authorize call has no callback URL yet",
         note = "an authorize call needs both `.callback(..)` and `.state(..)`, in either order"
     )]
-    HasCallback::into_callback
+    AuthorizeHasCallback::into_callback
 );
 state_pair!(
     /// Consent flows: `.state(..)` has not been called.
-    StateMissing,
+    ConsentStateMissing,
     /// Consent flows: the state is set.
-    StateSet(String),
+    ConsentStateSet(String),
     /// Proof that an authorize call has its state.
     #[diagnostic::on_unimplemented(
         message = "the state is missing: call `.state(..)` with a value you can check on the callback before `.send()`",
         label = "this authorize call has no state yet",
         note = "an authorize call needs both `.callback(..)` and `.state(..)`, in either order"
     )]
-    HasState::into_state
+    AuthorizeHasState::into_state
 );
 state_pair!(
     /// Reauthorize one account: `.account_id(..)` has not been called.
-    AccountIdMissing,
+    ConsentAccountIdMissing,
     /// Reauthorize one account: the account id is set.
-    AccountIdSet(String),
+    ConsentAccountIdSet(String),
     /// Proof that an account reauthorization has its account id.
     #[diagnostic::on_unimplemented(
         message = "the account id is missing: call `.account_id(id)` with an id from `read_accounts` before `.send()`",
         label = "this account reauthorization has no account id yet",
         note = "reauthorizing an account needs both `.callback(..)` and `.account_id(..)`, in either order"
     )]
-    HasAccountId::into_account_id
+    ReauthorizeAccountHasAccountId::into_account_id
 );
 
 state_trait!(
@@ -77,7 +84,7 @@ state_trait!(
         label = "this reauthorize call has no callback URL yet",
         note = "a reauthorize call needs both `.callback(..)` and `.state(..)`, in either order"
     )]
-    HasReauthorizeCallback::into_reauthorize_callback for CallbackSet(String)
+    ReauthorizeHasCallback::into_reauthorize_callback for ConsentCallbackSet(String)
 );
 state_trait!(
     /// Proof that a reauthorize call has its state.
@@ -86,7 +93,7 @@ state_trait!(
         label = "this reauthorize call has no state yet",
         note = "a reauthorize call needs both `.callback(..)` and `.state(..)`, in either order"
     )]
-    HasReauthorizeState::into_reauthorize_state for StateSet(String)
+    ReauthorizeHasState::into_reauthorize_state for ConsentStateSet(String)
 );
 state_trait!(
     /// Proof that an onboard call has its callback URL.
@@ -95,7 +102,7 @@ state_trait!(
         label = "this onboard call has no callback URL yet",
         note = "onboarding a service needs `.callback(..)`; everything else is optional"
     )]
-    HasOnboardCallback::into_onboard_callback for CallbackSet(String)
+    OnboardHasCallback::into_onboard_callback for ConsentCallbackSet(String)
 );
 state_trait!(
     /// Proof that an account reauthorization has its callback URL.
@@ -104,5 +111,5 @@ state_trait!(
         label = "this account reauthorization has no callback URL yet",
         note = "reauthorizing an account needs both `.callback(..)` and `.account_id(..)`, in either order"
     )]
-    HasAccountCallback::into_account_callback for CallbackSet(String)
+    ReauthorizeAccountHasCallback::into_account_callback for ConsentCallbackSet(String)
 );

@@ -9,8 +9,10 @@ use tracing::Instrument;
 
 use super::outcome::{PushOutcome, run_push};
 use super::state::{
-    AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
-    HasVersion, Record, StandardMissing, StandardSet, VersionMissing, VersionSet,
+    ProviderAccountIdMissing, ProviderAccountIdSet, ProviderDataMissing, ProviderDataSet,
+    ProviderHasAccountId, ProviderHasData, ProviderHasStandard, ProviderHasVersion,
+    ProviderStandardMissing, ProviderStandardSet, ProviderVersionMissing, ProviderVersionSet,
+    Record,
 };
 use super::{PushContext, PushFuture};
 use crate::error::{Error, Result};
@@ -106,10 +108,10 @@ impl fmt::Display for FhirVersion {
 #[must_use = "a push does nothing until `.send()` is awaited"]
 #[derive(Debug)]
 pub struct ProviderPush<
-    S = StandardMissing,
-    V = VersionMissing,
-    A = AccountIdMissing,
-    D = DataMissing,
+    S = ProviderStandardMissing,
+    V = ProviderVersionMissing,
+    A = ProviderAccountIdMissing,
+    D = ProviderDataMissing,
 > {
     ctx: PushContext,
     standard_state: S,
@@ -122,24 +124,24 @@ impl ProviderPush {
     pub(crate) fn new(ctx: PushContext) -> Self {
         Self {
             ctx,
-            standard_state: StandardMissing,
-            version_state: VersionMissing,
-            account_id_state: AccountIdMissing,
-            data_state: DataMissing,
+            standard_state: ProviderStandardMissing,
+            version_state: ProviderVersionMissing,
+            account_id_state: ProviderAccountIdMissing,
+            data_state: ProviderDataMissing,
         }
     }
 }
 
-impl<V, A, D> ProviderPush<StandardMissing, V, A, D> {
+impl<V, A, D> ProviderPush<ProviderStandardMissing, V, A, D> {
     /// The standard of the record: [`Standard::Fhir`].
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.standard(digime::Standard::Fhir); }
     /// ```
-    pub fn standard(self, standard: Standard) -> ProviderPush<StandardSet, V, A, D> {
+    pub fn standard(self, standard: Standard) -> ProviderPush<ProviderStandardSet, V, A, D> {
         ProviderPush {
             ctx: self.ctx,
-            standard_state: StandardSet(standard),
+            standard_state: ProviderStandardSet(standard),
             version_state: self.version_state,
             account_id_state: self.account_id_state,
             data_state: self.data_state,
@@ -147,55 +149,58 @@ impl<V, A, D> ProviderPush<StandardMissing, V, A, D> {
     }
 }
 
-impl<S, A, D> ProviderPush<S, VersionMissing, A, D> {
+impl<S, A, D> ProviderPush<S, ProviderVersionMissing, A, D> {
     /// The FHIR version: [`FhirVersion::Stu3`] or [`FhirVersion::V3_0_2`].
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.version(digime::FhirVersion::Stu3); }
     /// ```
-    pub fn version(self, version: FhirVersion) -> ProviderPush<S, VersionSet, A, D> {
+    pub fn version(self, version: FhirVersion) -> ProviderPush<S, ProviderVersionSet, A, D> {
         ProviderPush {
             ctx: self.ctx,
             standard_state: self.standard_state,
-            version_state: VersionSet(version),
+            version_state: ProviderVersionSet(version),
             account_id_state: self.account_id_state,
             data_state: self.data_state,
         }
     }
 }
 
-impl<S, V, D> ProviderPush<S, V, AccountIdMissing, D> {
+impl<S, V, D> ProviderPush<S, V, ProviderAccountIdMissing, D> {
     /// The provider account to push to: an `id` from read accounts (match the
     /// callback's `accountReference` to an account's `reference`).
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.account_id("account-id"); }
     /// ```
-    pub fn account_id(self, account_id: impl Into<String>) -> ProviderPush<S, V, AccountIdSet, D> {
+    pub fn account_id(
+        self,
+        account_id: impl Into<String>,
+    ) -> ProviderPush<S, V, ProviderAccountIdSet, D> {
         ProviderPush {
             ctx: self.ctx,
             standard_state: self.standard_state,
             version_state: self.version_state,
-            account_id_state: AccountIdSet(account_id.into()),
+            account_id_state: ProviderAccountIdSet(account_id.into()),
             data_state: self.data_state,
         }
     }
 }
 
-impl<S, V, A> ProviderPush<S, V, A, DataMissing> {
+impl<S, V, A> ProviderPush<S, V, A, ProviderDataMissing> {
     /// The record: a JSON object (a FHIR resource or bundle). Anything but
     /// an object is rejected by `send()` before it is sent.
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.data(serde_json::json!({"resourceType": "Patient"})); }
     /// ```
-    pub fn data(self, data: Value) -> ProviderPush<S, V, A, DataSet> {
+    pub fn data(self, data: Value) -> ProviderPush<S, V, A, ProviderDataSet> {
         ProviderPush {
             ctx: self.ctx,
             standard_state: self.standard_state,
             version_state: self.version_state,
             account_id_state: self.account_id_state,
-            data_state: DataSet(Record(data)),
+            data_state: ProviderDataSet(Record(data)),
         }
     }
 }
@@ -233,10 +238,10 @@ impl<S, V, A, D> ProviderPush<S, V, A, D> {
     /// ```
     pub fn send(self) -> PushFuture
     where
-        S: HasStandard,
-        V: HasVersion,
-        A: HasAccountId,
-        D: HasData,
+        S: ProviderHasStandard,
+        V: ProviderHasVersion,
+        A: ProviderHasAccountId,
+        D: ProviderHasData,
     {
         let standard = self.standard_state.into_standard();
         let version = self.version_state.into_version();

@@ -14,7 +14,10 @@ fn text_file(
     env: &Env,
     token: &digime::UserAccessToken,
     text: &str,
-) -> digime::push::LibraryPush<digime::push::state::FileSet, digime::push::state::DescriptorSet> {
+) -> digime::push::LibraryPush<
+    digime::push::state::LibraryFileSet,
+    digime::push::state::LibraryDescriptorSet,
+> {
     env.sdk
         .push(&env.contract, token)
         .library()
@@ -32,10 +35,10 @@ fn provider_push(
     token: &digime::UserAccessToken,
     account_id: &str,
 ) -> digime::push::ProviderPush<
-    digime::push::state::StandardSet,
-    digime::push::state::VersionSet,
-    digime::push::state::AccountIdSet,
-    digime::push::state::DataSet,
+    digime::push::state::ProviderStandardSet,
+    digime::push::state::ProviderVersionSet,
+    digime::push::state::ProviderAccountIdSet,
+    digime::push::state::ProviderDataSet,
 > {
     env.sdk
         .push(&env.contract, token)

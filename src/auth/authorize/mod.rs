@@ -15,7 +15,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::options::{PageOptions, page_option_setters};
-use super::state::{CallbackMissing, CallbackSet, HasCallback, HasState, StateMissing, StateSet};
+use super::state::{
+    AuthorizeHasCallback, AuthorizeHasState, ConsentCallbackMissing, ConsentCallbackSet,
+    ConsentStateMissing, ConsentStateSet,
+};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::Result;
@@ -69,7 +72,7 @@ pub type AuthorizeFuture = Pin<Box<dyn Future<Output = Result<Authorization>> + 
 /// # Ok(()) }
 /// ```
 #[must_use = "authorization does nothing until `.send()` is awaited"]
-pub struct AuthorizeBuilder<C = CallbackMissing, S = StateMissing> {
+pub struct AuthorizeBuilder<C = ConsentCallbackMissing, S = ConsentStateMissing> {
     sdk: DigiMe,
     contract: ContractDetails,
     callback: C,
@@ -101,26 +104,26 @@ impl DigiMe {
         AuthorizeBuilder {
             sdk: self.clone(),
             contract: contract.clone(),
-            callback: CallbackMissing,
-            state: StateMissing,
+            callback: ConsentCallbackMissing,
+            state: ConsentStateMissing,
             user_access_token: None,
             options: PageOptions::default(),
         }
     }
 }
 
-impl<S> AuthorizeBuilder<CallbackMissing, S> {
+impl<S> AuthorizeBuilder<ConsentCallbackMissing, S> {
     /// Where digi.me sends the user after consent (`redirect_uri`). It must
     /// be allowed for the contract.
     ///
     /// ```no_run
     /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
-    pub fn callback(self, url: impl Into<String>) -> AuthorizeBuilder<CallbackSet, S> {
+    pub fn callback(self, url: impl Into<String>) -> AuthorizeBuilder<ConsentCallbackSet, S> {
         AuthorizeBuilder {
             sdk: self.sdk,
             contract: self.contract,
-            callback: CallbackSet(url.into()),
+            callback: ConsentCallbackSet(url.into()),
             state: self.state,
             user_access_token: self.user_access_token,
             options: self.options,
@@ -128,7 +131,7 @@ impl<S> AuthorizeBuilder<CallbackMissing, S> {
     }
 }
 
-impl<C> AuthorizeBuilder<C, StateMissing> {
+impl<C> AuthorizeBuilder<C, ConsentStateMissing> {
     /// A value that comes back on the callback unchanged, such as one from
     /// [`generate_state`]. Tie it to the user's browser session and check it
     /// with [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
@@ -136,12 +139,12 @@ impl<C> AuthorizeBuilder<C, StateMissing> {
     /// ```no_run
     /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.state("s-1"); }
     /// ```
-    pub fn state(self, state: impl Into<String>) -> AuthorizeBuilder<C, StateSet> {
+    pub fn state(self, state: impl Into<String>) -> AuthorizeBuilder<C, ConsentStateSet> {
         AuthorizeBuilder {
             sdk: self.sdk,
             contract: self.contract,
             callback: self.callback,
-            state: StateSet(state.into()),
+            state: ConsentStateSet(state.into()),
             user_access_token: self.user_access_token,
             options: self.options,
         }
@@ -184,8 +187,8 @@ impl<C, S> AuthorizeBuilder<C, S> {
     /// ```
     pub fn send(self) -> AuthorizeFuture
     where
-        C: HasCallback,
-        S: HasState,
+        C: AuthorizeHasCallback,
+        S: AuthorizeHasState,
     {
         let callback = self.callback.into_callback();
         let state = self.state.into_state();
