@@ -114,7 +114,8 @@
 //!
 //! ## Secrets
 //!
-//! Token values and the PKCE code verifier are kept in [`secrecy`] types.
+//! Token values, the authorization code and the PKCE code verifier are kept
+//! in [`secrecy`] types.
 //! The contract's private key is parsed once into aws-lc's key object, which
 //! has no `Debug`, is never printed, and is wiped by aws-lc when dropped; the
 //! PEM text is not kept. `Debug` on every public type redacts secrets, and no

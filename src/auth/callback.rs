@@ -7,6 +7,7 @@ use std::fmt;
 
 use url::Url;
 
+use super::oauth::{AuthorizationCode, ConsentState};
 use crate::error::{Error, Result};
 
 /// The query digi.me sends the user back with, parsed.
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 /// let cb = AuthorizeCallback::from_url(
 ///     "https://my.app/cb?success=true&code=c-1&state=s-1&accountReference=ref-9",
 /// )?;
-/// cb.verify_state("s-1")?;
+/// cb.verify_state(&"s-1".into())?;
 /// assert_eq!(cb.account_reference(), Some("ref-9"));
 ///
 /// let denied = AuthorizeCallback::from_query("success=false&errorCode=ConsentDeclined&state=s-1").unwrap_err();
@@ -27,15 +28,15 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthorizeCallback {
-    code: String,
-    state: Option<String>,
+    code: AuthorizationCode,
+    state: Option<ConsentState>,
     account_reference: Option<String>,
 }
 
 impl fmt::Debug for AuthorizeCallback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthorizeCallback")
-            .field("code", &"[redacted]")
+            .field("code", &self.code)
             .field("state", &self.state)
             .field("account_reference", &self.account_reference)
             .finish()
@@ -57,7 +58,7 @@ impl AuthorizeCallback {
     ///
     /// ```
     /// let cb = digime::auth::AuthorizeCallback::from_query("?success=true&code=c&state=s").unwrap();
-    /// assert_eq!(cb.state(), Some("s"));
+    /// assert_eq!(cb.state().map(|s| s.as_str()), Some("s"));
     /// ```
     pub fn from_query(query: &str) -> Result<Self> {
         let fields = CallbackFields::parse(query)?;
@@ -66,8 +67,8 @@ impl AuthorizeCallback {
             .filter(|c| !c.is_empty())
             .ok_or_else(|| Error::invalid_input("callback_query", "`code` is missing"))?;
         Ok(Self {
-            code,
-            state: fields.state,
+            code: AuthorizationCode::new(code),
+            state: fields.state.map(ConsentState::from),
             account_reference: fields.account_reference,
         })
     }
@@ -75,10 +76,11 @@ impl AuthorizeCallback {
     /// The authorization code, for [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token).
     ///
     /// ```
+    /// use digime::secrecy::ExposeSecret;
     /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c-1").unwrap();
-    /// assert_eq!(cb.code(), "c-1");
+    /// assert_eq!(cb.code().expose_secret(), "c-1");
     /// ```
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> &AuthorizationCode {
         &self.code
     }
 
@@ -86,10 +88,10 @@ impl AuthorizeCallback {
     ///
     /// ```
     /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
-    /// assert_eq!(cb.state(), Some("s"));
+    /// assert_eq!(cb.state().map(|s| s.as_str()), Some("s"));
     /// ```
-    pub fn state(&self) -> Option<&str> {
-        self.state.as_deref()
+    pub fn state(&self) -> Option<&ConsentState> {
+        self.state.as_ref()
     }
 
     /// The reference of the account the user onboarded: match it to an
@@ -110,11 +112,11 @@ impl AuthorizeCallback {
     ///
     /// ```
     /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
-    /// assert!(cb.verify_state("s").is_ok());
-    /// assert_eq!(cb.verify_state("other").unwrap_err().field(), Some("state"));
+    /// assert!(cb.verify_state(&"s".into()).is_ok());
+    /// assert_eq!(cb.verify_state(&"other".into()).unwrap_err().field(), Some("state"));
     /// ```
-    pub fn verify_state(&self, expected: &str) -> Result<()> {
-        verify_state(self.state.as_deref(), expected)
+    pub fn verify_state(&self, expected: &ConsentState) -> Result<()> {
+        verify_state(self.state.as_ref(), expected)
     }
 }
 
@@ -126,7 +128,7 @@ impl AuthorizeCallback {
 /// use digime::auth::AccountCallback;
 /// # fn main() -> digime::Result<()> {
 /// let cb = AccountCallback::from_url("https://my.app/onboarded?success=true&accountReference=ref-9&state=s-1")?;
-/// cb.verify_state("s-1")?;
+/// cb.verify_state(&"s-1".into())?;
 /// assert_eq!(cb.account_reference(), Some("ref-9"));
 ///
 /// let denied = AccountCallback::from_query("success=false&errorCode=ConsentDeclined").unwrap_err();
@@ -136,7 +138,7 @@ impl AuthorizeCallback {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountCallback {
-    state: Option<String>,
+    state: Option<ConsentState>,
     account_reference: Option<String>,
 }
 
@@ -160,7 +162,7 @@ impl AccountCallback {
     pub fn from_query(query: &str) -> Result<Self> {
         let fields = CallbackFields::parse(query)?;
         Ok(Self {
-            state: fields.state,
+            state: fields.state.map(ConsentState::from),
             account_reference: fields.account_reference,
         })
     }
@@ -181,10 +183,10 @@ impl AccountCallback {
     ///
     /// ```
     /// let cb = digime::auth::AccountCallback::from_query("success=true&state=s").unwrap();
-    /// assert_eq!(cb.state(), Some("s"));
+    /// assert_eq!(cb.state().map(|s| s.as_str()), Some("s"));
     /// ```
-    pub fn state(&self) -> Option<&str> {
-        self.state.as_deref()
+    pub fn state(&self) -> Option<&ConsentState> {
+        self.state.as_ref()
     }
 
     /// Checks that the state is the one sent with the call (compared in
@@ -194,11 +196,11 @@ impl AccountCallback {
     ///
     /// ```
     /// let cb = digime::auth::AccountCallback::from_query("success=true&state=s").unwrap();
-    /// assert!(cb.verify_state("s").is_ok());
-    /// assert_eq!(cb.verify_state("other").unwrap_err().field(), Some("state"));
+    /// assert!(cb.verify_state(&"s".into()).is_ok());
+    /// assert_eq!(cb.verify_state(&"other".into()).unwrap_err().field(), Some("state"));
     /// ```
-    pub fn verify_state(&self, expected: &str) -> Result<()> {
-        verify_state(self.state.as_deref(), expected)
+    pub fn verify_state(&self, expected: &ConsentState) -> Result<()> {
+        verify_state(self.state.as_ref(), expected)
     }
 }
 
@@ -261,10 +263,10 @@ impl CallbackFields {
 }
 
 /// The state check both callbacks make, in constant time.
-fn verify_state(got: Option<&str>, expected: &str) -> Result<()> {
+fn verify_state(got: Option<&ConsentState>, expected: &ConsentState) -> Result<()> {
     let same = aws_lc_rs::constant_time::verify_slices_are_equal(
-        got.unwrap_or("").as_bytes(),
-        expected.as_bytes(),
+        got.map_or("", ConsentState::as_str).as_bytes(),
+        expected.as_str().as_bytes(),
     )
     .is_ok();
     if same && got.is_some() {

@@ -1,8 +1,9 @@
 //! The authorization-code grant: the callback's code for a user access token.
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::oauth::{AuthorizationCode, PkceCodeVerifier};
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
@@ -25,7 +26,7 @@ impl DigiMe {
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, auth: digime::auth::Authorization, callback_url: &str) -> digime::Result<()> {
     /// let callback = digime::auth::AuthorizeCallback::from_url(callback_url)?;
-    /// callback.verify_state("the-state-you-sent")?;
+    /// callback.verify_state(&"the-state-you-sent".into())?;
     /// let token = sdk.exchange_code_for_token(&contract, callback.code(), auth.code_verifier()).await?;
     /// let to_store = serde_json::to_string(&token).unwrap();
     /// # let _ = to_store; Ok(()) }
@@ -33,10 +34,10 @@ impl DigiMe {
     pub async fn exchange_code_for_token(
         &self,
         contract: &ContractDetails,
-        code: impl AsRef<str>,
-        code_verifier: &SecretString,
+        code: &AuthorizationCode,
+        code_verifier: &PkceCodeVerifier,
     ) -> Result<UserAccessToken> {
-        let code = code.as_ref();
+        let code = code.expose_secret();
         if code.is_empty() {
             return Err(Error::invalid_input("code", "must not be empty"));
         }

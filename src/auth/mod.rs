@@ -26,6 +26,8 @@
 //! - `server_jwt.rs`: verifies every JWT digi.me returns against the key set
 //!   at its `jku`, PS512 only, with keys cached by `kid`.
 //! - `pkce.rs`: the code verifier and challenge.
+//! - `oauth.rs`: the OAuth values as types: [`ConsentState`],
+//!   [`AuthorizationCode`], [`PkceCodeVerifier`].
 //! - [`UserSession`] (`session.rs`): one user's token shared by many calls,
 //!   in memory or in a [`TokenStore`](crate::store::TokenStore).
 //!
@@ -36,6 +38,7 @@ mod authorize;
 mod callback;
 mod consent;
 mod exchange;
+mod oauth;
 mod onboard;
 mod options;
 mod pkce;
@@ -47,9 +50,10 @@ mod session;
 pub mod state;
 mod user_call;
 
-pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session, generate_state};
+pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session};
 pub use callback::{AccountCallback, AuthorizeCallback};
 pub use consent::{ConsentLink, ConsentLinkFuture};
+pub use oauth::{AuthorizationCode, ConsentState, PkceCodeVerifier};
 pub use onboard::OnboardBuilder;
 pub use options::{PullSessionOptions, SampleDataOptions, SourceType, SourcesScope};
 pub use reauthorize::ReauthorizeBuilder;

@@ -10,6 +10,7 @@
 use std::fmt;
 
 use super::consent::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
+use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{ConsentCallbackMissing, ConsentCallbackSet, OnboardHasCallback};
@@ -45,7 +46,7 @@ pub struct OnboardBuilder<C = ConsentCallbackMissing> {
     contract: ContractDetails,
     tokens: TokenState,
     callback: C,
-    state: Option<String>,
+    state: Option<ConsentState>,
     options: PageOptions,
 }
 
@@ -137,7 +138,7 @@ impl<C> OnboardBuilder<C> {
     /// ```no_run
     /// # fn f(b: digime::auth::OnboardBuilder) { let _ = b.state("s-1"); }
     /// ```
-    pub fn state(mut self, state: impl Into<String>) -> Self {
+    pub fn state(mut self, state: impl Into<ConsentState>) -> Self {
         self.state = Some(state.into());
         self
     }
@@ -203,16 +204,16 @@ async fn send(
     contract: ContractDetails,
     mut tokens: TokenState,
     callback: String,
-    state: Option<String>,
+    state: Option<ConsentState>,
     options: PageOptions,
 ) -> Result<ConsentLink> {
     check_callback(&callback)?;
     if let Some(state) = &state {
-        validate::no_control_chars("state", state)?;
+        validate::no_control_chars("state", state.as_str())?;
     }
     let claims = ReferenceClaims {
         redirect_uri: &callback,
-        state: state.as_deref(),
+        state: state.as_ref().map(ConsentState::as_str),
         code_challenge: None,
         code_challenge_method: None,
     };

@@ -12,6 +12,7 @@ use std::fmt;
 
 use super::authorize::{Authorization, AuthorizeFuture};
 use super::consent::{check_callback, page_url};
+use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
 use super::pkce;
 use super::reference::{ReferenceClaims, Sender, reference_code};
@@ -118,8 +119,8 @@ impl<S> ReauthorizeBuilder<ConsentCallbackMissing, S> {
 }
 
 impl<C> ReauthorizeBuilder<C, ConsentStateMissing> {
-    /// A value that comes back on the callback unchanged, such as one from
-    /// [`generate_state`](super::generate_state). Tie it to the user's
+    /// A value that comes back on the callback unchanged, such as
+    /// [`ConsentState::generate`]'s (a `&str` or `String` converts). Tie it to the user's
     /// browser session and check it with
     /// [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state)
     /// before you exchange the code.
@@ -127,7 +128,7 @@ impl<C> ReauthorizeBuilder<C, ConsentStateMissing> {
     /// ```no_run
     /// # fn f(b: digime::auth::ReauthorizeBuilder) { let _ = b.state("s-1"); }
     /// ```
-    pub fn state(self, state: impl Into<String>) -> ReauthorizeBuilder<C, ConsentStateSet> {
+    pub fn state(self, state: impl Into<ConsentState>) -> ReauthorizeBuilder<C, ConsentStateSet> {
         ReauthorizeBuilder {
             sdk: self.sdk,
             contract: self.contract,
@@ -182,15 +183,15 @@ async fn send(
     contract: ContractDetails,
     token: UserAccessToken,
     callback: String,
-    state: String,
+    state: ConsentState,
     options: PageOptions,
 ) -> Result<Authorization> {
     check_callback(&callback)?;
-    validate::no_control_chars("state", &state)?;
+    validate::no_control_chars("state", state.as_str())?;
     let verifier = pkce::code_verifier()?;
     let claims = ReferenceClaims {
         redirect_uri: &callback,
-        state: Some(&state),
+        state: Some(state.as_str()),
         code_challenge: Some(pkce::code_challenge(&verifier)),
         code_challenge_method: Some("S256"),
     };

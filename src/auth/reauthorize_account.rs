@@ -14,6 +14,7 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::consent::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
+use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{
@@ -52,7 +53,7 @@ pub struct ReauthorizeAccountBuilder<C = ConsentCallbackMissing, A = ConsentAcco
     tokens: TokenState,
     callback: C,
     account_id: A,
-    state: Option<String>,
+    state: Option<ConsentState>,
     options: PageOptions,
 }
 
@@ -176,7 +177,7 @@ impl<C, A> ReauthorizeAccountBuilder<C, A> {
     /// ```no_run
     /// # fn f(b: digime::auth::ReauthorizeAccountBuilder) { let _ = b.state("s-1"); }
     /// ```
-    pub fn state(mut self, state: impl Into<String>) -> Self {
+    pub fn state(mut self, state: impl Into<ConsentState>) -> Self {
         self.state = Some(state.into());
         self
     }
@@ -238,17 +239,17 @@ async fn send(
     mut tokens: TokenState,
     callback: String,
     account_id: String,
-    state: Option<String>,
+    state: Option<ConsentState>,
     options: PageOptions,
 ) -> Result<ConsentLink> {
     check_callback(&callback)?;
     validate::header_value("account_id", &account_id)?;
     if let Some(state) = &state {
-        validate::no_control_chars("state", state)?;
+        validate::no_control_chars("state", state.as_str())?;
     }
     let claims = ReferenceClaims {
         redirect_uri: &callback,
-        state: state.as_deref(),
+        state: state.as_ref().map(ConsentState::as_str),
         code_challenge: None,
         code_challenge_method: None,
     };

@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+use super::oauth::ConsentState;
 use crate::typestate::{state_pair, state_trait};
 
 state_pair!(
@@ -54,7 +55,7 @@ state_pair!(
     /// Consent flows: `.state(..)` has not been called.
     ConsentStateMissing,
     /// Consent flows: the state is set.
-    ConsentStateSet(String),
+    ConsentStateSet(ConsentState),
     /// Proof that an authorize call has its state.
     #[diagnostic::on_unimplemented(
         message = "the state is missing: call `.state(..)` with a value you can check on the callback before `.send()`",
@@ -93,7 +94,7 @@ state_trait!(
         label = "this reauthorize call has no state yet",
         note = "a reauthorize call needs both `.callback(..)` and `.state(..)`, in either order"
     )]
-    ReauthorizeHasState::into_reauthorize_state for ConsentStateSet(String)
+    ReauthorizeHasState::into_reauthorize_state for ConsentStateSet(ConsentState)
 );
 state_trait!(
     /// Proof that an onboard call has its callback URL.

@@ -125,7 +125,7 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
 
     let location = consent(&url).await;
     let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
-    callback.verify_state("state-r").unwrap();
+    callback.verify_state(&"state-r".into()).unwrap();
     let token = env
         .sdk
         .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
@@ -229,7 +229,7 @@ async fn onboard_adds_an_account_the_callback_reference_finds() {
         "nothing to exchange: {location}"
     );
     let callback = AccountCallback::from_url(&location).expect("a successful callback");
-    callback.verify_state("state-o").unwrap();
+    callback.verify_state(&"state-o".into()).unwrap();
     let reference = callback.account_reference().expect("accountReference");
     let accounts = env
         .sdk
@@ -348,7 +348,7 @@ async fn revoke_then_reauthorize_one_account() {
 
     let location = consent(&url).await;
     let callback = AccountCallback::from_url(&location).unwrap();
-    callback.verify_state("state-a").unwrap();
+    callback.verify_state(&"state-a".into()).unwrap();
     assert_eq!(
         callback.account_reference(),
         Some(format!("ref-{account}").as_str())

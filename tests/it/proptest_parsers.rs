@@ -249,7 +249,7 @@ proptest! {
         let query = parts.join("&");
         let result = AuthorizeCallback::from_query(&query);
         if let Ok(callback) = &result {
-            prop_assert!(!callback.code().is_empty(), "an accepted callback has a code: {query:?}");
+            prop_assert!(!callback.code().expose_secret().is_empty(), "an accepted callback has a code: {query:?}");
             prop_assert!(query.contains("success=true"), "{query:?}");
         }
         check_callback(result);

@@ -160,7 +160,9 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     assert_eq!(redirect.status(), 302);
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
     let callback = AuthorizeCallback::from_url(&location).unwrap();
-    seen.secret("authorization code", callback.code());
+    seen.secret("authorization code", callback.code().expose_secret());
+    seen.debug("AuthorizationCode", callback.code());
+    seen.debug("PkceCodeVerifier", authorization.code_verifier());
     seen.debug("AuthorizeCallback", &callback);
 
     // The exchange.
@@ -291,7 +293,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     seen.debug("Authorization (reauthorize)", &reauthorization);
     let location = support::consent(reauthorization.url().as_str()).await;
     let callback = AuthorizeCallback::from_url(&location).unwrap();
-    seen.secret("reauthorization code", callback.code());
+    seen.secret("reauthorization code", callback.code().expose_secret());
     let token = sdk
         .exchange_code_for_token(&contract, callback.code(), reauthorization.code_verifier())
         .await

@@ -4,9 +4,10 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+use crate::auth::PkceCodeVerifier;
 
 /// What [`authorize`](crate::DigiMe::authorize) and
 /// [`reauthorize`](crate::DigiMe::reauthorize) return before the user
@@ -21,7 +22,7 @@ use url::Url;
 /// ```
 pub struct Authorization {
     pub(crate) url: Url,
-    pub(crate) code_verifier: SecretString,
+    pub(crate) code_verifier: PkceCodeVerifier,
     pub(crate) session: Option<Session>,
 }
 
@@ -29,7 +30,7 @@ impl fmt::Debug for Authorization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authorization")
             .field("url", &self.url.as_str())
-            .field("code_verifier", &"[redacted]")
+            .field("code_verifier", &self.code_verifier)
             .field("session", &self.session)
             .finish()
     }
@@ -49,9 +50,9 @@ impl Authorization {
     /// [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token) needs it.
     ///
     /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { let _v: &digime::secrecy::SecretString = auth.code_verifier(); }
+    /// # fn f(auth: digime::auth::Authorization) { let _v: &digime::auth::PkceCodeVerifier = auth.code_verifier(); }
     /// ```
-    pub fn code_verifier(&self) -> &SecretString {
+    pub fn code_verifier(&self) -> &PkceCodeVerifier {
         &self.code_verifier
     }
 

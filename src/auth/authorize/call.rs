@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::authorization::{Authorization, Session};
 use crate::DigiMe;
 use crate::auth::consent::{agent_body, check_callback, page_url};
+use crate::auth::oauth::ConsentState;
 use crate::auth::options::PageOptions;
 use crate::auth::pkce;
 use crate::contract::ContractDetails;
@@ -31,12 +32,12 @@ pub(super) async fn send(
     sdk: DigiMe,
     contract: ContractDetails,
     callback: String,
-    state: String,
+    state: ConsentState,
     user_access_token: Option<UserAccessToken>,
     options: PageOptions,
 ) -> Result<Authorization> {
     check_callback(&callback)?;
-    validate::no_control_chars("state", &state)?;
+    validate::no_control_chars("state", state.as_str())?;
     let verifier = pkce::code_verifier()?;
 
     #[derive(Serialize)]
@@ -50,7 +51,7 @@ pub(super) async fn send(
     }
     let claims = Claims {
         redirect_uri: &callback,
-        state: &state,
+        state: state.as_str(),
         response_mode: "query",
         response_type: "code",
         code_challenge: pkce::code_challenge(&verifier),

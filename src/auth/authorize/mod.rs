@@ -14,6 +14,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
 use super::state::{
     AuthorizeHasCallback, AuthorizeHasState, ConsentCallbackMissing, ConsentCallbackSet,
@@ -25,28 +26,6 @@ use crate::error::Result;
 use crate::token::UserAccessToken;
 
 pub use authorization::{Authorization, Session};
-
-/// A fresh value for [`AuthorizeBuilder::state`]: 32 characters from
-/// `[A-Za-z0-9]`, drawn from the operating system's CSPRNG. Keep it with the
-/// user's browser session, and check it on the callback with
-/// [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
-///
-/// Errors: [`ErrorKind::Transport`](crate::ErrorKind::Transport) in the
-/// unlikely case the CSPRNG cannot be read; it never blocks or loops.
-///
-/// ```
-/// let state = digime::auth::generate_state()?;
-/// assert_eq!(state.len(), 32);
-/// assert!(state.bytes().all(|b| b.is_ascii_alphanumeric()));
-/// assert_ne!(state, digime::auth::generate_state()?);
-/// # Ok::<(), digime::Error>(())
-/// ```
-pub fn generate_state() -> Result<String> {
-    crate::signer::nonce::random_alnum(STATE_LEN)
-}
-
-/// The length of [`generate_state`]'s values.
-const STATE_LEN: usize = 32;
 
 /// The future [`AuthorizeBuilder::send`] and
 /// [`ReauthorizeBuilder::send`](super::ReauthorizeBuilder::send) return:
@@ -132,14 +111,18 @@ impl<S> AuthorizeBuilder<ConsentCallbackMissing, S> {
 }
 
 impl<C> AuthorizeBuilder<C, ConsentStateMissing> {
-    /// A value that comes back on the callback unchanged, such as one from
-    /// [`generate_state`]. Tie it to the user's browser session and check it
-    /// with [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
+    /// A value that comes back on the callback unchanged, such as
+    /// [`ConsentState::generate`]'s (a `&str` or `String` converts). Tie it
+    /// to the user's browser session and check it with
+    /// [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.state("s-1"); }
+    /// # fn f(b: digime::auth::AuthorizeBuilder) -> digime::Result<()> {
+    /// let state = digime::auth::ConsentState::generate()?;
+    /// let _ = b.state(state.clone());
+    /// # Ok(()) }
     /// ```
-    pub fn state(self, state: impl Into<String>) -> AuthorizeBuilder<C, ConsentStateSet> {
+    pub fn state(self, state: impl Into<ConsentState>) -> AuthorizeBuilder<C, ConsentStateSet> {
         AuthorizeBuilder {
             sdk: self.sdk,
             contract: self.contract,

@@ -3,6 +3,7 @@
 //! code and write the token file (0600).
 
 use digime::AuthorizeCallback;
+use digime::auth::ConsentState;
 use serde_json::json;
 
 use super::callback_server::{Browser, CallbackServer};
@@ -16,11 +17,11 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
     let source = config::token_source(global).await?;
 
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::generate_state()?;
+    let state = digime::auth::ConsentState::generate()?;
     let mut request = sdk
         .authorize(&contract)
         .callback(server.url())
-        .state(state.as_str())
+        .state(state.clone())
         .source_type(args.source_type.to_sdk());
     if let Some(service) = args.service {
         request = request.service_id(service);
@@ -94,7 +95,10 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
 }
 
 /// The redirect after authorize or reauthorize: a code, and our state.
-pub fn parse_authorize_callback(query: &str, state: &str) -> digime::Result<AuthorizeCallback> {
+pub fn parse_authorize_callback(
+    query: &str,
+    state: &ConsentState,
+) -> digime::Result<AuthorizeCallback> {
     let callback = AuthorizeCallback::from_query(query)?;
     callback.verify_state(state)?;
     Ok(callback)
@@ -107,7 +111,7 @@ pub async fn exchange_and_save(
     sdk: &digime::DigiMe,
     contract: &digime::ContractDetails,
     callback: &AuthorizeCallback,
-    verifier: &digime::secrecy::SecretString,
+    verifier: &digime::auth::PkceCodeVerifier,
     source: &TokenSource,
     browser: Browser,
     done: &'static str,
