@@ -150,8 +150,8 @@ mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use auth::{AuthorizeCallback, SourceType, UserSession};
-pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder};
+pub use auth::{AuthorizeCallback, SourceType};
+pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder, UserSession};
 pub use contract::ContractDetails;
 pub use descriptor::{Account, FileDescriptor, FileDescriptorBuilder};
 pub use error::{Error, ErrorKind, Result, ServerError};

@@ -57,7 +57,7 @@ impl DigiMe {
             grant_type: "authorization_code",
         };
         let call = token_call(contract, &claims);
-        let reply = self.execute(&call, None).await.map_err(|err| {
+        let reply = self.transport().execute(&call, None).await.map_err(|err| {
             if call.was_ambiguous() {
                 err.mark_code_exchange_may_have_happened()
             } else {
@@ -65,7 +65,7 @@ impl DigiMe {
             }
         })?;
         // A success means the code is spent, even if its token cannot be read.
-        token_from_reply(self, &reply)
+        token_from_reply(self.transport(), &reply)
             .await
             .map_err(Error::mark_code_exchange_may_have_happened)
     }
@@ -96,15 +96,15 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<UserAccessToken> {
-        let (desk, version) = self.inner.tokens.route(
-            &self.client_id(contract),
+        let (desk, version) = self.tokens().route(
+            &self.transport().client_id(contract),
             &std::sync::Arc::new(token.clone()),
         );
         let seen = crate::tokens::core::Versioned::new(
             crate::tokens::Tok(std::sync::Arc::new(token.clone())),
             version,
         );
-        let fresh = desk.need(self, contract, seen).await?;
+        let fresh = desk.need(self.tokens(), contract, seen).await?;
         let token = std::sync::Arc::unwrap_or_clone(fresh.token.token.0);
         match fresh.unstored {
             Some(err) => Err(err.with_user_access_token(token)),

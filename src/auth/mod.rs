@@ -21,15 +21,9 @@
 //! Tokens (the refresh protocol itself is described in the [scaling guide](crate::guide::scaling)):
 //!
 //! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
-//! - `user_call.rs`: the refresh-then-retry rule every call made for a user
-//!   follows.
-//! - `server_jwt.rs`: verifies every JWT digi.me returns against the key set
-//!   at its `jku`, PS512 only, with keys cached by `kid`.
 //! - `pkce.rs`: the code verifier and challenge.
 //! - `oauth.rs`: the OAuth values as types: [`ConsentState`],
 //!   [`AuthorizationCode`], [`PkceCodeVerifier`].
-//! - [`UserSession`] (`session.rs`): one user's token shared by many calls,
-//!   in memory or in a [`TokenStore`](crate::store::TokenStore).
 //!
 //! The flows, as a user meets them, are in the
 //! [authorization guide](crate::guide::authorization).
@@ -45,10 +39,7 @@ mod pkce;
 mod reauthorize;
 mod reauthorize_account;
 mod reference;
-mod server_jwt;
-mod session;
 pub mod state;
-mod user_call;
 
 pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session};
 pub use callback::{AccountCallback, AuthorizeCallback};
@@ -58,9 +49,3 @@ pub use onboard::OnboardBuilder;
 pub use options::{PullSessionOptions, SampleDataOptions, SourceType, SourcesScope};
 pub use reauthorize::ReauthorizeBuilder;
 pub use reauthorize_account::ReauthorizeAccountBuilder;
-pub use session::UserSession;
-
-#[cfg(test)]
-pub(crate) use server_jwt::UnknownKid;
-pub(crate) use server_jwt::{ServerJwtVerifier, is_unknown_kid};
-pub(crate) use user_call::{Finished, TokenState, user_call};

@@ -21,8 +21,8 @@ use super::state::{
     ConsentAccountIdMissing, ConsentAccountIdSet, ConsentCallbackMissing, ConsentCallbackSet,
     ReauthorizeAccountHasAccountId, ReauthorizeAccountHasCallback,
 };
-use super::{TokenState, UserSession};
 use crate::DigiMe;
+use crate::client::{TokenState, UserSession};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;
@@ -261,7 +261,7 @@ async fn send(
         None,
     )
     .await;
-    let crate::auth::Finished {
+    let crate::client::Finished {
         token,
         refreshed,
         unstored,
@@ -317,7 +317,7 @@ async fn account_reference(
         kind: CallKind::Idempotent,
         ambiguous: Default::default(),
     };
-    let reply = sdk.execute(&call, None).await?;
+    let reply = sdk.transport().execute(&call, None).await?;
     let reference: ReferenceId = reply.json("reference")?;
     Ok(reference.id)
 }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::authorize::Session;
 use super::consent::agent_body;
 use super::options::PullSessionOptions;
-use super::{TokenState, user_call};
 use crate::DigiMe;
+use crate::client::{TokenState, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
@@ -87,17 +87,14 @@ pub(crate) async fn reference_code(
     };
     let reply = match sender {
         Sender::AsIs(token) => {
-            sdk.execute(&call, Some(token.access_token().value()))
+            sdk.transport()
+                .execute(&call, Some(token.access_token().value()))
                 .await?
         }
         Sender::Refreshing(tokens) => user_call(sdk, contract, &call, tokens).await?,
     };
     let response: ReferenceResponse = reply.json("oauth/token/reference")?;
-    let payload: ReferencePayload = sdk
-        .inner
-        .verifier
-        .verify(&sdk.inner.http, &response.token)
-        .await?;
+    let payload: ReferencePayload = sdk.transport().verify(&response.token).await?;
     Ok(Reference {
         code: payload.reference_code,
         session: response.session,

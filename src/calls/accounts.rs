@@ -3,7 +3,7 @@
 use reqwest::Method;
 
 use crate::DigiMe;
-use crate::auth::{TokenState, user_call};
+use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ServiceAccount;
@@ -157,5 +157,20 @@ impl DigiMe {
             refreshed: finished.refreshed,
             unstored: finished.unstored,
         })
+    }
+}
+
+impl UserSession {
+    /// Reads the user's accounts with the session's token.
+    ///
+    /// ```no_run
+    /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
+    /// let accounts = session.read_accounts().await?;
+    /// # let _ = accounts; Ok(()) }
+    /// ```
+    pub async fn read_accounts(&self) -> Result<AccountsOutcome> {
+        self.sdk()
+            .read_accounts_with(self.contract(), TokenState::shared(self.clone()))
+            .await
     }
 }

@@ -35,7 +35,8 @@ impl DigiMe {
             kind: CallKind::Idempotent,
             ambiguous: Default::default(),
         };
-        self.execute(&call, None)
+        self.transport()
+            .execute(&call, None)
             .await?
             .json("permission-access/contract")
     }

@@ -6,7 +6,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use super::Outcome;
 use crate::DigiMe;
-use crate::auth::{TokenState, UserSession, user_call};
+use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;

@@ -3,7 +3,7 @@
 use reqwest::Method;
 
 use crate::DigiMe;
-use crate::auth::{TokenState, user_call};
+use crate::client::{TokenState, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::signer::NoClaims;

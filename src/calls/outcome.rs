@@ -21,7 +21,7 @@ pub struct Outcome<T> {
 }
 
 impl<T> Outcome<T> {
-    pub(crate) fn new(value: T, finished: crate::auth::Finished) -> Self {
+    pub(crate) fn new(value: T, finished: crate::client::Finished) -> Self {
         Self {
             value,
             token: finished.token,

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::Outcome;
 use crate::DigiMe;
-use crate::auth::{TokenState, UserSession, user_call};
+use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::signer::NoClaims;

@@ -7,7 +7,6 @@ use reqwest::Method;
 use reqwest::header::HeaderName;
 use tracing::Instrument;
 
-use super::data::{FileData, Progress};
 use super::outcome::{PushOutcome, run_push};
 use super::state::{
     LibraryDescriptorMissing, LibraryDescriptorSet, LibraryFileMissing, LibraryFileSet,
@@ -18,6 +17,7 @@ use crate::descriptor::FileDescriptor;
 use crate::error::Result;
 use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
+use crate::transport::data::{FileData, Progress};
 use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 

@@ -18,7 +18,6 @@
 //! error[E0277]: the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`
 //! ```
 
-pub(crate) mod data;
 mod library;
 mod outcome;
 mod provider;
@@ -28,11 +27,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::DigiMe;
-use crate::auth::TokenState;
+use crate::client::{TokenState, UserSession};
 use crate::contract::ContractDetails;
 use crate::error::Result;
+use crate::token::UserAccessToken;
 
-pub use data::FileData;
+pub use crate::transport::FileData;
 pub use library::LibraryPush;
 pub use outcome::PushOutcome;
 pub use provider::{FhirVersion, ProviderPush, Standard};
@@ -102,5 +102,60 @@ impl PushBuilder {
     /// ```
     pub fn provider(self) -> ProviderPush {
         ProviderPush::new(self.ctx)
+    }
+}
+
+/// The entry points of a push.
+impl DigiMe {
+    /// Starts a push for one user. Choose where the data goes next:
+    /// [`library()`](PushBuilder::library) or
+    /// [`provider()`](PushBuilder::provider).
+    ///
+    /// The contract and the token are cloned (both are cheap), so the
+    /// builder and its future borrow nothing.
+    ///
+    /// Pushes from copies of the same stored token share one refresh: the
+    /// first to need it refreshes, the others wait for it, and a later push
+    /// with the old copy gets the new token (see
+    /// [`PushOutcome::token_refreshed`](crate::PushOutcome::token_refreshed)).
+    /// For processes that share users, keep tokens in a
+    /// [`TokenStore`](crate::store::TokenStore) and push through
+    /// [`session_from_store`](DigiMe::session_from_store).
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
+    /// use digime::{FhirVersion, Standard};
+    /// let outcome = sdk
+    ///     .push(&contract, &token)
+    ///     .provider()
+    ///     .standard(Standard::Fhir)
+    ///     .version(FhirVersion::Stu3)
+    ///     .account_id("account-id-from-read-accounts")
+    ///     .data(serde_json::json!({ "resourceType": "Bundle" }))
+    ///     .send()
+    ///     .await?;
+    /// # let _ = outcome; Ok(()) }
+    /// ```
+    pub fn push(&self, contract: &ContractDetails, token: &UserAccessToken) -> PushBuilder {
+        PushBuilder::new(
+            self.clone(),
+            contract.clone(),
+            TokenState::owned(token.clone()),
+        )
+    }
+}
+
+impl UserSession {
+    /// Starts a push for this user, with the session's token.
+    ///
+    /// ```no_run
+    /// # fn f(session: digime::UserSession) { let _ = session.push().library(); }
+    /// ```
+    pub fn push(&self) -> PushBuilder {
+        PushBuilder::new(
+            self.sdk().clone(),
+            self.contract().clone(),
+            TokenState::shared(self.clone()),
+        )
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::DigiMe;
-use crate::auth::{TokenState, user_call};
+use crate::client::{TokenState, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
@@ -109,7 +109,7 @@ pub(crate) async fn run_push<E: Serialize>(
         .await
         .map_err(|err| {
             if call.was_ambiguous() {
-                err.mark_may_have_been_stored(sdk.inner.retry_ambiguous_pushes)
+                err.mark_may_have_been_stored(sdk.transport().retry_ambiguous_pushes)
             } else {
                 err
             }

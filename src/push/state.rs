@@ -21,9 +21,9 @@
 
 use serde_json::Value;
 
-use super::data::FileData;
 use super::provider::{FhirVersion, Standard};
 use crate::descriptor::FileDescriptor;
+use crate::transport::FileData;
 
 use crate::typestate::state_pair;
 

@@ -26,6 +26,7 @@ use self::core::{Limits, Rules, Versioned, Wait};
 use self::desks::{Desks, lock};
 use crate::store::SessionStore;
 use crate::token::UserAccessToken;
+use crate::transport::Transport;
 
 /// The protocol's settings, from the SDK's lease time to live.
 #[derive(Clone, Copy, Debug)]
@@ -115,14 +116,21 @@ impl Config {
 pub(crate) struct Tokens {
     config: Config,
     desks: Mutex<Desks>,
+    /// What the refreshes are sent with.
+    transport: Arc<Transport>,
 }
 
 impl Tokens {
-    pub(crate) fn new(lease_ttl: Duration) -> Self {
+    pub(crate) fn new(lease_ttl: Duration, transport: Arc<Transport>) -> Self {
         Tokens {
             config: Config::new(lease_ttl),
             desks: Mutex::new(Desks::default()),
+            transport,
         }
+    }
+
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     pub(crate) fn config(&self) -> &Config {

@@ -11,13 +11,12 @@ use secrecy::SecretString;
 use serde::Serialize;
 use tracing::Instrument;
 
+use super::Transport;
+use super::data::{FileData, LengthMismatch, Progress};
 use super::response::{self, Reply};
 use super::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
-use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::push::FileData;
-use crate::push::data::{LengthMismatch, Progress};
 use crate::signer::BearerClaims;
 
 /// The largest in-memory body sent in one piece rather than streamed.
@@ -79,7 +78,7 @@ impl<E: Serialize> Call<'_, E> {
     }
 }
 
-impl DigiMe {
+impl Transport {
     /// Sends `call`, retrying what is safe to retry, and returns a 2xx reply
     /// or the error.
     ///
@@ -91,7 +90,7 @@ impl DigiMe {
         call: &Call<'_, E>,
         access_token: Option<&SecretString>,
     ) -> Result<Reply> {
-        self.execute_on(&self.inner.http, call, access_token).await
+        self.execute_on(&self.http, call, access_token).await
     }
 
     /// [`execute`](Self::execute) on `http`: the token flights' own client,
@@ -103,15 +102,14 @@ impl DigiMe {
         access_token: Option<&SecretString>,
     ) -> Result<Reply> {
         let url = self
-            .inner
             .base_url
             .join(call.path)
             .map_err(|e| Error::invalid_input("path", e))?;
         let client_id = self.client_id(call.contract);
         let policy = Policy {
             kind: call.kind,
-            retry_ambiguous: call.kind == CallKind::Push && self.inner.retry_ambiguous_pushes,
-            max_retries: self.inner.max_retries,
+            retry_ambiguous: call.kind == CallKind::Push && self.retry_ambiguous_pushes,
+            max_retries: self.max_retries,
         };
         let mut attempt: u32 = 0;
         loop {
@@ -195,7 +193,7 @@ impl DigiMe {
             Ok(request) => request,
             Err(err) => return (Err(err), Reached::NotSent),
         };
-        let idle = self.inner.read_timeout;
+        let idle = self.read_timeout;
         let what = format!("{} {}", call.method, call.endpoint);
         let response = tokio::select! {
             biased;

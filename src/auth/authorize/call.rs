@@ -72,13 +72,9 @@ pub(super) async fn send(
         ambiguous: Default::default(),
     };
     let access = user_access_token.as_ref().map(|t| t.access_token().value());
-    let reply = sdk.execute(&call, access).await?;
+    let reply = sdk.transport().execute(&call, access).await?;
     let response: AuthorizeResponse = reply.json("oauth/authorize")?;
-    let payload: PreauthorizationPayload = sdk
-        .inner
-        .verifier
-        .verify(&sdk.inner.http, &response.token)
-        .await?;
+    let payload: PreauthorizationPayload = sdk.transport().verify(&response.token).await?;
     let url = page_url(&sdk, "authorize", &payload.preauthorization_code, |q| {
         options.append_source_query(q)
     })?;

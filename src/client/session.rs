@@ -5,12 +5,10 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use super::user_call::{OnTokenChange, TokenState, call_hook};
+use super::hook::{OnTokenChange, call_hook};
 use crate::DigiMe;
-use crate::calls::AccountsOutcome;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::push::PushBuilder;
 use crate::store::{SessionStore, TokenStore};
 use crate::token::UserAccessToken;
 use crate::tokens::core::Versioned;
@@ -79,7 +77,9 @@ impl DigiMe {
     /// ```
     pub fn session(&self, contract: &ContractDetails, token: UserAccessToken) -> UserSession {
         let token = Arc::new(token);
-        let (_, version) = self.inner.tokens.route(&self.client_id(contract), &token);
+        let (_, version) = self
+            .tokens()
+            .route(&self.transport().client_id(contract), &token);
         UserSession::new(
             self.clone(),
             contract.clone(),
@@ -122,8 +122,8 @@ impl DigiMe {
             )
         })?;
         let loaded = versioned(loaded);
-        let desk = self.inner.tokens.store_desk(
-            &self.client_id(contract),
+        let desk = self.tokens().store_desk(
+            &self.transport().client_id(contract),
             &SessionStore { store, user },
             &loaded,
         );
@@ -189,33 +189,6 @@ impl UserSession {
             .unwrap_or_else(PoisonError::into_inner) = Some(Box::new(hook));
     }
 
-    /// Starts a push for this user, with the session's token.
-    ///
-    /// ```no_run
-    /// # fn f(session: digime::UserSession) { let _ = session.push().library(); }
-    /// ```
-    pub fn push(&self) -> PushBuilder {
-        PushBuilder::new(
-            self.inner.sdk.clone(),
-            self.inner.contract.clone(),
-            TokenState::shared(self.clone()),
-        )
-    }
-
-    /// Reads the user's accounts with the session's token.
-    ///
-    /// ```no_run
-    /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
-    /// let accounts = session.read_accounts().await?;
-    /// # let _ = accounts; Ok(()) }
-    /// ```
-    pub async fn read_accounts(&self) -> Result<AccountsOutcome> {
-        self.inner
-            .sdk
-            .read_accounts_with(&self.inner.contract, TokenState::shared(self.clone()))
-            .await
-    }
-
     /// Refreshes now and returns the new token. A refresh of the same token
     /// already running (here, or in another process sharing the store) is
     /// shared rather than repeated.
@@ -231,15 +204,17 @@ impl UserSession {
         let desk = match &self.inner.desk {
             Some(desk) => desk.clone(),
             None => {
-                let (desk, version) = sdk
-                    .inner
-                    .tokens
-                    .route(&sdk.client_id(&self.inner.contract), &seen.token.0);
+                let (desk, version) = sdk.inner.tokens.route(
+                    &sdk.transport().client_id(&self.inner.contract),
+                    &seen.token.0,
+                );
                 seen.version = version;
                 desk
             }
         };
-        let fresh = desk.need(sdk, &self.inner.contract, seen.clone()).await?;
+        let fresh = desk
+            .need(sdk.tokens(), &self.inner.contract, seen.clone())
+            .await?;
         self.adopt(&seen, &fresh.token);
         match fresh.unstored {
             // The token is refreshed and this session holds it; the store

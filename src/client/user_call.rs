@@ -5,12 +5,12 @@
 //! refresh token is spent once, whichever calls hold it.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::hook::{OnTokenChange, call_hook};
 use super::session::UserSession;
 use crate::DigiMe;
 use crate::contract::ContractDetails;
@@ -20,20 +20,6 @@ use crate::tokens::core::Versioned;
 use crate::tokens::{DeskCell, Fresh, Tok};
 use crate::transport::request::is_invalid_token;
 use crate::transport::{Call, Reply};
-
-/// The caller's `on_access_token_change` hook.
-pub(crate) type OnTokenChange = Box<dyn FnMut(&UserAccessToken) + Send + 'static>;
-
-/// Calls a hook with a new token. A hook that panics is reported in the log
-/// and does not take the call down with it: the call's outcome still carries
-/// the token to store.
-pub(crate) fn call_hook(hook: &mut OnTokenChange, token: &UserAccessToken) {
-    if catch_unwind(AssertUnwindSafe(|| hook(token))).is_err() {
-        tracing::error!(
-            "the on_access_token_change hook panicked; the new token is still in the call's outcome"
-        );
-    }
-}
 
 /// Where a call's token comes from.
 enum Source {
@@ -122,7 +108,7 @@ impl TokenState {
         let (desk, version) = sdk
             .inner
             .tokens
-            .route(&sdk.client_id(contract), &self.current.token.0);
+            .route(&sdk.transport().client_id(contract), &self.current.token.0);
         self.current.version = version;
         desk
     }
@@ -171,7 +157,9 @@ impl TokenState {
     /// Refreshes the call's token (sharing a refresh already under way).
     async fn refresh(&mut self, sdk: &DigiMe, contract: &ContractDetails) -> Result<()> {
         let desk = self.desk(sdk, contract);
-        let Fresh { token, unstored } = desk.need(sdk, contract, self.current.clone()).await?;
+        let Fresh { token, unstored } = desk
+            .need(sdk.tokens(), contract, self.current.clone())
+            .await?;
         if let Some(err) = unstored {
             tracing::warn!(error = %err, "the new token did not reach the token store (yet)");
             self.unstored = Some(err);
@@ -239,7 +227,7 @@ async fn run_user_call<E: Serialize>(
     }
     let mut refreshed_here = false;
     let token = state.current();
-    if token.access_token().expires_within(sdk.inner.refresh_skew)
+    if token.access_token().expires_within(sdk.refresh_skew())
         && !token.refresh_token().expires_within(Duration::ZERO)
     {
         tracing::debug!(
@@ -262,7 +250,11 @@ async fn run_user_call<E: Serialize>(
         }
     }
     let token = state.current();
-    match sdk.execute(call, Some(token.access_token().value())).await {
+    match sdk
+        .transport()
+        .execute(call, Some(token.access_token().value()))
+        .await
+    {
         Err(err) if is_invalid_token(&err) && !refreshed_here => {
             tracing::debug!(
                 endpoint = call.endpoint,
@@ -273,7 +265,9 @@ async fn run_user_call<E: Serialize>(
             if !call.body.can_send() {
                 return Err(Error::data_not_replayable(Arc::unwrap_or_clone(token)));
             }
-            sdk.execute(call, Some(token.access_token().value())).await
+            sdk.transport()
+                .execute(call, Some(token.access_token().value()))
+                .await
         }
         other => other,
     }

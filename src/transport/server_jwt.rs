@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::{Origin, Url};
 
+use super::response;
+use super::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
 use crate::error::{Error, Result};
-use crate::transport::response;
-use crate::transport::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
 
 /// How many times a key-set fetch is tried before its failure stands.
 const KEY_SET_ATTEMPTS: u32 = 3;
