@@ -409,7 +409,7 @@ async fn account_calls_check_their_input_before_sending() {
         .revoke_account_url(&env.contract, &env.token, "acc-1", "not a url")
         .await
         .unwrap_err();
-    assert_eq!(err.field(), Some("redirect_uri"));
+    assert_eq!(err.field(), Some("callback"));
     let err = env
         .sdk
         .reauthorize_account(&env.contract, &env.token)
