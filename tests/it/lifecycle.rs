@@ -77,7 +77,7 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
     // A second try still says the refresh token expired.
     let again = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .unwrap_err();
     assert!(again.is_reauthorization_required());

@@ -209,7 +209,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
 
     // An explicit refresh, then read accounts.
     let token = sdk
-        .refresh_token(&contract, outcome.user_access_token())
+        .refresh(&contract, outcome.user_access_token())
         .await
         .unwrap();
     seen.token("explicitly refreshed token", &token);
