@@ -50,7 +50,7 @@ mod session;
 pub mod state;
 mod user_call;
 
-pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session};
+pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, ReadSession};
 pub use callback::{AccountCallback, AuthorizeCallback};
 pub use consent::{ConsentLink, ConsentLinkFuture};
 pub use oauth::{AuthorizationCode, ConsentState, PkceCodeVerifier};
