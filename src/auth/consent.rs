@@ -11,7 +11,7 @@ use bytes::Bytes;
 use url::form_urlencoded::Serializer;
 use url::{Url, UrlQuery};
 
-use super::authorize::Session;
+use super::authorize::ReadSession;
 use super::options::PullSessionOptions;
 use crate::DigiMe;
 use crate::error::{Error, Result};
@@ -83,7 +83,7 @@ pub(crate) fn page_url(
 /// ```
 pub struct ConsentLink {
     pub(crate) url: Url,
-    pub(crate) session: Option<Session>,
+    pub(crate) session: Option<ReadSession>,
     pub(crate) token: UserAccessToken,
     pub(crate) refreshed: bool,
     pub(crate) unstored: Option<crate::Error>,
@@ -110,13 +110,13 @@ impl ConsentLink {
         &self.url
     }
 
-    /// The session digi.me opened, when its answer carried one (it does when
-    /// read-session options were sent).
+    /// The read session digi.me opened, when its answer carried one (it does
+    /// when read-session options were sent).
     ///
     /// ```no_run
-    /// # fn f(link: digime::auth::ConsentLink) { let _ = link.session().map(|s| s.key()); }
+    /// # fn f(link: digime::auth::ConsentLink) { let _ = link.read_session().map(|s| s.key()); }
     /// ```
-    pub fn session(&self) -> Option<&Session> {
+    pub fn read_session(&self) -> Option<&ReadSession> {
         self.session.as_ref()
     }
 

@@ -88,10 +88,10 @@ impl DigiMe {
     ///
     /// ```no_run
     /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
-    /// let fresh = sdk.refresh_token(&contract, &token).await?;
+    /// let fresh = sdk.refresh(&contract, &token).await?;
     /// # let _ = fresh; Ok(()) }
     /// ```
-    pub async fn refresh_token(
+    pub async fn refresh(
         &self,
         contract: &ContractDetails,
         token: &UserAccessToken,

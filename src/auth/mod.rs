@@ -41,7 +41,7 @@ mod reauthorize_account;
 mod reference;
 pub mod state;
 
-pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, Session};
+pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, ReadSession};
 pub use callback::{AccountCallback, AuthorizeCallback};
 pub use consent::{ConsentLink, ConsentLinkFuture};
 pub use oauth::{AuthorizationCode, ConsentState, PkceCodeVerifier};

@@ -9,7 +9,7 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::authorize::Session;
+use super::authorize::ReadSession;
 use super::consent::agent_body;
 use super::options::PullSessionOptions;
 use crate::DigiMe;
@@ -47,7 +47,7 @@ pub(crate) enum Sender<'a> {
 /// What the call returns.
 pub(crate) struct Reference {
     pub(crate) code: String,
-    pub(crate) session: Option<Session>,
+    pub(crate) session: Option<ReadSession>,
 }
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ struct ReferenceResponse {
     token: String,
     /// Missing is not an error (the official SDK defaults it too).
     #[serde(default)]
-    session: Option<Session>,
+    session: Option<ReadSession>,
 }
 
 #[derive(Deserialize)]

@@ -19,8 +19,8 @@ use crate::validate;
 impl DigiMe {
     /// Asks digi.me where to send the user to revoke this application's
     /// permission for one of their accounts. digi.me sends the user back to
-    /// `redirect_uri` afterwards. Refreshes the token like a push does;
-    /// store [`Outcome::user_access_token`].
+    /// `callback` afterwards (the call's `redirectUri` header). Refreshes
+    /// the token like a push does; store [`Outcome::user_access_token`].
     ///
     /// The account stays listed; once the user has revoked it, its
     /// `accessTokenStatus` says it is not authorized, and
@@ -28,7 +28,7 @@ impl DigiMe {
     /// permission again.
     ///
     /// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
-    /// naming `account_id` (empty, not ASCII) or `redirect_uri` (not an
+    /// naming `account_id` (empty, not ASCII) or `callback` (not an
     /// absolute http(s) URL); server errors, such as an account that is
     /// not the user's.
     ///
@@ -43,13 +43,13 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
         account_id: impl AsRef<str>,
-        redirect_uri: impl AsRef<str>,
+        callback: impl AsRef<str>,
     ) -> Result<Outcome<Url>> {
         self.revoke_account_url_with(
             contract,
             TokenState::owned(token.clone()),
             account_id.as_ref(),
-            redirect_uri.as_ref(),
+            callback.as_ref(),
         )
         .await
     }
@@ -59,15 +59,15 @@ impl DigiMe {
         contract: &ContractDetails,
         mut tokens: TokenState,
         account_id: &str,
-        redirect_uri: &str,
+        callback: &str,
     ) -> Result<Outcome<Url>> {
         validate::header_value("account_id", account_id)?;
-        validate::header_value("redirect_uri", redirect_uri)?;
-        let absolute = Url::parse(redirect_uri)
+        validate::header_value("callback", callback)?;
+        let absolute = Url::parse(callback)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if !absolute {
             return Err(Error::invalid_input(
-                "redirect_uri",
+                "callback",
                 "must be an absolute http or https URL",
             ));
         }
@@ -82,10 +82,7 @@ impl DigiMe {
             claims: &NoClaims {},
             headers: vec![
                 (HeaderName::from_static("accountid"), header(account_id)?),
-                (
-                    HeaderName::from_static("redirecturi"),
-                    header(redirect_uri)?,
-                ),
+                (HeaderName::from_static("redirecturi"), header(callback)?),
             ],
             body: Body::Empty,
             kind: CallKind::Idempotent,
@@ -127,14 +124,14 @@ impl UserSession {
     pub async fn revoke_account_url(
         &self,
         account_id: impl AsRef<str>,
-        redirect_uri: impl AsRef<str>,
+        callback: impl AsRef<str>,
     ) -> Result<Outcome<Url>> {
         self.sdk()
             .revoke_account_url_with(
                 self.contract(),
                 TokenState::shared(self.clone()),
                 account_id.as_ref(),
-                redirect_uri.as_ref(),
+                callback.as_ref(),
             )
             .await
     }

@@ -1321,7 +1321,7 @@ async fn account_revoke_url_prints_where_to_send_the_user() {
         .await
         .expect(2)
         .json();
-    assert_eq!(v["error"]["field"], "redirect_uri");
+    assert_eq!(v["error"]["field"], "callback");
     env.run(&["account", "revoke-url", "acc-1"]).await.expect(2); // no --redirect
 }
 

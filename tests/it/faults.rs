@@ -572,7 +572,7 @@ async fn an_explicit_refresh_follows_the_same_rule() {
         .inject_fault(Fault::with_status(TOKEN, 502).after_handling());
     let err = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .unwrap_err();
     assert!(err.refresh_may_have_happened(), "{err:?}");

@@ -77,7 +77,7 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
     // A second try still says the refresh token expired.
     let again = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .unwrap_err();
     assert!(again.is_reauthorization_required());
@@ -108,7 +108,10 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
         url.contains("lng=nl") && url.contains("triggerQuery=false"),
         "{url}"
     );
-    assert!(auth.session().is_none(), "no session options, no session");
+    assert!(
+        auth.read_session().is_none(),
+        "no session options, no session"
+    );
 
     // The reference-code call carried the PKCE challenge, the callback, the
     // state and the lapsed access token.
@@ -217,7 +220,7 @@ async fn onboard_adds_an_account_the_callback_reference_finds() {
         url.contains("sourcesScope=%257B%2522dataType%2522"),
         "double-encoded: {url}"
     );
-    assert!(link.session().is_none());
+    assert!(link.read_session().is_none());
     assert!(!link.token_refreshed());
     let call = last(&env, "oauth/token/reference");
     assert!(call.claims.get("code_challenge").is_none(), "no PKCE here");
@@ -263,7 +266,10 @@ async fn onboard_with_session_options_gets_a_session_and_refreshes_like_any_call
         .expect("onboard refreshes the expired access token");
     assert!(link.token_refreshed());
     assert_eq!(session.refresh_count(), 1);
-    assert!(link.session().is_some(), "session options open a session");
+    assert!(
+        link.read_session().is_some(),
+        "session options open a session"
+    );
     let location = consent(link.url().as_str()).await;
     AccountCallback::from_url(&location).unwrap();
 }
@@ -409,7 +415,7 @@ async fn account_calls_check_their_input_before_sending() {
         .revoke_account_url(&env.contract, &env.token, "acc-1", "not a url")
         .await
         .unwrap_err();
-    assert_eq!(err.field(), Some("redirect_uri"));
+    assert_eq!(err.field(), Some("callback"));
     let err = env
         .sdk
         .reauthorize_account(&env.contract, &env.token)
@@ -459,7 +465,10 @@ async fn authorize_leaves_actions_out_without_session_options() {
         call.body_sha256.as_deref(),
         Some(sha256_hex(expected.as_bytes()).as_str())
     );
-    assert!(auth.session().is_some(), "oauth/authorize always opens one");
+    assert!(
+        auth.read_session().is_some(),
+        "oauth/authorize always opens one"
+    );
     // With session options, `actions` carries them.
     env.sdk
         .authorize(&env.contract)

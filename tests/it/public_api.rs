@@ -133,7 +133,7 @@ fn every_public_future_is_send() {
             .send(),
     );
     send(sdk.exchange_code_for_token(&contract, &code, &verifier));
-    send(sdk.refresh_token(&contract, &token));
+    send(sdk.refresh(&contract, &token));
 
     // The other calls.
     send(sdk.read_accounts(&contract, &token));

@@ -142,9 +142,9 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     );
     seen.debug("Authorization", &authorization);
     seen.debug(
-        "Session",
+        "ReadSession",
         authorization
-            .session()
+            .read_session()
             .expect("a session with session options"),
     );
     seen.debug("SourceType", &SourceType::Push);
@@ -209,7 +209,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
 
     // An explicit refresh, then read accounts.
     let token = sdk
-        .refresh_token(&contract, outcome.user_access_token())
+        .refresh(&contract, outcome.user_access_token())
         .await
         .unwrap();
     seen.token("explicitly refreshed token", &token);

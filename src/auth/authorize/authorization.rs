@@ -1,5 +1,6 @@
 //! What `oauth/authorize` (and the reauthorize flow) returns: the URL to send
-//! the user to, the code verifier to keep, and the session digi.me opened.
+//! the user to, the code verifier to keep, and the read session digi.me
+//! opened.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,7 +24,7 @@ use crate::auth::PkceCodeVerifier;
 pub struct Authorization {
     pub(crate) url: Url,
     pub(crate) code_verifier: PkceCodeVerifier,
-    pub(crate) session: Option<Session>,
+    pub(crate) session: Option<ReadSession>,
 }
 
 impl fmt::Debug for Authorization {
@@ -56,39 +57,42 @@ impl Authorization {
         &self.code_verifier
     }
 
-    /// The session digi.me opened, when its answer carried one (a missing
-    /// `session` is not an error, as in the official SDK).
+    /// The read session digi.me opened, when its answer carried one (a
+    /// missing `session` is not an error, as in the official SDK).
     ///
     /// ```no_run
     /// # fn f(auth: digime::auth::Authorization) {
-    /// if let Some(session) = auth.session() { println!("{:?}", session.expires_at()); }
+    /// if let Some(session) = auth.read_session() { println!("{:?}", session.expires_at()); }
     /// # }
     /// ```
-    pub fn session(&self) -> Option<&Session> {
+    pub fn read_session(&self) -> Option<&ReadSession> {
         self.session.as_ref()
     }
 }
 
-/// The session a consent call opens: its key and when it expires.
+/// The read session a consent call opens (digi.me's `session`): its key and
+/// when it expires. Not to be confused with a
+/// [`UserSession`](crate::UserSession), this SDK's handle on one user's
+/// token.
 ///
 /// Its JSON form is digi.me's: `{"key": "…", "expiry": <milliseconds since
 /// the Unix epoch>}`.
 ///
 /// ```no_run
-/// # fn f(s: &digime::auth::Session) { println!("{} until {:?}", s.key(), s.expires_at()); }
+/// # fn f(s: &digime::auth::ReadSession) { println!("{} until {:?}", s.key(), s.expires_at()); }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
+pub struct ReadSession {
     key: String,
     /// Milliseconds since the Unix epoch, as digi.me sends it.
     expiry: u64,
 }
 
-impl Session {
+impl ReadSession {
     /// The session key.
     ///
     /// ```no_run
-    /// # fn f(s: &digime::auth::Session) { let _ = s.key(); }
+    /// # fn f(s: &digime::auth::ReadSession) { let _ = s.key(); }
     /// ```
     pub fn key(&self) -> &str {
         &self.key
@@ -99,7 +103,7 @@ impl Session {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// let s: digime::auth::Session = serde_json::from_str(r#"{"key":"k","expiry":1767225600123}"#).unwrap();
+    /// let s: digime::auth::ReadSession = serde_json::from_str(r#"{"key":"k","expiry":1767225600123}"#).unwrap();
     /// assert_eq!(s.expires_at(), UNIX_EPOCH + Duration::from_millis(1767225600123));
     /// ```
     pub fn expires_at(&self) -> SystemTime {

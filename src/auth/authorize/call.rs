@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::authorization::{Authorization, Session};
+use super::authorization::{Authorization, ReadSession};
 use crate::DigiMe;
 use crate::auth::consent::{agent_body, check_callback, page_url};
 use crate::auth::oauth::ConsentState;
@@ -20,7 +20,7 @@ struct AuthorizeResponse {
     token: String,
     /// Missing is not an error (the official SDK defaults it too).
     #[serde(default)]
-    session: Option<Session>,
+    session: Option<ReadSession>,
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! `sdk.authorize(&contract)`: start the consent flow for a user.
 //!
 //! - `mod.rs`: [`AuthorizeBuilder`], its setters and its gated `send()`;
-//! - `authorization.rs`: what `send()` returns, [`Authorization`] and [`Session`];
+//! - `authorization.rs`: what `send()` returns, [`Authorization`] and [`ReadSession`];
 //! - `call.rs`: the `oauth/authorize` call and the onboard URL.
 //!
 //! Its type states are in [`auth::state`](super::state), its optional
@@ -25,7 +25,7 @@ use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
 
-pub use authorization::{Authorization, Session};
+pub use authorization::{Authorization, ReadSession};
 
 /// The future [`AuthorizeBuilder::send`] and
 /// [`ReauthorizeBuilder::send`](super::ReauthorizeBuilder::send) return:
