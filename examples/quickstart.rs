@@ -14,7 +14,7 @@
 
 use std::error::Error;
 
-use digime::auth::{AuthorizeCallback, ConsentState};
+use digime::consent::{AuthorizeCallback, ConsentState};
 use digime::sandbox::Sandbox;
 use digime::{Account, DigiMe, FhirVersion, FileDescriptor, SourceType, Standard};
 

@@ -47,7 +47,7 @@
 //! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] | [reliability](guide::reliability) (retries, timeouts) |
 //! | a push | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::FileData`] | [pushing data](guide::push_data) |
 //! | many files in one resumable run that never stores a file twice | [`bulk`]: [`bulk::Journal`], [`bulk::FileIdentity`], [`bulk::Status`] | [the CLI](guide::cli) (backfilling a library) |
-//! | the consent flow and the account lifecycle | [`auth`]: [`auth::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`], [`DigiMe::reauthorize`] | [authorization](guide::authorization) |
+//! | the consent flow and the account lifecycle | [`consent`]: [`consent::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`], [`DigiMe::reauthorize`] | [authorization](guide::authorization) |
 //! | accounts, contract details, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] | |
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] | [reliability](guide::reliability) |
 //! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) | [authorization](guide::authorization) (what to store) |
@@ -79,7 +79,7 @@
 //! ```
 //!
 //! The markers and their sealed traits are in [`push::state`] and
-//! [`auth::state`].
+//! [`consent::state`].
 //!
 //! ## Tokens and errors
 //!
@@ -126,10 +126,10 @@
 #![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
 pub mod bulk;
 pub mod calls;
 mod client;
+pub mod consent;
 mod contract;
 mod descriptor;
 pub mod error;
@@ -150,8 +150,8 @@ mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use auth::{AuthorizeCallback, SourceType};
 pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder, UserSession};
+pub use consent::{AuthorizeCallback, SourceType};
 pub use contract::ContractDetails;
 pub use descriptor::{Account, FileDescriptor, FileDescriptorBuilder};
 pub use error::{Error, ErrorKind, Result, ServerError};

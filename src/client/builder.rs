@@ -49,6 +49,18 @@ pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default lifetime of a token store's refresh lease.
 pub(crate) const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
+impl DigiMe {
+    /// Starts configuring the SDK.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("my-application-id").build().unwrap();
+    /// assert_eq!(sdk.base_url().as_str(), "https://api.digi.me/v1.7/");
+    /// ```
+    pub fn builder() -> DigiMeBuilder {
+        DigiMeBuilder::default()
+    }
+}
+
 impl DigiMeBuilder {
     /// The application id digi.me gave you. Required, non-empty.
     ///

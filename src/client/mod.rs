@@ -57,16 +57,6 @@ pub(crate) struct Inner {
 }
 
 impl DigiMe {
-    /// Starts configuring the SDK.
-    ///
-    /// ```
-    /// let sdk = digime::DigiMe::builder().application_id("my-application-id").build().unwrap();
-    /// assert_eq!(sdk.base_url().as_str(), "https://api.digi.me/v1.7/");
-    /// ```
-    pub fn builder() -> DigiMeBuilder {
-        DigiMeBuilder::default()
-    }
-
     /// The application id.
     ///
     /// ```

@@ -21,7 +21,7 @@
 
 use serde_json::Value;
 
-use super::provider::{FhirVersion, Standard};
+use super::standard::{FhirVersion, Standard};
 use crate::descriptor::FileDescriptor;
 use crate::transport::FileData;
 

@@ -15,10 +15,11 @@ use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
+use super::Tokens;
+use super::config::Config;
 use super::core::{Action, Answer, Event, Versioned, Wait};
 use super::desks::{DeskCell, Raw, Slot, Tok, TokenAnswer};
 use super::grant::{Granted, grant, may_pass, verify_token};
-use super::{Config, Tokens};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::store::{CommitOutcome, Lease, LeaseAttempt, StoredToken, TokenStore};

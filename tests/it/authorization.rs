@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use digime::auth::AuthorizeCallback;
+use digime::consent::AuthorizeCallback;
 use digime::{ErrorKind, FhirVersion, SourceType, Standard};
 use support::{APP, CONTRACT, Env, USER, consent};
 
@@ -91,7 +91,7 @@ async fn a_wrong_code_verifier_fails_pkce() {
         .await
         .unwrap();
     let callback = AuthorizeCallback::from_url(&consent(auth.url().as_str()).await).unwrap();
-    let wrong = digime::auth::PkceCodeVerifier::new("not-the-verifier");
+    let wrong = digime::consent::PkceCodeVerifier::new("not-the-verifier");
     let err = env
         .sdk
         .exchange_code_for_token(&env.contract, callback.code(), &wrong)
@@ -190,7 +190,12 @@ async fn delete_user_empties_the_library_and_ends_the_tokens() {
 }
 
 /// A code and its verifier, from a real authorize and consent.
-async fn a_code(env: &Env) -> (digime::auth::AuthorizationCode, digime::auth::Authorization) {
+async fn a_code(
+    env: &Env,
+) -> (
+    digime::consent::AuthorizationCode,
+    digime::consent::Authorization,
+) {
     let auth = env
         .sdk
         .authorize(&env.contract)

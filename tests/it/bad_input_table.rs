@@ -10,7 +10,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Duration;
 
-use digime::auth::{AuthorizationCode, PkceCodeVerifier};
+use digime::consent::{AuthorizationCode, PkceCodeVerifier};
 use digime::{
     Account, AuthorizeCallback, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor,
     Standard,

@@ -5,7 +5,7 @@
 
 use crate::support;
 
-use digime::auth::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
+use digime::consent::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
 use digime::sandbox::RequestRecord;
 use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard};
 use support::{ACCOUNTS, APP, CONTRACT, Env, USER, consent, sha256_hex};

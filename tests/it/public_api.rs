@@ -87,8 +87,8 @@ fn every_public_future_is_send() {
         None,
         None,
     );
-    let verifier = digime::auth::PkceCodeVerifier::new("v".repeat(43));
-    let code = digime::auth::AuthorizationCode::new("code");
+    let verifier = digime::consent::PkceCodeVerifier::new("v".repeat(43));
+    let code = digime::consent::AuthorizationCode::new("code");
     let descriptor = || {
         FileDescriptor::builder()
             .mime_type("text/plain")

@@ -14,7 +14,7 @@ use crate::support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use digime::auth::{AuthorizeCallback, PullSessionOptions, SampleDataOptions};
+use digime::consent::{AuthorizeCallback, PullSessionOptions, SampleDataOptions};
 use digime::push::FileData;
 use digime::sandbox::{Fault, Sandbox};
 use digime::secrecy::ExposeSecret;
@@ -302,14 +302,14 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     let onboard = sdk
         .onboard(&contract, &token)
         .callback("http://127.0.0.1:9/onboarded")
-        .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]));
+        .sources_scope(digime::consent::SourcesScope::new().data_types(["medical"]));
     seen.debug("OnboardBuilder", &onboard);
     let link = onboard.send().await.unwrap();
     seen.debug("ConsentLink", &link);
     let location = support::consent(link.url().as_str()).await;
     seen.debug(
         "AccountCallback",
-        &digime::auth::AccountCallback::from_url(&location).unwrap(),
+        &digime::consent::AccountCallback::from_url(&location).unwrap(),
     );
     let account = sdk
         .reauthorize_account(&contract, &token)

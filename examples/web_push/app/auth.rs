@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use digime::auth::{AuthorizeCallback, AuthorizeFuture, ConsentState};
+use digime::consent::{AuthorizeCallback, AuthorizeFuture, ConsentState};
 use digime::{ErrorKind, SourceType};
 use maud::{Markup, html};
 

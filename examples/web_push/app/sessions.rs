@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use digime::auth::{ConsentState, PkceCodeVerifier};
+use digime::consent::{ConsentState, PkceCodeVerifier};
 
 /// The session cookie's name.
 pub(super) const COOKIE: &str = "web_push_session";

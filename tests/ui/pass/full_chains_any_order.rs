@@ -58,13 +58,13 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Authorize: callback then state, and state then callback.
-    let _: digime::Result<digime::auth::Authorization> = sdk
+    let _: digime::Result<digime::consent::Authorization> = sdk
         .authorize(&c)
         .callback("https://my.app/cb")
         .state("s-1")
         .send()
         .await;
-    let _: digime::Result<digime::auth::Authorization> = sdk
+    let _: digime::Result<digime::consent::Authorization> = sdk
         .authorize(&c)
         .source_type(digime::SourceType::Push)
         .state("s-1")
@@ -73,7 +73,7 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Reauthorize: state then callback, with the optional settings between.
-    let _: digime::Result<digime::auth::Authorization> = sdk
+    let _: digime::Result<digime::consent::Authorization> = sdk
         .reauthorize(&c, &t)
         .state("s-1")
         .locale("nl")
@@ -83,14 +83,14 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Onboard: the callback alone, or with every option, in any order.
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .onboard(&c, &t)
         .callback("https://my.app/cb")
         .send()
         .await;
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .onboard(&c, &t)
-        .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]))
+        .sources_scope(digime::consent::SourcesScope::new().data_types(["medical"]))
         .source_type(digime::SourceType::Push)
         .callback("https://my.app/cb")
         .service_id(7)
@@ -99,13 +99,13 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Reauthorize one account: account id then callback, and the reverse.
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .reauthorize_account(&c, &t)
         .account_id("acc-1")
         .callback("https://my.app/cb")
         .send()
         .await;
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .reauthorize_account(&c, &t)
         .callback("https://my.app/cb")
         .locale("en")

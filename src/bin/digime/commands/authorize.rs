@@ -3,7 +3,7 @@
 //! code and write the token file (0600).
 
 use digime::AuthorizeCallback;
-use digime::auth::ConsentState;
+use digime::consent::ConsentState;
 use serde_json::json;
 
 use super::callback_server::{Browser, CallbackServer};
@@ -17,7 +17,7 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
     let source = config::token_source(global).await?;
 
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::ConsentState::generate()?;
+    let state = digime::consent::ConsentState::generate()?;
     let mut request = sdk
         .authorize(&contract)
         .callback(server.url())
@@ -111,7 +111,7 @@ pub async fn exchange_and_save(
     sdk: &digime::DigiMe,
     contract: &digime::ContractDetails,
     callback: &AuthorizeCallback,
-    verifier: &digime::auth::PkceCodeVerifier,
+    verifier: &digime::consent::PkceCodeVerifier,
     source: &TokenSource,
     browser: Browser,
     done: &'static str,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use digime::auth::ConsentState;
+use digime::consent::ConsentState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -4,7 +4,7 @@
 //! report the new account's id. The token file is rewritten only when the
 //! token was refreshed on the way.
 
-use digime::auth::{AccountCallback, ConsentState};
+use digime::consent::{AccountCallback, ConsentState};
 use serde_json::json;
 
 use super::callback_server::CallbackServer;
@@ -16,7 +16,7 @@ use crate::output::{Failure, Output};
 pub async fn run(global: &Global, args: OnboardArgs, out: Output) -> Result<(), Failure> {
     let ctx = config::user_context(global).await?;
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::ConsentState::generate()?;
+    let state = digime::consent::ConsentState::generate()?;
     let (waited, change) = with_session(&ctx, |session| async move {
         let mut request = session
             .onboard()

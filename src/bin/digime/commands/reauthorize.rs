@@ -21,7 +21,7 @@ pub async fn run(global: &Global, args: ReauthorizeArgs, out: Output) -> Result<
     let old = ctx.session.user_access_token();
 
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::ConsentState::generate()?;
+    let state = digime::consent::ConsentState::generate()?;
     let authorization = sdk
         .reauthorize(&contract, &old)
         .callback(server.url())

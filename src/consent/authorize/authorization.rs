@@ -8,14 +8,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::auth::PkceCodeVerifier;
+use crate::consent::PkceCodeVerifier;
 
 /// What [`authorize`](crate::DigiMe::authorize) and
 /// [`reauthorize`](crate::DigiMe::reauthorize) return before the user
 /// consents.
 ///
 /// ```no_run
-/// # fn f(auth: digime::auth::Authorization) {
+/// # fn f(auth: digime::consent::Authorization) {
 /// use digime::secrecy::ExposeSecret;
 /// let url = auth.url().to_string();          // redirect the user here
 /// let verifier = auth.code_verifier();       // store until the callback
@@ -41,7 +41,7 @@ impl Authorization {
     /// The onboard URL to send the user to. It implements `Display`.
     ///
     /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { println!("{}", auth.url()); }
+    /// # fn f(auth: digime::consent::Authorization) { println!("{}", auth.url()); }
     /// ```
     pub fn url(&self) -> &Url {
         &self.url
@@ -51,7 +51,7 @@ impl Authorization {
     /// [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token) needs it.
     ///
     /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) { let _v: &digime::auth::PkceCodeVerifier = auth.code_verifier(); }
+    /// # fn f(auth: digime::consent::Authorization) { let _v: &digime::consent::PkceCodeVerifier = auth.code_verifier(); }
     /// ```
     pub fn code_verifier(&self) -> &PkceCodeVerifier {
         &self.code_verifier
@@ -61,7 +61,7 @@ impl Authorization {
     /// missing `session` is not an error, as in the official SDK).
     ///
     /// ```no_run
-    /// # fn f(auth: digime::auth::Authorization) {
+    /// # fn f(auth: digime::consent::Authorization) {
     /// if let Some(session) = auth.read_session() { println!("{:?}", session.expires_at()); }
     /// # }
     /// ```
@@ -79,7 +79,7 @@ impl Authorization {
 /// the Unix epoch>}`.
 ///
 /// ```no_run
-/// # fn f(s: &digime::auth::ReadSession) { println!("{} until {:?}", s.key(), s.expires_at()); }
+/// # fn f(s: &digime::consent::ReadSession) { println!("{} until {:?}", s.key(), s.expires_at()); }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadSession {
@@ -92,7 +92,7 @@ impl ReadSession {
     /// The session key.
     ///
     /// ```no_run
-    /// # fn f(s: &digime::auth::ReadSession) { let _ = s.key(); }
+    /// # fn f(s: &digime::consent::ReadSession) { let _ = s.key(); }
     /// ```
     pub fn key(&self) -> &str {
         &self.key
@@ -103,7 +103,7 @@ impl ReadSession {
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// let s: digime::auth::ReadSession = serde_json::from_str(r#"{"key":"k","expiry":1767225600123}"#).unwrap();
+    /// let s: digime::consent::ReadSession = serde_json::from_str(r#"{"key":"k","expiry":1767225600123}"#).unwrap();
     /// assert_eq!(s.expires_at(), UNIX_EPOCH + Duration::from_millis(1767225600123));
     /// ```
     pub fn expires_at(&self) -> SystemTime {

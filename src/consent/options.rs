@@ -41,7 +41,7 @@ impl SourceType {
 /// scope and the limits, passed to digi.me as they are.
 ///
 /// ```
-/// let options = digime::auth::PullSessionOptions::new()
+/// let options = digime::consent::PullSessionOptions::new()
 ///     .scope(serde_json::json!({ "timeRanges": [{ "last": "7d" }] }))
 ///     .limits(serde_json::json!({ "duration": { "sourceFetch": 60 } }));
 /// assert!(options.scope.is_some() && options.limits.is_some());
@@ -61,7 +61,7 @@ impl PullSessionOptions {
     /// No scope and no limits: digi.me's defaults.
     ///
     /// ```
-    /// assert_eq!(digime::auth::PullSessionOptions::new(), Default::default());
+    /// assert_eq!(digime::consent::PullSessionOptions::new(), Default::default());
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -70,7 +70,7 @@ impl PullSessionOptions {
     /// Sets the scope (`CAScope`), such as `{"timeRanges":[{"last":"7d"}]}`.
     ///
     /// ```
-    /// let o = digime::auth::PullSessionOptions::new().scope(serde_json::json!({}));
+    /// let o = digime::consent::PullSessionOptions::new().scope(serde_json::json!({}));
     /// assert_eq!(o.scope, Some(serde_json::json!({})));
     /// ```
     pub fn scope(mut self, scope: serde_json::Value) -> Self {
@@ -81,7 +81,7 @@ impl PullSessionOptions {
     /// Sets the limits, such as `{"duration":{"sourceFetch":60}}`.
     ///
     /// ```
-    /// let o = digime::auth::PullSessionOptions::new().limits(serde_json::json!({"duration":{"sourceFetch":60}}));
+    /// let o = digime::consent::PullSessionOptions::new().limits(serde_json::json!({"duration":{"sourceFetch":60}}));
     /// assert!(o.limits.is_some());
     /// ```
     pub fn limits(mut self, limits: serde_json::Value) -> Self {
@@ -94,7 +94,7 @@ impl PullSessionOptions {
 /// sources.
 ///
 /// ```
-/// let sample = digime::auth::SampleDataOptions::new().data_set("default").auto_onboard(true);
+/// let sample = digime::consent::SampleDataOptions::new().data_set("default").auto_onboard(true);
 /// assert_eq!(sample.data_set.as_deref(), Some("default"));
 /// assert!(sample.auto_onboard);
 /// ```
@@ -111,7 +111,7 @@ impl SampleDataOptions {
     /// No data set named, and the user is asked before onboarding.
     ///
     /// ```
-    /// assert!(!digime::auth::SampleDataOptions::new().auto_onboard);
+    /// assert!(!digime::consent::SampleDataOptions::new().auto_onboard);
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -120,7 +120,7 @@ impl SampleDataOptions {
     /// The sample data set to offer (`sampleDataSet`).
     ///
     /// ```
-    /// let o = digime::auth::SampleDataOptions::new().data_set("default");
+    /// let o = digime::consent::SampleDataOptions::new().data_set("default");
     /// assert_eq!(o.data_set.as_deref(), Some("default"));
     /// ```
     pub fn data_set(mut self, data_set: impl Into<String>) -> Self {
@@ -131,7 +131,7 @@ impl SampleDataOptions {
     /// Onboard the sample source without asking (`sampleDataAutoOnboard`).
     ///
     /// ```
-    /// assert!(digime::auth::SampleDataOptions::new().auto_onboard(true).auto_onboard);
+    /// assert!(digime::consent::SampleDataOptions::new().auto_onboard(true).auto_onboard);
     /// ```
     pub fn auto_onboard(mut self, auto_onboard: bool) -> Self {
         self.auto_onboard = auto_onboard;
@@ -149,7 +149,7 @@ impl SampleDataOptions {
 /// percent-encoded twice on the wire.
 ///
 /// ```
-/// use digime::auth::SourcesScope;
+/// use digime::consent::SourcesScope;
 /// let scope = SourcesScope::new().data_types(["medical"]).organization_type("hospital");
 /// assert_eq!(
 ///     serde_json::to_string(&scope).unwrap(),
@@ -189,7 +189,7 @@ impl SourcesScope {
     /// No data type and no organization type: every source.
     ///
     /// ```
-    /// assert_eq!(digime::auth::SourcesScope::new(), Default::default());
+    /// assert_eq!(digime::consent::SourcesScope::new(), Default::default());
     /// ```
     pub fn new() -> Self {
         Self::default()
@@ -198,7 +198,7 @@ impl SourcesScope {
     /// Offers only sources that hold these data types (`dataType`).
     ///
     /// ```
-    /// let scope = digime::auth::SourcesScope::new().data_types(["medical", "fitness"]);
+    /// let scope = digime::consent::SourcesScope::new().data_types(["medical", "fitness"]);
     /// assert_eq!(scope.data_types, ["medical", "fitness"]);
     /// ```
     pub fn data_types<I, S>(mut self, data_types: I) -> Self
@@ -214,7 +214,7 @@ impl SourcesScope {
     /// (`organizationType`).
     ///
     /// ```
-    /// let scope = digime::auth::SourcesScope::new().organization_type("hospital");
+    /// let scope = digime::consent::SourcesScope::new().organization_type("hospital");
     /// assert_eq!(scope.organization_type.as_deref(), Some("hospital"));
     /// ```
     pub fn organization_type(mut self, organization_type: impl Into<String>) -> Self {
@@ -295,7 +295,7 @@ fn bool_str(value: bool) -> &'static str {
 /// examples; each builder has an `options: PageOptions` field.
 macro_rules! page_option_setters {
     ($builder:literal: $($name:ident),+ $(,)?) => {
-        $( $crate::auth::options::page_option_setters!(@one $builder $name); )+
+        $( $crate::consent::options::page_option_setters!(@one $builder $name); )+
     };
     (@one $builder:literal source_type) => {
         /// Which services the consent page lists (default
@@ -331,7 +331,7 @@ macro_rules! page_option_setters {
         /// body's `actions`. Without them, `actions` is left out.
         ///
         #[doc = concat!("```no_run\n# fn f(b: ", $builder, ") { let _ = b.pull_session(Default::default()); }\n```")]
-        pub fn pull_session(mut self, options: $crate::auth::PullSessionOptions) -> Self {
+        pub fn pull_session(mut self, options: $crate::consent::PullSessionOptions) -> Self {
             self.options.pull = Some(options);
             self
         }
@@ -340,7 +340,7 @@ macro_rules! page_option_setters {
         /// Offer digi.me's sample data.
         ///
         #[doc = concat!("```no_run\n# fn f(b: ", $builder, ") { let _ = b.sample_data(Default::default()); }\n```")]
-        pub fn sample_data(mut self, options: $crate::auth::SampleDataOptions) -> Self {
+        pub fn sample_data(mut self, options: $crate::consent::SampleDataOptions) -> Self {
             self.options.sample_data = Some(options);
             self
         }
@@ -358,10 +358,10 @@ macro_rules! page_option_setters {
     (@one $builder:literal sources_scope) => {
         /// Which sources the consent page offers, by data type and
         /// organization type (`sourcesScope`). See
-        /// [`SourcesScope`](crate::auth::SourcesScope).
+        /// [`SourcesScope`](crate::consent::SourcesScope).
         ///
-        #[doc = concat!("```no_run\n# fn f(b: ", $builder, ") { let _ = b.sources_scope(digime::auth::SourcesScope::new().data_types([\"medical\"])); }\n```")]
-        pub fn sources_scope(mut self, scope: $crate::auth::SourcesScope) -> Self {
+        #[doc = concat!("```no_run\n# fn f(b: ", $builder, ") { let _ = b.sources_scope(digime::consent::SourcesScope::new().data_types([\"medical\"])); }\n```")]
+        pub fn sources_scope(mut self, scope: $crate::consent::SourcesScope) -> Self {
             self.options.sources_scope = Some(scope);
             self
         }

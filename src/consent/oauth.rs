@@ -20,7 +20,7 @@ use crate::error::Result;
 /// plain string, for storing it with the browser session.
 ///
 /// ```
-/// use digime::auth::ConsentState;
+/// use digime::consent::ConsentState;
 /// let state = ConsentState::generate()?;
 /// assert_eq!(state.as_str().len(), 32);
 /// assert_ne!(state, ConsentState::generate()?);
@@ -44,7 +44,7 @@ impl ConsentState {
     /// session.
     ///
     /// ```
-    /// let state = digime::auth::ConsentState::new("s-1");
+    /// let state = digime::consent::ConsentState::new("s-1");
     /// assert_eq!(state.as_str(), "s-1");
     /// ```
     pub fn new(value: impl Into<String>) -> Self {
@@ -58,7 +58,7 @@ impl ConsentState {
     /// unlikely case the CSPRNG cannot be read; it never blocks or loops.
     ///
     /// ```
-    /// let state = digime::auth::ConsentState::generate()?;
+    /// let state = digime::consent::ConsentState::generate()?;
     /// assert!(state.as_str().bytes().all(|b| b.is_ascii_alphanumeric()));
     /// # Ok::<(), digime::Error>(())
     /// ```
@@ -69,7 +69,7 @@ impl ConsentState {
     /// The value.
     ///
     /// ```
-    /// assert_eq!(digime::auth::ConsentState::new("s").as_str(), "s");
+    /// assert_eq!(digime::consent::ConsentState::new("s").as_str(), "s");
     /// ```
     pub fn as_str(&self) -> &str {
         &self.0
@@ -78,7 +78,7 @@ impl ConsentState {
 
 impl From<String> for ConsentState {
     /// ```
-    /// let state: digime::auth::ConsentState = String::from("s").into();
+    /// let state: digime::consent::ConsentState = String::from("s").into();
     /// assert_eq!(state.as_str(), "s");
     /// ```
     fn from(value: String) -> Self {
@@ -88,7 +88,7 @@ impl From<String> for ConsentState {
 
 impl From<&str> for ConsentState {
     /// ```
-    /// let state: digime::auth::ConsentState = "s".into();
+    /// let state: digime::consent::ConsentState = "s".into();
     /// assert_eq!(state.as_str(), "s");
     /// ```
     fn from(value: &str) -> Self {
@@ -104,7 +104,7 @@ impl From<&str> for ConsentState {
 /// the value takes an explicit [`ExposeSecret::expose_secret`].
 ///
 /// ```
-/// use digime::auth::AuthorizationCode;
+/// use digime::consent::AuthorizationCode;
 /// use digime::secrecy::ExposeSecret;
 /// let code = AuthorizationCode::new("c-1");
 /// assert_eq!(code.expose_secret(), "c-1");
@@ -117,7 +117,7 @@ impl AuthorizationCode {
     /// A code from its value, such as one your own callback handler read.
     ///
     /// ```
-    /// let code = digime::auth::AuthorizationCode::new("c-1");
+    /// let code = digime::consent::AuthorizationCode::new("c-1");
     /// # let _ = code;
     /// ```
     pub fn new(value: impl Into<String>) -> Self {
@@ -128,7 +128,7 @@ impl AuthorizationCode {
 impl ExposeSecret<str> for AuthorizationCode {
     /// ```
     /// use digime::secrecy::ExposeSecret;
-    /// assert_eq!(digime::auth::AuthorizationCode::new("c").expose_secret(), "c");
+    /// assert_eq!(digime::consent::AuthorizationCode::new("c").expose_secret(), "c");
     /// ```
     fn expose_secret(&self) -> &str {
         self.0.expose_secret()
@@ -160,7 +160,7 @@ impl fmt::Debug for AuthorizationCode {
 /// callback is what it is for.
 ///
 /// ```
-/// use digime::auth::PkceCodeVerifier;
+/// use digime::consent::PkceCodeVerifier;
 /// use digime::secrecy::ExposeSecret;
 /// let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
 /// assert_eq!(format!("{verifier:?}"), "PkceCodeVerifier([redacted])");
@@ -177,7 +177,7 @@ impl PkceCodeVerifier {
     ///
     /// ```
     /// use digime::secrecy::ExposeSecret;
-    /// let verifier = digime::auth::PkceCodeVerifier::new("v-1");
+    /// let verifier = digime::consent::PkceCodeVerifier::new("v-1");
     /// assert_eq!(verifier.expose_secret(), "v-1");
     /// ```
     pub fn new(value: impl Into<String>) -> Self {
@@ -188,7 +188,7 @@ impl PkceCodeVerifier {
 impl ExposeSecret<str> for PkceCodeVerifier {
     /// ```
     /// use digime::secrecy::ExposeSecret;
-    /// assert_eq!(digime::auth::PkceCodeVerifier::new("v").expose_secret(), "v");
+    /// assert_eq!(digime::consent::PkceCodeVerifier::new("v").expose_secret(), "v");
     /// ```
     fn expose_secret(&self) -> &str {
         self.0.expose_secret()

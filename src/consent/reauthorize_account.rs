@@ -13,9 +13,9 @@ use std::fmt;
 use reqwest::Method;
 use serde::Deserialize;
 
-use super::consent::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
 use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
+use super::page::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{
     ConsentAccountIdMissing, ConsentAccountIdSet, ConsentCallbackMissing, ConsentCallbackSet,
@@ -129,7 +129,7 @@ impl<A> ReauthorizeAccountBuilder<ConsentCallbackMissing, A> {
     /// be allowed for the contract.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::ReauthorizeAccountBuilder) { let _ = b.callback("https://my.app/cb"); }
+    /// # fn f(b: digime::consent::ReauthorizeAccountBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
     pub fn callback(
         self,
@@ -152,7 +152,7 @@ impl<C> ReauthorizeAccountBuilder<C, ConsentAccountIdMissing> {
     /// [`read_accounts`](DigiMe::read_accounts).
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::ReauthorizeAccountBuilder) { let _ = b.account_id("acc-1"); }
+    /// # fn f(b: digime::consent::ReauthorizeAccountBuilder) { let _ = b.account_id("acc-1"); }
     /// ```
     pub fn account_id(
         self,
@@ -175,20 +175,20 @@ impl<C, A> ReauthorizeAccountBuilder<C, A> {
     /// it with [`AccountCallback::verify_state`](super::AccountCallback::verify_state).
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::ReauthorizeAccountBuilder) { let _ = b.state("s-1"); }
+    /// # fn f(b: digime::consent::ReauthorizeAccountBuilder) { let _ = b.state("s-1"); }
     /// ```
     pub fn state(mut self, state: impl Into<ConsentState>) -> Self {
         self.state = Some(state.into());
         self
     }
 
-    page_option_setters!("digime::auth::ReauthorizeAccountBuilder": locale);
+    page_option_setters!("digime::consent::ReauthorizeAccountBuilder": locale);
 
     /// Called once with the new token when the SDK refreshes it during this
     /// call.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::ReauthorizeAccountBuilder) { let _ = b.on_access_token_change(|t| { let _ = t; }); }
+    /// # fn f(b: digime::consent::ReauthorizeAccountBuilder) { let _ = b.on_access_token_change(|t| { let _ = t; }); }
     /// ```
     pub fn on_access_token_change(
         mut self,

@@ -10,8 +10,8 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::authorize::ReadSession;
-use super::consent::agent_body;
 use super::options::PullSessionOptions;
+use super::page::agent_body;
 use crate::DigiMe;
 use crate::client::{TokenState, user_call};
 use crate::contract::ContractDetails;

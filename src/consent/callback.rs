@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// The query digi.me sends the user back with, parsed.
 ///
 /// ```
-/// use digime::auth::AuthorizeCallback;
+/// use digime::consent::AuthorizeCallback;
 /// # fn main() -> digime::Result<()> {
 /// let cb = AuthorizeCallback::from_url(
 ///     "https://my.app/cb?success=true&code=c-1&state=s-1&accountReference=ref-9",
@@ -47,7 +47,7 @@ impl AuthorizeCallback {
     /// Parses the full callback URL.
     ///
     /// ```
-    /// let err = digime::auth::AuthorizeCallback::from_url("not a url").unwrap_err();
+    /// let err = digime::consent::AuthorizeCallback::from_url("not a url").unwrap_err();
     /// assert_eq!(err.field(), Some("callback_url"));
     /// ```
     pub fn from_url(url: &str) -> Result<Self> {
@@ -57,7 +57,7 @@ impl AuthorizeCallback {
     /// Parses the query string alone (with or without the leading `?`).
     ///
     /// ```
-    /// let cb = digime::auth::AuthorizeCallback::from_query("?success=true&code=c&state=s").unwrap();
+    /// let cb = digime::consent::AuthorizeCallback::from_query("?success=true&code=c&state=s").unwrap();
     /// assert_eq!(cb.state().map(|s| s.as_str()), Some("s"));
     /// ```
     pub fn from_query(query: &str) -> Result<Self> {
@@ -77,7 +77,7 @@ impl AuthorizeCallback {
     ///
     /// ```
     /// use digime::secrecy::ExposeSecret;
-    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c-1").unwrap();
+    /// let cb = digime::consent::AuthorizeCallback::from_query("success=true&code=c-1").unwrap();
     /// assert_eq!(cb.code().expose_secret(), "c-1");
     /// ```
     pub fn code(&self) -> &AuthorizationCode {
@@ -87,7 +87,7 @@ impl AuthorizeCallback {
     /// The state, as it came back.
     ///
     /// ```
-    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
+    /// let cb = digime::consent::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
     /// assert_eq!(cb.state().map(|s| s.as_str()), Some("s"));
     /// ```
     pub fn state(&self) -> Option<&ConsentState> {
@@ -98,7 +98,7 @@ impl AuthorizeCallback {
     /// account's `reference` in read accounts to get its `id`.
     ///
     /// ```
-    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&accountReference=r").unwrap();
+    /// let cb = digime::consent::AuthorizeCallback::from_query("success=true&code=c&accountReference=r").unwrap();
     /// assert_eq!(cb.account_reference(), Some("r"));
     /// ```
     pub fn account_reference(&self) -> Option<&str> {
@@ -111,7 +111,7 @@ impl AuthorizeCallback {
     /// `state`: do not exchange the code.
     ///
     /// ```
-    /// let cb = digime::auth::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
+    /// let cb = digime::consent::AuthorizeCallback::from_query("success=true&code=c&state=s").unwrap();
     /// assert!(cb.verify_state(&"s".into()).is_ok());
     /// assert_eq!(cb.verify_state(&"other".into()).unwrap_err().field(), Some("state"));
     /// ```
@@ -125,7 +125,7 @@ impl AuthorizeCallback {
 /// exchanged after these flows).
 ///
 /// ```
-/// use digime::auth::AccountCallback;
+/// use digime::consent::AccountCallback;
 /// # fn main() -> digime::Result<()> {
 /// let cb = AccountCallback::from_url("https://my.app/onboarded?success=true&accountReference=ref-9&state=s-1")?;
 /// cb.verify_state(&"s-1".into())?;
@@ -146,7 +146,7 @@ impl AccountCallback {
     /// Parses the full callback URL.
     ///
     /// ```
-    /// let err = digime::auth::AccountCallback::from_url("not a url").unwrap_err();
+    /// let err = digime::consent::AccountCallback::from_url("not a url").unwrap_err();
     /// assert_eq!(err.field(), Some("callback_url"));
     /// ```
     pub fn from_url(url: &str) -> Result<Self> {
@@ -156,7 +156,7 @@ impl AccountCallback {
     /// Parses the query string alone (with or without the leading `?`).
     ///
     /// ```
-    /// let cb = digime::auth::AccountCallback::from_query("?success=true&accountReference=r").unwrap();
+    /// let cb = digime::consent::AccountCallback::from_query("?success=true&accountReference=r").unwrap();
     /// assert_eq!(cb.account_reference(), Some("r"));
     /// ```
     pub fn from_query(query: &str) -> Result<Self> {
@@ -172,7 +172,7 @@ impl AccountCallback {
     /// ([`AccountsOutcome::find_by_reference`](crate::calls::AccountsOutcome::find_by_reference)).
     ///
     /// ```
-    /// let cb = digime::auth::AccountCallback::from_query("success=true&accountReference=r").unwrap();
+    /// let cb = digime::consent::AccountCallback::from_query("success=true&accountReference=r").unwrap();
     /// assert_eq!(cb.account_reference(), Some("r"));
     /// ```
     pub fn account_reference(&self) -> Option<&str> {
@@ -182,7 +182,7 @@ impl AccountCallback {
     /// The state, as it came back.
     ///
     /// ```
-    /// let cb = digime::auth::AccountCallback::from_query("success=true&state=s").unwrap();
+    /// let cb = digime::consent::AccountCallback::from_query("success=true&state=s").unwrap();
     /// assert_eq!(cb.state().map(|s| s.as_str()), Some("s"));
     /// ```
     pub fn state(&self) -> Option<&ConsentState> {
@@ -195,7 +195,7 @@ impl AccountCallback {
     /// `state`.
     ///
     /// ```
-    /// let cb = digime::auth::AccountCallback::from_query("success=true&state=s").unwrap();
+    /// let cb = digime::consent::AccountCallback::from_query("success=true&state=s").unwrap();
     /// assert!(cb.verify_state(&"s".into()).is_ok());
     /// assert_eq!(cb.verify_state(&"other".into()).unwrap_err().field(), Some("state"));
     /// ```

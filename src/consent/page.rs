@@ -104,7 +104,7 @@ impl ConsentLink {
     /// The consent page to send the user to. It implements `Display`.
     ///
     /// ```no_run
-    /// # fn f(link: digime::auth::ConsentLink) { println!("{}", link.url()); }
+    /// # fn f(link: digime::consent::ConsentLink) { println!("{}", link.url()); }
     /// ```
     pub fn url(&self) -> &Url {
         &self.url
@@ -114,7 +114,7 @@ impl ConsentLink {
     /// when read-session options were sent).
     ///
     /// ```no_run
-    /// # fn f(link: digime::auth::ConsentLink) { let _ = link.read_session().map(|s| s.key()); }
+    /// # fn f(link: digime::consent::ConsentLink) { let _ = link.read_session().map(|s| s.key()); }
     /// ```
     pub fn read_session(&self) -> Option<&ReadSession> {
         self.session.as_ref()
@@ -124,7 +124,7 @@ impl ConsentLink {
     /// same.
     ///
     /// ```no_run
-    /// # fn f(link: digime::auth::ConsentLink) { let _t = link.user_access_token(); }
+    /// # fn f(link: digime::consent::ConsentLink) { let _t = link.user_access_token(); }
     /// ```
     pub fn user_access_token(&self) -> &UserAccessToken {
         &self.token
@@ -133,7 +133,7 @@ impl ConsentLink {
     /// True when the SDK refreshed the token during this call.
     ///
     /// ```no_run
-    /// # fn f(link: digime::auth::ConsentLink) { if link.token_refreshed() { /* store it */ } }
+    /// # fn f(link: digime::consent::ConsentLink) { if link.token_refreshed() { /* store it */ } }
     /// ```
     pub fn token_refreshed(&self) -> bool {
         self.refreshed
@@ -146,7 +146,7 @@ impl ConsentLink {
     /// copy to keep. `None` when nothing had to be written or it was.
     ///
     /// ```no_run
-    /// # fn f(o: &digime::auth::ConsentLink) {
+    /// # fn f(o: &digime::consent::ConsentLink) {
     /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
     /// # }
     /// ```
@@ -157,7 +157,7 @@ impl ConsentLink {
     /// The token to store, by value.
     ///
     /// ```no_run
-    /// # fn f(link: digime::auth::ConsentLink) { let _t: digime::UserAccessToken = link.into_user_access_token(); }
+    /// # fn f(link: digime::consent::ConsentLink) { let _t: digime::UserAccessToken = link.into_user_access_token(); }
     /// ```
     pub fn into_user_access_token(self) -> UserAccessToken {
         self.token

@@ -1,4 +1,4 @@
-//! Authorization, the account lifecycle, and tokens.
+//! The consent flows: authorize, reauthorize, onboard, an account's reauthorization, and the code exchange that ends them.
 //!
 //! The consent flows, each a builder whose required inputs are checked at
 //! compile time (its type states are in [`state`]):
@@ -13,12 +13,12 @@
 //!   consent again.
 //!
 //! What they share: `reference.rs` (the `oauth/token/reference` call of the
-//! last three), `consent.rs` (the callback check, the request body, the
+//! last three), `page.rs` (the callback check, the request body, the
 //! consent page's URL, [`ConsentLink`]), `options.rs` (the pages' optional
 //! settings), and [`AuthorizeCallback`] / [`AccountCallback`]
 //! (`callback.rs`), the redirects after consent.
 //!
-//! Tokens (the refresh protocol itself is described in the [scaling guide](crate::guide::scaling)):
+//! Tokens:
 //!
 //! - `exchange.rs`: the authorization-code grant, and the explicit refresh.
 //! - `pkce.rs`: the code verifier and challenge.
@@ -30,11 +30,11 @@
 
 mod authorize;
 mod callback;
-mod consent;
 mod exchange;
 mod oauth;
 mod onboard;
 mod options;
+mod page;
 mod pkce;
 mod reauthorize;
 mod reauthorize_account;
@@ -43,9 +43,9 @@ pub mod state;
 
 pub use authorize::{Authorization, AuthorizeBuilder, AuthorizeFuture, ReadSession};
 pub use callback::{AccountCallback, AuthorizeCallback};
-pub use consent::{ConsentLink, ConsentLinkFuture};
 pub use oauth::{AuthorizationCode, ConsentState, PkceCodeVerifier};
 pub use onboard::OnboardBuilder;
 pub use options::{PullSessionOptions, SampleDataOptions, SourceType, SourcesScope};
+pub use page::{ConsentLink, ConsentLinkFuture};
 pub use reauthorize::ReauthorizeBuilder;
 pub use reauthorize_account::ReauthorizeAccountBuilder;

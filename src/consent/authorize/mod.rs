@@ -96,7 +96,7 @@ impl<S> AuthorizeBuilder<ConsentCallbackMissing, S> {
     /// be allowed for the contract.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) { let _ = b.callback("https://my.app/cb"); }
+    /// # fn f(b: digime::consent::AuthorizeBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
     pub fn callback(self, url: impl Into<String>) -> AuthorizeBuilder<ConsentCallbackSet, S> {
         AuthorizeBuilder {
@@ -117,8 +117,8 @@ impl<C> AuthorizeBuilder<C, ConsentStateMissing> {
     /// [`AuthorizeCallback::verify_state`](super::AuthorizeCallback::verify_state).
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder) -> digime::Result<()> {
-    /// let state = digime::auth::ConsentState::generate()?;
+    /// # fn f(b: digime::consent::AuthorizeBuilder) -> digime::Result<()> {
+    /// let state = digime::consent::ConsentState::generate()?;
     /// let _ = b.state(state.clone());
     /// # Ok(()) }
     /// ```
@@ -138,14 +138,14 @@ impl<C, S> AuthorizeBuilder<C, S> {
     /// The user's existing token: the new contract joins the same library.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::AuthorizeBuilder, t: &digime::UserAccessToken) { let _ = b.user_access_token(t); }
+    /// # fn f(b: digime::consent::AuthorizeBuilder, t: &digime::UserAccessToken) { let _ = b.user_access_token(t); }
     /// ```
     pub fn user_access_token(mut self, token: &UserAccessToken) -> Self {
         self.user_access_token = Some(token.clone());
         self
     }
 
-    page_option_setters!("digime::auth::AuthorizeBuilder":
+    page_option_setters!("digime::consent::AuthorizeBuilder":
         source_type,
         service_id,
         locale,

@@ -11,9 +11,9 @@
 use std::fmt;
 
 use super::authorize::{Authorization, AuthorizeFuture};
-use super::consent::{check_callback, page_url};
 use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
+use super::page::{check_callback, page_url};
 use super::pkce;
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{
@@ -104,7 +104,7 @@ impl<S> ReauthorizeBuilder<ConsentCallbackMissing, S> {
     /// be allowed for the contract.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::ReauthorizeBuilder) { let _ = b.callback("https://my.app/cb"); }
+    /// # fn f(b: digime::consent::ReauthorizeBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
     pub fn callback(self, url: impl Into<String>) -> ReauthorizeBuilder<ConsentCallbackSet, S> {
         ReauthorizeBuilder {
@@ -126,7 +126,7 @@ impl<C> ReauthorizeBuilder<C, ConsentStateMissing> {
     /// before you exchange the code.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::ReauthorizeBuilder) { let _ = b.state("s-1"); }
+    /// # fn f(b: digime::consent::ReauthorizeBuilder) { let _ = b.state("s-1"); }
     /// ```
     pub fn state(self, state: impl Into<ConsentState>) -> ReauthorizeBuilder<C, ConsentStateSet> {
         ReauthorizeBuilder {
@@ -141,7 +141,7 @@ impl<C> ReauthorizeBuilder<C, ConsentStateMissing> {
 }
 
 impl<C, S> ReauthorizeBuilder<C, S> {
-    page_option_setters!("digime::auth::ReauthorizeBuilder": locale, trigger_query, pull_session);
+    page_option_setters!("digime::consent::ReauthorizeBuilder": locale, trigger_query, pull_session);
 
     /// Calls `oauth/token/reference` with a fresh PKCE challenge and the
     /// user's last access token, verifies the server's token, and returns

@@ -24,8 +24,8 @@ impl DigiMe {
     /// is true.
     ///
     /// ```no_run
-    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, auth: digime::auth::Authorization, callback_url: &str) -> digime::Result<()> {
-    /// let callback = digime::auth::AuthorizeCallback::from_url(callback_url)?;
+    /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, auth: digime::consent::Authorization, callback_url: &str) -> digime::Result<()> {
+    /// let callback = digime::consent::AuthorizeCallback::from_url(callback_url)?;
     /// callback.verify_state(&"the-state-you-sent".into())?;
     /// let token = sdk.exchange_code_for_token(&contract, callback.code(), auth.code_verifier()).await?;
     /// let to_store = serde_json::to_string(&token).unwrap();

@@ -9,9 +9,9 @@
 
 use std::fmt;
 
-use super::consent::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
 use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
+use super::page::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{ConsentCallbackMissing, ConsentCallbackSet, OnboardHasCallback};
 use crate::DigiMe;
@@ -116,7 +116,7 @@ impl OnboardBuilder<ConsentCallbackMissing> {
     /// be allowed for the contract.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::OnboardBuilder) { let _ = b.callback("https://my.app/cb"); }
+    /// # fn f(b: digime::consent::OnboardBuilder) { let _ = b.callback("https://my.app/cb"); }
     /// ```
     pub fn callback(self, url: impl Into<String>) -> OnboardBuilder<ConsentCallbackSet> {
         OnboardBuilder {
@@ -136,14 +136,14 @@ impl<C> OnboardBuilder<C> {
     /// [`AccountCallback::verify_state`](super::AccountCallback::verify_state).
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::OnboardBuilder) { let _ = b.state("s-1"); }
+    /// # fn f(b: digime::consent::OnboardBuilder) { let _ = b.state("s-1"); }
     /// ```
     pub fn state(mut self, state: impl Into<ConsentState>) -> Self {
         self.state = Some(state.into());
         self
     }
 
-    page_option_setters!("digime::auth::OnboardBuilder":
+    page_option_setters!("digime::consent::OnboardBuilder":
         source_type,
         service_id,
         locale,
@@ -158,7 +158,7 @@ impl<C> OnboardBuilder<C> {
     /// call.
     ///
     /// ```no_run
-    /// # fn f(b: digime::auth::OnboardBuilder) { let _ = b.on_access_token_change(|t| { let _ = t; }); }
+    /// # fn f(b: digime::consent::OnboardBuilder) { let _ = b.on_access_token_change(|t| { let _ = t; }); }
     /// ```
     pub fn on_access_token_change(
         mut self,

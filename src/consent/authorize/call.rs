@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::authorization::{Authorization, ReadSession};
 use crate::DigiMe;
-use crate::auth::consent::{agent_body, check_callback, page_url};
-use crate::auth::oauth::ConsentState;
-use crate::auth::options::PageOptions;
-use crate::auth::pkce;
+use crate::consent::oauth::ConsentState;
+use crate::consent::options::PageOptions;
+use crate::consent::page::{agent_body, check_callback, page_url};
+use crate::consent::pkce;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
