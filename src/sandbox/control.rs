@@ -199,7 +199,7 @@ pub(crate) async fn post_contract(State(shared): State<Arc<Shared>>, body: Bytes
     let (pem, private) = match req.public_key_pem {
         Some(pem) => (pem, None),
         None => {
-            let private = super::generate_private_key_pem().map_err(from_error)?;
+            let private = super::util::generate_private_key_pem().map_err(from_error)?;
             (private.clone(), Some(private))
         }
     };
