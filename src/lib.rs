@@ -140,6 +140,7 @@ pub mod models;
 pub mod push;
 mod signer;
 pub mod store;
+mod time;
 mod token;
 mod tokens;
 mod transport;
