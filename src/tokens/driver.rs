@@ -109,7 +109,7 @@ impl DeskCell {
                     store,
                     format!(
                         "the refresh lease of user `{user}` stayed held by another process for \
-                         over {} s; nothing was refreshed",
+                         over {} s",
                         sdk.inner.tokens.config().patience().as_secs()
                     ),
                 ))
