@@ -78,8 +78,8 @@
 //! # }
 //! ```
 //!
-//! The markers and their sealed traits are in [`push::state`] and
-//! [`auth::state`].
+//! The markers and their sealed traits are in [`push::state`],
+//! [`auth::state`] and [`descriptor::state`], each named for its builder.
 //!
 //! ## Tokens and errors
 //!
@@ -131,7 +131,7 @@ pub mod bulk;
 pub mod calls;
 mod client;
 mod contract;
-mod descriptor;
+pub mod descriptor;
 pub mod error;
 pub mod guide;
 mod hex;

@@ -12,6 +12,17 @@ fn descriptor() -> FileDescriptor {
         .build()
 }
 
+// The descriptor's fields in the other order, the optional ones first.
+#[allow(dead_code)]
+fn descriptor_reversed() -> FileDescriptor {
+    FileDescriptor::builder()
+        .reference(vec!["lab-2024-001".to_string()])
+        .accounts(vec![Account::new("account-in-my-system")])
+        .tags(vec!["lab".to_string()])
+        .mime_type("application/pdf")
+        .build()
+}
+
 // Never called: the chains only need to type-check, no request is sent.
 #[allow(dead_code)]
 async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
