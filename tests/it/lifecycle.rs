@@ -319,11 +319,13 @@ async fn revoke_then_reauthorize_one_account() {
         env.sandbox
             .accounts(USER)
             .into_iter()
-            .find(|a| a["id"] == account)
-            .unwrap()["accessTokenStatus"]["authorized"]
-            .clone()
+            .find(|a| a.id == account)
+            .unwrap()
+            .access_token_status
+            .unwrap()
+            .authorized
     };
-    assert_eq!(status(&env), false);
+    assert!(!status(&env));
     let err = provider_push(&env, &env.token, account)
         .send()
         .await
@@ -363,7 +365,7 @@ async fn revoke_then_reauthorize_one_account() {
         callback.account_reference(),
         Some(format!("ref-{account}").as_str())
     );
-    assert_eq!(status(&env), true);
+    assert!(status(&env));
     provider_push(&env, &env.token, account)
         .send()
         .await

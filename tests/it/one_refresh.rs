@@ -329,7 +329,8 @@ async fn a_refresh_whose_answer_is_lost_ends_in_a_clear_reauthorization() {
         .expect_err("the old refresh token is spent");
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired, "{err:?}");
     assert!(
-        err.to_string().starts_with("the refresh token was rejected"),
+        err.to_string()
+            .starts_with("the refresh token was rejected"),
         "{err}"
     );
     assert!(env.sandbox.library(USER).is_empty());
