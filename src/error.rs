@@ -460,8 +460,18 @@ impl Error {
         self
     }
 
-    /// A token store failed. `store` names it (never with a password).
-    pub(crate) fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
+    /// An [`ErrorKind::TokenStore`] error naming `store` (never with a
+    /// password) and saying what failed: what a
+    /// [`TokenStore`](crate::store::TokenStore) implementation returns
+    /// when its database fails. The only public constructor of [`Error`]:
+    /// every other error comes from the SDK itself.
+    ///
+    /// ```
+    /// let err = digime::Error::token_store("redis://cache:6379", "the connection was refused");
+    /// assert_eq!(err.kind(), digime::ErrorKind::TokenStore);
+    /// assert_eq!(err.to_string(), "token store redis://cache:6379: the connection was refused");
+    /// ```
+    pub fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
         Self::new(
             ErrorKind::TokenStore,
             format!("token store {store}: {what}"),

@@ -15,14 +15,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// let json = r#"{"id":"acc-1","reference":"ref-1","type":"USER","createdDate":1,"updatedDate":2,
 ///   "serviceGroupId":2,"serviceGroupName":"Medical","serviceTypeId":7,"serviceTypeName":"MedMij",
 ///   "serviceTypeReference":"medmij","sourceId":12,"accessTokenStatus":{"authorized":true}}"#;
-/// let account: digime::ServiceAccount = serde_json::from_str(json).unwrap();
+/// let account: digime::models::ServiceAccount = serde_json::from_str(json).unwrap();
 /// assert_eq!(account.id, "acc-1");
 /// assert_eq!(account.reference.as_deref(), Some("ref-1"));
 /// assert_eq!(account.account_type, Some(digime::models::AccountType::User));
 /// assert_eq!(account.access_token_status.unwrap().authorized, true);
 ///
 /// // A field the server left out reads as `None`, not as a made-up value.
-/// let bare: digime::ServiceAccount = serde_json::from_str(r#"{"id":"acc-2"}"#).unwrap();
+/// let bare: digime::models::ServiceAccount = serde_json::from_str(r#"{"id":"acc-2"}"#).unwrap();
 /// assert_eq!((bare.reference, bare.account_type), (None, None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,7 +12,6 @@ use super::state::{
     ProviderAccountIdMissing, ProviderAccountIdSet, ProviderDataMissing, ProviderDataSet,
     ProviderHasAccountId, ProviderHasData, ProviderHasStandard, ProviderHasVersion,
     ProviderStandardMissing, ProviderStandardSet, ProviderVersionMissing, ProviderVersionSet,
-    Record,
 };
 use super::{PushContext, PushFuture};
 use crate::error::{Error, Result};
@@ -306,5 +305,19 @@ fn json_kind(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// A provider push's record, as [`ProviderDataSet`] carries it: health
+/// data, so `Debug` shows its size as JSON, never its content. Not
+/// nameable outside the crate.
+pub struct Record(pub(crate) Value);
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_vec(&self.0) {
+            Ok(json) => write!(f, "Record({} bytes of JSON)", json.len()),
+            Err(_) => f.write_str("Record(..)"),
+        }
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::support;
 
-use digime::auth::AuthorizeCallback;
-use digime::{ErrorKind, FhirVersion, SourceType, Standard};
+use digime::auth::{AuthorizeCallback, SourceType};
+use digime::{ErrorKind, FhirVersion, Standard};
 use support::{APP, CONTRACT, Env, USER, consent};
 
 #[tokio::test]

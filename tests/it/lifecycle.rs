@@ -5,9 +5,11 @@
 
 use crate::support;
 
-use digime::auth::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
+use digime::auth::{
+    AccountCallback, AuthorizeCallback, PullSessionOptions, SourceType, SourcesScope,
+};
 use digime::sandbox::RequestRecord;
-use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard};
+use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use support::{ACCOUNTS, APP, CONTRACT, Env, USER, consent, sha256_hex};
 
 fn text_file(

@@ -38,7 +38,7 @@ pub type AuthorizeFuture = Pin<Box<dyn Future<Output = Result<Authorization>> + 
 ///
 /// ```no_run
 /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails) -> digime::Result<()> {
-/// use digime::SourceType;
+/// use digime::auth::SourceType;
 /// let auth = sdk
 ///     .authorize(&contract)
 ///     .callback("https://my.app/digime/callback")

@@ -303,10 +303,10 @@ pub enum SourceTypeArg {
 }
 
 impl SourceTypeArg {
-    pub fn to_sdk(self) -> digime::SourceType {
+    pub fn to_sdk(self) -> digime::auth::SourceType {
         match self {
-            SourceTypeArg::Pull => digime::SourceType::Pull,
-            SourceTypeArg::Push => digime::SourceType::Push,
+            SourceTypeArg::Pull => digime::auth::SourceType::Pull,
+            SourceTypeArg::Push => digime::auth::SourceType::Push,
         }
     }
 }

@@ -77,7 +77,7 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
     let _: digime::Result<digime::auth::Authorization> = sdk
         .authorize(&c)
-        .source_type(digime::SourceType::Push)
+        .source_type(digime::auth::SourceType::Push)
         .state("s-1")
         .callback("https://my.app/cb")
         .send()
@@ -102,7 +102,7 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
     let _: digime::Result<digime::auth::ConsentLink> = sdk
         .onboard(&c, &t)
         .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]))
-        .source_type(digime::SourceType::Push)
+        .source_type(digime::auth::SourceType::Push)
         .callback("https://my.app/cb")
         .service_id(7)
         .state("s-1")
