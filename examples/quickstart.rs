@@ -14,9 +14,9 @@
 
 use std::error::Error;
 
-use digime::consent::{AuthorizeCallback, ConsentState};
+use digime::consent::{AuthorizeCallback, ConsentState, SourceType};
 use digime::sandbox::Sandbox;
-use digime::{Account, DigiMe, FhirVersion, FileDescriptor, SourceType, Standard};
+use digime::{Account, DigiMe, FhirVersion, FileDescriptor, Standard};
 
 const APP_ID: &str = "quickstart-app";
 const CONTRACT_ID: &str = "quickstart-write-contract";

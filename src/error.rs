@@ -237,20 +237,16 @@ impl Error {
     /// the status and the `X-Error-*` headers are kept.
     pub(crate) fn from_server_body_over_cap(server: ServerError, cap: usize) -> Self {
         let mut err = Self::from_server(server);
-        err.inner.message.push_str(&format!(
-            " (its error body is over the {} KiB cap on error bodies and was not read)",
-            cap / 1024
-        ));
+        err.inner
+            .message
+            .push_str(&format!(" (error body over {} KiB, not read)", cap / 1024));
         err
     }
 
     pub(crate) fn reauthorization_required(server: ServerError) -> Self {
         let mut err = Self::new(
             ErrorKind::ReauthorizationRequired,
-            format!(
-                "the refresh token was rejected ({server}): the user must consent again through \
-                 the reauthorize flow, which keeps their user id and library"
-            ),
+            format!("the refresh token was rejected ({server})"),
         );
         err.inner.server = Some(server);
         err
@@ -271,8 +267,7 @@ impl Error {
     pub(crate) fn data_not_replayable(token: crate::token::UserAccessToken) -> Self {
         let mut err = Self::new(
             ErrorKind::DataNotReplayable,
-            "the access token was refreshed after the data was read, and a reader cannot be \
-             read twice: the push was not stored",
+            "the push's data could not be sent again after the token refresh",
         );
         err.inner.token = Some(Box::new(token));
         err
@@ -329,10 +324,7 @@ impl Error {
     /// A local cryptographic failure: `what` could not be done (signing,
     /// drawing random bytes). Nothing was sent.
     pub(crate) fn crypto(what: impl fmt::Display) -> Self {
-        Self::new(
-            ErrorKind::Crypto,
-            format!("{what} failed on this machine (a cryptographic operation); nothing was sent"),
-        )
+        Self::new(ErrorKind::Crypto, format!("{what} failed on this machine"))
     }
 
     pub(crate) fn invalid_response(reason: impl Into<String>) -> Self {
@@ -366,11 +358,9 @@ impl Error {
         if !self.inner.may_have_been_stored {
             self.inner.may_have_been_stored = true;
             self.inner.message.push_str(if resent {
-                ": the push may have been stored, even more than once (an attempt failed after \
-                 digi.me may have received it, and the opt-in sends such attempts again)"
+                ": the push may have been stored, even more than once"
             } else {
-                ": the push may have been stored (digi.me may have received it before the \
-                 failure), so it was not sent again"
+                ": the push may have been stored"
             });
         }
         self
@@ -386,10 +376,9 @@ impl Error {
     ) -> Self {
         self.inner.refresh_may_have_happened = true;
         self.inner.token = Some(Box::new(attempted_with));
-        self.inner.message.push_str(
-            ": the refresh may have happened (digi.me may have acted on it before the \
-             failure), so it was not sent again",
-        );
+        self.inner
+            .message
+            .push_str(": the refresh may have happened");
         self
     }
 
@@ -397,11 +386,9 @@ impl Error {
     /// have spent the single-use code before the failure.
     pub(crate) fn mark_code_exchange_may_have_happened(mut self) -> Self {
         self.inner.refresh_may_have_happened = true;
-        self.inner.message.push_str(
-            ": the code exchange may have happened (digi.me may have acted on it before the \
-             failure), so it was not sent again; a code works once: if it was spent, the user \
-             must be authorized again",
-        );
+        self.inner
+            .message
+            .push_str(": the code exchange may have happened");
         self
     }
 
@@ -411,7 +398,8 @@ impl Error {
     /// after the whole body was sent. It stays true even when a later
     /// attempt failed cleanly. The SDK does not send such a push again
     /// unless [`DigiMeBuilder::retry_ambiguous_pushes`](crate::DigiMeBuilder::retry_ambiguous_pushes)
-    /// is on; the message says the push may have been stored.
+    /// is on (then the message says it may have been stored even more than
+    /// once); the message says the push may have been stored.
     ///
     /// What to do: pushing the same data again may leave a duplicate in the
     /// user's library. Reconcile first where you can (data that carries its
@@ -472,8 +460,18 @@ impl Error {
         self
     }
 
-    /// A token store failed. `store` names it (never with a password).
-    pub(crate) fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
+    /// An [`ErrorKind::TokenStore`] error naming `store` (never with a
+    /// password) and saying what failed: what a
+    /// [`TokenStore`](crate::store::TokenStore) implementation returns
+    /// when its database fails. The only public constructor of [`Error`]:
+    /// every other error comes from the SDK itself.
+    ///
+    /// ```
+    /// let err = digime::Error::token_store("redis://cache:6379", "the connection was refused");
+    /// assert_eq!(err.kind(), digime::ErrorKind::TokenStore);
+    /// assert_eq!(err.to_string(), "token store redis://cache:6379: the connection was refused");
+    /// ```
+    pub fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
         Self::new(
             ErrorKind::TokenStore,
             format!("token store {store}: {what}"),
@@ -678,7 +676,7 @@ mod tests {
     }
 
     #[test]
-    fn reauthorization_required_names_the_reauthorize_flow() {
+    fn reauthorization_required_says_what_was_rejected_and_no_more() {
         let err = Error::reauthorization_required(ServerError::new(
             401,
             Some("InvalidToken".into()),
@@ -686,10 +684,33 @@ mod tests {
             None,
         ));
         let text = err.to_string();
-        assert!(text.contains("reauthorize flow"), "{text}");
-        // A fact, not advice: `ErrorKind::ReauthorizationRequired` names the method.
-        assert!(!text.contains("DigiMe::"), "{text}");
-        assert!(!text.contains("authorized again"), "{text}");
+        assert_eq!(
+            text,
+            "the refresh token was rejected (HTTP 401 InvalidToken)"
+        );
+        // A fact, not advice: `ErrorKind::ReauthorizationRequired` names the flow.
+    }
+
+    #[test]
+    fn a_push_of_unknown_fate_and_a_refresh_that_may_have_happened_say_so_in_one_clause() {
+        let server = || ServerError::new(502, Some("BadGateway".into()), None, None);
+        let push = Error::from_server(server()).mark_may_have_been_stored(false);
+        assert_eq!(
+            push.to_string(),
+            "digi.me returned HTTP 502 BadGateway: the push may have been stored"
+        );
+        let twice = Error::from_server(server())
+            .mark_may_have_been_stored(true)
+            .mark_may_have_been_stored(true);
+        assert_eq!(
+            twice.to_string(),
+            "digi.me returned HTTP 502 BadGateway: the push may have been stored, even more than once"
+        );
+        let code = Error::from_server(server()).mark_code_exchange_may_have_happened();
+        assert_eq!(
+            code.to_string(),
+            "digi.me returned HTTP 502 BadGateway: the code exchange may have happened"
+        );
     }
 
     #[test]

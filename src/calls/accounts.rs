@@ -104,7 +104,7 @@ impl AccountsOutcome {
     /// ```no_run
     /// # fn f(o: digime::calls::AccountsOutcome) {
     /// let (accounts, token) = o.into_parts();
-    /// # let _: (Vec<digime::ServiceAccount>, digime::UserAccessToken) = (accounts, token); }
+    /// # let _: (Vec<digime::models::ServiceAccount>, digime::UserAccessToken) = (accounts, token); }
     /// ```
     pub fn into_parts(self) -> (Vec<ServiceAccount>, UserAccessToken) {
         (self.accounts, self.token)

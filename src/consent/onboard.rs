@@ -26,7 +26,7 @@ use crate::validate;
 ///
 /// ```no_run
 /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
-/// use digime::SourceType;
+/// use digime::consent::SourceType;
 /// let link = sdk
 ///     .onboard(&contract, &token)
 ///     .callback("https://my.app/digime/onboarded")

@@ -11,7 +11,7 @@ use url::form_urlencoded::Serializer;
 /// Which services the consent page offers.
 ///
 /// ```
-/// assert_eq!(digime::SourceType::Push.as_str(), "push");
+/// assert_eq!(digime::consent::SourceType::Push.as_str(), "push");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -27,7 +27,7 @@ impl SourceType {
     /// `pull` or `push`, as in the onboard URL.
     ///
     /// ```
-    /// assert_eq!(digime::SourceType::Pull.as_str(), "pull");
+    /// assert_eq!(digime::consent::SourceType::Pull.as_str(), "pull");
     /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -299,11 +299,11 @@ macro_rules! page_option_setters {
     };
     (@one $builder:literal source_type) => {
         /// Which services the consent page lists (default
-        /// [`SourceType::Pull`](crate::SourceType::Pull); `Push` lists only
+        /// [`SourceType::Pull`](crate::consent::SourceType::Pull); `Push` lists only
         /// services that accept provider pushes).
         ///
-        #[doc = concat!("```no_run\n# fn f(b: ", $builder, ") { let _ = b.source_type(digime::SourceType::Push); }\n```")]
-        pub fn source_type(mut self, source_type: $crate::SourceType) -> Self {
+        #[doc = concat!("```no_run\n# fn f(b: ", $builder, ") { let _ = b.source_type(digime::consent::SourceType::Push); }\n```")]
+        pub fn source_type(mut self, source_type: $crate::consent::SourceType) -> Self {
             self.options.source_type = source_type;
             self
         }

@@ -6,12 +6,11 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::outcome::{PushOutcome, run_push};
-use super::standard::{FhirVersion, Standard};
+use super::standard::{FhirVersion, Record, Standard};
 use super::state::{
     ProviderAccountIdMissing, ProviderAccountIdSet, ProviderDataMissing, ProviderDataSet,
     ProviderHasAccountId, ProviderHasData, ProviderHasStandard, ProviderHasVersion,
     ProviderStandardMissing, ProviderStandardSet, ProviderVersionMissing, ProviderVersionSet,
-    Record,
 };
 use super::{PushContext, PushFuture};
 use crate::error::{Error, Result};

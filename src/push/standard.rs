@@ -1,6 +1,8 @@
-//! What a provider push sends: the data standard and its version.
+//! What a provider push sends: the data standard, its version, and the record.
 
 use std::fmt;
+
+use serde_json::Value;
 
 /// The data standard of a provider push. FHIR is the only one today.
 ///
@@ -65,5 +67,19 @@ impl FhirVersion {
 impl fmt::Display for FhirVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A provider push's record, as [`ProviderDataSet`](super::state::ProviderDataSet) carries it: health
+/// data, so `Debug` shows its size as JSON, never its content. Not
+/// nameable outside the crate.
+pub struct Record(pub(crate) Value);
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_vec(&self.0) {
+            Ok(json) => write!(f, "Record({} bytes of JSON)", json.len()),
+            Err(_) => f.write_str("Record(..)"),
+        }
     }
 }

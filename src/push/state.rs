@@ -19,9 +19,7 @@
 //! # }
 //! ```
 
-use serde_json::Value;
-
-use super::standard::{FhirVersion, Standard};
+use super::standard::{FhirVersion, Record, Standard};
 use crate::descriptor::FileDescriptor;
 use crate::transport::FileData;
 
@@ -105,16 +103,3 @@ state_pair!(
     )]
     ProviderHasData::into_data
 );
-
-/// A provider push's record: health data, so `Debug` shows its size as
-/// JSON, never its content.
-pub struct Record(pub(crate) Value);
-
-impl std::fmt::Debug for Record {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match serde_json::to_vec(&self.0) {
-            Ok(json) => write!(f, "Record({} bytes of JSON)", json.len()),
-            Err(_) => f.write_str("Record(..)"),
-        }
-    }
-}

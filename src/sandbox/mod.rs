@@ -352,7 +352,7 @@ impl Sandbox {
     /// ```no_run
     /// # fn f(sandbox: digime::sandbox::Sandbox) -> digime::Result<()> {
     /// sandbox.create_user("user-1", &["acc-1", "acc-2"])?;
-    /// assert_eq!(sandbox.accounts("user-1")[0]["reference"], "ref-acc-1");
+    /// assert_eq!(sandbox.accounts("user-1")[0].reference.as_deref(), Some("ref-acc-1"));
     /// # Ok(()) }
     /// ```
     pub fn create_user(&self, user_id: &str, account_ids: &[&str]) -> Result<()> {
@@ -400,14 +400,17 @@ impl Sandbox {
         self.inner.shared.provider_pushes(user_id)
     }
 
-    /// The user's accounts, as `permission-access/accounts` returns them.
+    /// The user's accounts, as `permission-access/accounts` returns them,
+    /// read into the SDK's own model.
     ///
     /// ```no_run
     /// # fn f(sandbox: digime::sandbox::Sandbox) {
-    /// for account in sandbox.accounts("user-1") { println!("{} {}", account["id"], account["reference"]); }
+    /// for account in sandbox.accounts("user-1") {
+    ///     println!("{} {:?}", account.id, account.reference);
+    /// }
     /// # }
     /// ```
-    pub fn accounts(&self, user_id: &str) -> Vec<serde_json::Value> {
+    pub fn accounts(&self, user_id: &str) -> Vec<crate::models::ServiceAccount> {
         self.inner.shared.accounts(user_id)
     }
 

@@ -2,7 +2,7 @@
 //! pushes and request records.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -262,8 +262,13 @@ pub struct LibraryEntry {
     pub app_id: String,
     /// The contract that pushed it.
     pub contract_id: String,
-    /// When it was stored, in milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
+    /// When it was stored. Its JSON (`receivedAtMs`) is milliseconds since
+    /// the Unix epoch.
+    #[serde(
+        rename = "receivedAtMs",
+        serialize_with = "crate::time::epoch_ms::serialize"
+    )]
+    pub received_at: SystemTime,
 }
 
 impl fmt::Debug for LibraryEntry {
@@ -308,8 +313,13 @@ pub struct ProviderEntry {
     pub app_id: String,
     /// The contract that pushed it.
     pub contract_id: String,
-    /// When it was stored, in milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
+    /// When it was stored. Its JSON (`receivedAtMs`) is milliseconds since
+    /// the Unix epoch.
+    #[serde(
+        rename = "receivedAtMs",
+        serialize_with = "crate::time::epoch_ms::serialize"
+    )]
+    pub received_at: SystemTime,
 }
 
 /// One request the sandbox received, as `sandbox.requests()` and
@@ -354,6 +364,11 @@ pub struct RequestRecord {
     pub body_sha256: Option<String>,
     /// The fault applied, if any (`"status"`, `"delay"`, `"drop_connection"`).
     pub fault: Option<String>,
-    /// When the request arrived, in milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
+    /// When the request arrived. Its JSON (`received_at_ms`) is
+    /// milliseconds since the Unix epoch.
+    #[serde(
+        rename = "received_at_ms",
+        serialize_with = "crate::time::epoch_ms::serialize"
+    )]
+    pub received_at: SystemTime,
 }

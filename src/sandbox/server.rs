@@ -6,7 +6,7 @@
 //! which makes hyper close the TCP connection with no response written.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use super::drain::SharedBody;
 use super::model::{Fault, FaultBody, RequestRecord};
 use super::state::{Shared, normalize_fault_path};
-use super::util::{header_safe, html_escape, now_ms, random_alnum};
+use super::util::{header_safe, html_escape, random_alnum};
 
 /// The API's path prefix.
 pub(crate) const API_PREFIX: &str = "/v1.7/";
@@ -165,7 +165,7 @@ pub(crate) async fn record_and_fault(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let received_at_ms = now_ms();
+    let received_at = SystemTime::now();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let rel = relative_path(&path);
@@ -260,7 +260,7 @@ pub(crate) async fn record_and_fault(
         body_size: extra.body_size,
         body_sha256: extra.body_sha256,
         fault: fault_kind.map(str::to_string),
-        received_at_ms,
+        received_at,
     };
     shared.lock().push_record(record);
     resp

@@ -50,7 +50,7 @@ pub use postgres::{PostgresTokenStore, PostgresTokenStoreBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use deadpool_postgres;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::token::UserAccessToken;
 
 /// Where user access tokens live, shared by every process that pushes for
@@ -59,7 +59,7 @@ use crate::token::UserAccessToken;
 /// The trait is object-safe (`Arc<dyn TokenStore>`), its methods return
 /// boxed `Send` futures, and an implementation must be `Send + Sync`. Every
 /// error should be an [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore)
-/// naming the store; [`store_error`] makes one. The SDK puts a deadline on
+/// naming the store; [`Error::token_store`] makes one. The SDK puts a deadline on
 /// every call, so a call that hangs ends as such an error. A call must not
 /// block its thread (the SDK's refreshes share one): do blocking work with
 /// `tokio::task::spawn_blocking`, as [`FileTokenStore`] does.
@@ -378,18 +378,6 @@ pub fn refresh_fingerprint(token: &UserAccessToken) -> String {
 /// How many rotated-away-from fingerprints a store keeps per user, at the
 /// least.
 pub const ROTATED_KEPT: usize = 16;
-
-/// An [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) error naming
-/// `store` and saying what failed, for [`TokenStore`] implementations.
-///
-/// ```
-/// let err = digime::store::store_error("redis://cache:6379", "the connection was refused");
-/// assert_eq!(err.kind(), digime::ErrorKind::TokenStore);
-/// assert!(err.to_string().contains("redis://cache:6379"));
-/// ```
-pub fn store_error(store: impl fmt::Display, what: impl fmt::Display) -> Error {
-    Error::token_store(store, what)
-}
 
 /// A session's store and the user it holds the token of.
 #[derive(Clone, Debug)]

@@ -114,7 +114,7 @@ impl DeskCell {
                     store,
                     format!(
                         "the refresh lease of user `{user}` stayed held by another process for \
-                         over {} s; nothing was refreshed",
+                         over {} s",
                         tokens.config().patience().as_secs()
                     ),
                 ))

@@ -316,13 +316,12 @@ impl fmt::Display for LengthMismatch {
         match self.short_by {
             Some(missing) => write!(
                 f,
-                "the data ended {missing} bytes short of its declared length of {} bytes; \
-                 it was not sent in full",
+                "the data ended {missing} bytes short of its declared length of {} bytes",
                 self.declared
             ),
             None => write!(
                 f,
-                "the data is longer than its declared length of {} bytes; it was not sent in full",
+                "the data is longer than its declared length of {} bytes",
                 self.declared
             ),
         }

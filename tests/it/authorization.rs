@@ -4,8 +4,8 @@
 
 use crate::support;
 
-use digime::consent::AuthorizeCallback;
-use digime::{ErrorKind, FhirVersion, SourceType, Standard};
+use digime::consent::{AuthorizeCallback, SourceType};
+use digime::{ErrorKind, FhirVersion, Standard};
 use support::{APP, CONTRACT, Env, USER, consent};
 
 #[tokio::test]

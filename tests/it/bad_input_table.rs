@@ -10,11 +10,8 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Duration;
 
-use digime::consent::{AuthorizationCode, PkceCodeVerifier};
-use digime::{
-    Account, AuthorizeCallback, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor,
-    Standard,
-};
+use digime::consent::{AuthorizationCode, AuthorizeCallback, PkceCodeVerifier};
+use digime::{Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
 use support::{EC_PEM, Env, RSA_1024_PEM, USER};

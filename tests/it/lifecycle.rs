@@ -5,9 +5,11 @@
 
 use crate::support;
 
-use digime::consent::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
+use digime::consent::{
+    AccountCallback, AuthorizeCallback, PullSessionOptions, SourceType, SourcesScope,
+};
 use digime::sandbox::RequestRecord;
-use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard};
+use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use support::{ACCOUNTS, APP, CONTRACT, Env, USER, consent, sha256_hex};
 
 fn text_file(
@@ -67,13 +69,17 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
     env.sandbox.expire_refresh_token(USER);
 
     // The push needs a refresh, which is refused: reauthorization required,
-    // and the message names the reauthorize flow.
+    // and the message says what was rejected, with the server's code.
     let err = text_file(&env, &env.token, "lost")
         .send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired, "{err:?}");
-    assert!(err.to_string().contains("reauthorize flow"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the refresh token was rejected (HTTP 401 InvalidToken"),
+        "{err}"
+    );
     // A second try still says the refresh token expired.
     let again = env
         .sdk
@@ -315,11 +321,13 @@ async fn revoke_then_reauthorize_one_account() {
         env.sandbox
             .accounts(USER)
             .into_iter()
-            .find(|a| a["id"] == account)
-            .unwrap()["accessTokenStatus"]["authorized"]
-            .clone()
+            .find(|a| a.id == account)
+            .unwrap()
+            .access_token_status
+            .unwrap()
+            .authorized
     };
-    assert_eq!(status(&env), false);
+    assert!(!status(&env));
     let err = provider_push(&env, &env.token, account)
         .send()
         .await
@@ -359,7 +367,7 @@ async fn revoke_then_reauthorize_one_account() {
         callback.account_reference(),
         Some(format!("ref-{account}").as_str())
     );
-    assert_eq!(status(&env), true);
+    assert!(status(&env));
     provider_push(&env, &env.token, account)
         .send()
         .await

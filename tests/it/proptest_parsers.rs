@@ -17,8 +17,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use digime::consent::AuthorizeCallback;
 use digime::secrecy::ExposeSecret;
-use digime::{AuthorizeCallback, ContractDetails, DigiMe, ErrorKind, Token, UserAccessToken};
+use digime::{ContractDetails, DigiMe, ErrorKind, Token, UserAccessToken};
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -14,13 +14,11 @@ use crate::support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use digime::consent::{AuthorizeCallback, PullSessionOptions, SampleDataOptions};
+use digime::consent::{AuthorizeCallback, PullSessionOptions, SampleDataOptions, SourceType};
 use digime::push::FileData;
 use digime::sandbox::{Fault, Sandbox};
 use digime::secrecy::ExposeSecret;
-use digime::{
-    Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard,
-};
+use digime::{Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 const APP: &str = "secrets-app";

@@ -8,8 +8,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use digime::consent::{AuthorizeCallback, AuthorizeFuture, ConsentState};
-use digime::{ErrorKind, SourceType};
+use digime::ErrorKind;
+use digime::consent::{AuthorizeCallback, AuthorizeFuture, ConsentState, SourceType};
 use maud::{Markup, html};
 
 use super::App;

@@ -4,7 +4,7 @@
 //! - `authorization.rs`: what `send()` returns, [`Authorization`] and [`ReadSession`];
 //! - `call.rs`: the `oauth/authorize` call and the onboard URL.
 //!
-//! Its type states are in [`auth::state`](super::state), its optional
+//! Its type states are in [`consent::state`](super::state), its optional
 //! settings in `auth/options.rs`.
 
 mod authorization;
@@ -38,7 +38,7 @@ pub type AuthorizeFuture = Pin<Box<dyn Future<Output = Result<Authorization>> + 
 ///
 /// ```no_run
 /// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails) -> digime::Result<()> {
-/// use digime::SourceType;
+/// use digime::consent::SourceType;
 /// let auth = sdk
 ///     .authorize(&contract)
 ///     .callback("https://my.app/digime/callback")

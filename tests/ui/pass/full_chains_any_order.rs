@@ -12,6 +12,17 @@ fn descriptor() -> FileDescriptor {
         .build()
 }
 
+// The descriptor's fields in the other order, the optional ones first.
+#[allow(dead_code)]
+fn descriptor_reversed() -> FileDescriptor {
+    FileDescriptor::builder()
+        .reference(vec!["lab-2024-001".to_string()])
+        .accounts(vec![Account::new("account-in-my-system")])
+        .tags(vec!["lab".to_string()])
+        .mime_type("application/pdf")
+        .build()
+}
+
 // Never called: the chains only need to type-check, no request is sent.
 #[allow(dead_code)]
 async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
@@ -66,7 +77,7 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
     let _: digime::Result<digime::consent::Authorization> = sdk
         .authorize(&c)
-        .source_type(digime::SourceType::Push)
+        .source_type(digime::consent::SourceType::Push)
         .state("s-1")
         .callback("https://my.app/cb")
         .send()
@@ -91,7 +102,7 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
     let _: digime::Result<digime::consent::ConsentLink> = sdk
         .onboard(&c, &t)
         .sources_scope(digime::consent::SourcesScope::new().data_types(["medical"]))
-        .source_type(digime::SourceType::Push)
+        .source_type(digime::consent::SourceType::Push)
         .callback("https://my.app/cb")
         .service_id(7)
         .state("s-1")

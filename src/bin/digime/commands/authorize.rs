@@ -2,8 +2,7 @@
 //! 127.0.0.1:P for the redirect after consent, check the state, exchange the
 //! code and write the token file (0600).
 
-use digime::AuthorizeCallback;
-use digime::consent::ConsentState;
+use digime::consent::{AuthorizeCallback, ConsentState};
 use serde_json::json;
 
 use super::callback_server::{Browser, CallbackServer};
