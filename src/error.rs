@@ -9,7 +9,11 @@
 //! No error message ever contains a private key, a token value or a code
 //! verifier.
 
+mod server;
+
 use std::fmt;
+
+pub use server::ServerError;
 
 /// A `Result` whose error is [`digime::Error`](Error).
 ///
@@ -104,101 +108,6 @@ pub enum ErrorKind {
     /// reached, or its refresh lease was lost or could not be taken in time.
     /// The message names the store. No refresh is made without the lease.
     TokenStore,
-}
-
-/// The error details digi.me sent with an error response.
-///
-/// The code, message and reference come from the JSON body
-/// `{"error":{"code","message","reference"}}` or, when the body has none,
-/// from the `X-Error-Code`, `X-Error-Message` and `X-Error-Reference` headers.
-///
-/// ```
-/// # fn show(err: &digime::Error) {
-/// if let Some(server) = err.server() {
-///     println!("{} {:?} {:?} ref={:?}", server.status(), server.code(), server.message(), server.reference());
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "HTTP {status}{}{}{}",
-    part(" ", .code, ""),
-    part(": ", .message, ""),
-    part(" (reference ", .reference, ")")
-)]
-pub struct ServerError {
-    status: u16,
-    code: Option<String>,
-    message: Option<String>,
-    reference: Option<String>,
-    retry_after: Option<std::time::Duration>,
-}
-
-impl ServerError {
-    pub(crate) fn new(
-        status: u16,
-        code: Option<String>,
-        message: Option<String>,
-        reference: Option<String>,
-    ) -> Self {
-        Self {
-            status,
-            code,
-            message,
-            reference,
-            retry_after: None,
-        }
-    }
-
-    pub(crate) fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
-        self.retry_after = retry_after;
-        self
-    }
-
-    /// How long the server asked the client to wait (`Retry-After`), if it
-    /// did.
-    ///
-    /// ```
-    /// # fn show(s: &digime::ServerError) { if let Some(d) = s.retry_after() { println!("wait {d:?}"); } }
-    /// ```
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        self.retry_after
-    }
-
-    /// The HTTP status code, such as `401`.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The server's error code, such as `InvalidToken`, when it sent one.
-    pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
-    }
-
-    /// The server's message, when it sent one.
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-
-    /// The server's reference for this error (quote it to digi.me support).
-    pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
-    }
-}
-
-/// `prefix` then the value, or nothing: the optional parts of a
-/// [`ServerError`]'s message.
-fn part<'a>(prefix: &'a str, value: &'a Option<String>, suffix: &'a str) -> impl fmt::Display + 'a {
-    struct Part<'a>(&'a str, &'a Option<String>, &'a str);
-    impl fmt::Display for Part<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self.1 {
-                Some(v) => write!(f, "{}{v}{}", self.0, self.2),
-                None => Ok(()),
-            }
-        }
-    }
-    Part(prefix, value, suffix)
 }
 
 impl Error {
@@ -648,81 +557,4 @@ impl std::error::Error for Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_traits<T: std::error::Error + Send + Sync + 'static>() {}
-
-    #[test]
-    fn error_is_send_sync_static() {
-        assert_traits::<Error>();
-    }
-
-    #[test]
-    fn server_error_display_keeps_every_part() {
-        let err = Error::from_server(ServerError::new(
-            403,
-            Some("InsufficientScope".into()),
-            Some("read contract".into()),
-            Some("ref-1".into()),
-        ));
-        let text = err.to_string();
-        assert!(text.contains("403"), "{text}");
-        assert!(text.contains("InsufficientScope"), "{text}");
-        assert!(text.contains("read contract"), "{text}");
-        assert!(text.contains("ref-1"), "{text}");
-        assert_eq!(err.code(), Some("InsufficientScope"));
-        assert_eq!(err.status(), Some(403));
-    }
-
-    #[test]
-    fn reauthorization_required_says_what_was_rejected_and_no_more() {
-        let err = Error::reauthorization_required(ServerError::new(
-            401,
-            Some("InvalidToken".into()),
-            None,
-            None,
-        ));
-        let text = err.to_string();
-        assert_eq!(
-            text,
-            "the refresh token was rejected (HTTP 401 InvalidToken)"
-        );
-        // A fact, not advice: `ErrorKind::ReauthorizationRequired` names the flow.
-    }
-
-    #[test]
-    fn a_push_of_unknown_fate_and_a_refresh_that_may_have_happened_say_so_in_one_clause() {
-        let server = || ServerError::new(502, Some("BadGateway".into()), None, None);
-        let push = Error::from_server(server()).mark_may_have_been_stored(false);
-        assert_eq!(
-            push.to_string(),
-            "digi.me returned HTTP 502 BadGateway: the push may have been stored"
-        );
-        let twice = Error::from_server(server())
-            .mark_may_have_been_stored(true)
-            .mark_may_have_been_stored(true);
-        assert_eq!(
-            twice.to_string(),
-            "digi.me returned HTTP 502 BadGateway: the push may have been stored, even more than once"
-        );
-        let code = Error::from_server(server()).mark_code_exchange_may_have_happened();
-        assert_eq!(
-            code.to_string(),
-            "digi.me returned HTTP 502 BadGateway: the code exchange may have happened"
-        );
-    }
-
-    #[test]
-    fn sdk_invalid_and_version_invalid_are_distinct() {
-        let a = Error::from_server(ServerError::new(400, Some("SDKInvalid".into()), None, None));
-        let b = Error::from_server(ServerError::new(
-            400,
-            Some("SDKVersionInvalid".into()),
-            None,
-            None,
-        ));
-        assert!(a.is_sdk_invalid() && !a.is_sdk_version_invalid());
-        assert!(b.is_sdk_version_invalid() && !b.is_sdk_invalid());
-    }
-}
+mod tests;

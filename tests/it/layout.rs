@@ -58,9 +58,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// (issue #18). Each entry must still break its rule, or the check fails, so the
 /// lists only shrink.
 const KNOWN_LONG_FILES: &[&str] = &[
-    "error.rs",
     "store/conformance.rs",
-    "store/file.rs",
     "store/postgres.rs",
     "tokens/core.rs",
     "tokens/model.rs",
