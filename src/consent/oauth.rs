@@ -96,83 +96,96 @@ impl From<&str> for ConsentState {
     }
 }
 
-/// The authorization code the callback after authorize or reauthorize
-/// carries ([`AuthorizeCallback::code`](super::AuthorizeCallback::code)),
-/// spent once by [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token).
-///
-/// A secret: `Debug` prints `AuthorizationCode([redacted])`, and reading
-/// the value takes an explicit [`ExposeSecret::expose_secret`].
-///
-/// ```
-/// use digime::consent::AuthorizationCode;
-/// use digime::secrecy::ExposeSecret;
-/// let code = AuthorizationCode::new("c-1");
-/// assert_eq!(code.expose_secret(), "c-1");
-/// assert_eq!(format!("{code:?}"), "AuthorizationCode([redacted])");
-/// ```
-#[derive(Clone)]
-pub struct AuthorizationCode(SecretString);
+/// Declares a secret string newtype: the value in a [`SecretString`],
+/// `new`, [`ExposeSecret`], equality of the values, and a `Debug` that
+/// prints `Name([redacted])`. `$attr` carries its docs and derives.
+macro_rules! secret_string {
+    ($(#[$attr:meta])* $name:ident, $(#[$new_doc:meta])*) => {
+        $(#[$attr])*
+        #[derive(Clone)]
+        pub struct $name(SecretString);
 
-impl AuthorizationCode {
+        impl $name {
+            $(#[$new_doc])*
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(SecretString::from(value.into()))
+            }
+        }
+
+        impl ExposeSecret<str> for $name {
+            #[doc = concat!(
+                "```\nuse digime::secrecy::ExposeSecret;\nassert_eq!(digime::consent::",
+                stringify!($name),
+                "::new(\"v\").expose_secret(), \"v\");\n```"
+            )]
+            fn expose_secret(&self) -> &str {
+                self.0.expose_secret()
+            }
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.expose_secret() == other.expose_secret()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_string!(
+    /// The authorization code the callback after authorize or reauthorize
+    /// carries ([`AuthorizeCallback::code`](super::AuthorizeCallback::code)),
+    /// spent once by [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token).
+    ///
+    /// A secret: `Debug` prints `AuthorizationCode([redacted])`, and reading
+    /// the value takes an explicit [`ExposeSecret::expose_secret`].
+    ///
+    /// ```
+    /// use digime::consent::AuthorizationCode;
+    /// use digime::secrecy::ExposeSecret;
+    /// let code = AuthorizationCode::new("c-1");
+    /// assert_eq!(code.expose_secret(), "c-1");
+    /// assert_eq!(format!("{code:?}"), "AuthorizationCode([redacted])");
+    /// ```
+    AuthorizationCode,
     /// A code from its value, such as one your own callback handler read.
     ///
     /// ```
     /// let code = digime::consent::AuthorizationCode::new("c-1");
     /// # let _ = code;
     /// ```
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(SecretString::from(value.into()))
-    }
-}
+);
 
-impl ExposeSecret<str> for AuthorizationCode {
+secret_string!(
+    /// The PKCE code verifier (RFC 7636) of an authorize or reauthorize call
+    /// ([`Authorization::code_verifier`](super::Authorization::code_verifier)):
+    /// keep it server side until the callback, then pass it to
+    /// [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token).
+    ///
+    /// A secret: `Debug` prints `PkceCodeVerifier([redacted])`, and reading the
+    /// value takes an explicit [`ExposeSecret::expose_secret`]. `Serialize`
+    /// writes the real value, as a plain string, because storing it until the
+    /// callback is what it is for.
+    ///
     /// ```
+    /// use digime::consent::PkceCodeVerifier;
     /// use digime::secrecy::ExposeSecret;
-    /// assert_eq!(digime::consent::AuthorizationCode::new("c").expose_secret(), "c");
+    /// let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+    /// assert_eq!(format!("{verifier:?}"), "PkceCodeVerifier([redacted])");
+    /// let stored = serde_json::to_string(&verifier).unwrap();
+    /// let back: PkceCodeVerifier = serde_json::from_str(&stored).unwrap();
+    /// assert_eq!(back, verifier);
     /// ```
-    fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl PartialEq for AuthorizationCode {
-    fn eq(&self, other: &Self) -> bool {
-        self.expose_secret() == other.expose_secret()
-    }
-}
-
-impl Eq for AuthorizationCode {}
-
-impl fmt::Debug for AuthorizationCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AuthorizationCode([redacted])")
-    }
-}
-
-/// The PKCE code verifier (RFC 7636) of an authorize or reauthorize call
-/// ([`Authorization::code_verifier`](super::Authorization::code_verifier)):
-/// keep it server side until the callback, then pass it to
-/// [`DigiMe::exchange_code_for_token`](crate::DigiMe::exchange_code_for_token).
-///
-/// A secret: `Debug` prints `PkceCodeVerifier([redacted])`, and reading the
-/// value takes an explicit [`ExposeSecret::expose_secret`]. `Serialize`
-/// writes the real value, as a plain string, because storing it until the
-/// callback is what it is for.
-///
-/// ```
-/// use digime::consent::PkceCodeVerifier;
-/// use digime::secrecy::ExposeSecret;
-/// let verifier = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
-/// assert_eq!(format!("{verifier:?}"), "PkceCodeVerifier([redacted])");
-/// let stored = serde_json::to_string(&verifier).unwrap();
-/// let back: PkceCodeVerifier = serde_json::from_str(&stored).unwrap();
-/// assert_eq!(back.expose_secret(), verifier.expose_secret());
-/// ```
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct PkceCodeVerifier(SecretString);
-
-impl PkceCodeVerifier {
+    #[derive(Deserialize)]
+    #[serde(transparent)]
+    PkceCodeVerifier,
     /// A verifier from its value, such as one you stored until the callback.
     ///
     /// ```
@@ -180,30 +193,11 @@ impl PkceCodeVerifier {
     /// let verifier = digime::consent::PkceCodeVerifier::new("v-1");
     /// assert_eq!(verifier.expose_secret(), "v-1");
     /// ```
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(SecretString::from(value.into()))
-    }
-}
-
-impl ExposeSecret<str> for PkceCodeVerifier {
-    /// ```
-    /// use digime::secrecy::ExposeSecret;
-    /// assert_eq!(digime::consent::PkceCodeVerifier::new("v").expose_secret(), "v");
-    /// ```
-    fn expose_secret(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
+);
 
 impl Serialize for PkceCodeVerifier {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(self.expose_secret())
-    }
-}
-
-impl fmt::Debug for PkceCodeVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PkceCodeVerifier([redacted])")
     }
 }
 
