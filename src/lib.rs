@@ -49,7 +49,7 @@
 //! [`Account`], [`Standard`], [`FhirVersion`]), what calls return
 //! ([`PushOutcome`], [`Outcome`]) and the errors. Everything else lives in
 //! the module of its subject: the consent flows and their callbacks in
-//! [`auth`], digi.me's answers in [`models`], the push builders in
+//! [`consent`], digi.me's answers in [`models`], the push builders in
 //! [`push`], the other calls' outcomes in [`calls`], builders' type states
 //! in each builder's `state` module.
 //!

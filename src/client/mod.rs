@@ -1,4 +1,7 @@
-//! [`DigiMe`]: the SDK's entry point, and its configuration.
+//! The client (layer 5 of the [architecture](crate::guide::architecture)):
+//! [`DigiMe`], the SDK's entry point, and its configuration; [`UserSession`],
+//! one user's token shared by many calls; and the rule every call made for a
+//! user follows. The operations add their entry points to these types.
 
 mod builder;
 mod hook;

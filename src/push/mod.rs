@@ -1,5 +1,6 @@
 //! The push builder: data into a user's library, or a FHIR record to a
-//! provider account.
+//! provider account (an operation: layer 6 of the
+//! [architecture](crate::guide::architecture)).
 //!
 //! [`DigiMe::push`](crate::DigiMe::push) returns a [`PushBuilder`]. Choose a
 //! mode, set what the mode needs, then `.send()`:

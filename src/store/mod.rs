@@ -59,7 +59,7 @@ use crate::token::UserAccessToken;
 /// The trait is object-safe (`Arc<dyn TokenStore>`), its methods return
 /// boxed `Send` futures, and an implementation must be `Send + Sync`. Every
 /// error should be an [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore)
-/// naming the store; [`Error::token_store`] makes one. The SDK puts a deadline on
+/// naming the store; [`Error::token_store`](crate::Error::token_store) makes one. The SDK puts a deadline on
 /// every call, so a call that hangs ends as such an error. A call must not
 /// block its thread (the SDK's refreshes share one): do blocking work with
 /// `tokio::task::spawn_blocking`, as [`FileTokenStore`] does.

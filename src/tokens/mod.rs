@@ -2,11 +2,9 @@
 //! process or across a fleet sharing a [`TokenStore`](crate::store::TokenStore).
 //!
 //! Every call made for a user asks this module for a usable token and hands
-//! back what it learns. The decisions sit in one pure state machine
-//! (`core.rs`), run by an async driver (`driver.rs`) over desks
-//! (`desks.rs`); the refresh grant is `grant.rs`. The
-//! [scaling guide](crate::guide::scaling) describes the protocol once, with
-//! the properties its model check (`model.rs`) proves and their bounds.
+//! back what it learns. The [scaling guide](crate::guide::scaling)
+//! describes the protocol once, with the properties its model check proves;
+//! the [architecture](crate::guide::architecture) says which file does what.
 
 mod config;
 pub(crate) mod core;

@@ -145,7 +145,7 @@ impl FileData {
     /// ([`Error::may_have_been_stored`](crate::Error::may_have_been_stored)),
     /// because digi.me reads a chunked body as it comes.
     ///
-    /// Upload progress ([`LibraryPush::on_progress`](super::LibraryPush::on_progress))
+    /// Upload progress ([`LibraryPush::on_progress`](crate::push::LibraryPush::on_progress))
     /// reports `(sent, None)` as the stream goes, then `(total, Some(total))`
     /// once its end has been handed over.
     ///

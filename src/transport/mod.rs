@@ -1,11 +1,7 @@
-//! The transport: one signed call to the API, with retries where they are
-//! safe, and server errors mapped to [`Error`](crate::Error).
-//!
-//! - [`data`]: the file a push sends ([`FileData`]), and its upload progress.
-//! - [`request`]: what a call is (method, path, claims, headers, body).
-//! - [`retry`]: which failures are retried, and how long to wait.
-//! - [`response`]: reading a response, and turning an error response into a
-//!   [`ServerError`](crate::ServerError).
+//! The transport (layer 3 of the [architecture](crate::guide::architecture)):
+//! one signed call to the API, with retries where they are safe, and server
+//! errors mapped to [`Error`](crate::Error). A [`Transport`] executes a
+//! [`Call`]; [`FileData`] is the body of a push.
 
 pub(crate) mod data;
 pub(crate) mod request;

@@ -30,7 +30,7 @@ pub enum Check {
     /// alone.
     CommitWithoutLease,
     /// `save` of a token whose refresh token the store replaced by commits
-    /// (among the last [`ROTATED_KEPT`] replaced) says `already_rotated`;
+    /// (among the last [`ROTATED_KEPT`](crate::store::ROTATED_KEPT) replaced) says `already_rotated`;
     /// of a new token, it does not.
     AlreadyRotated,
     /// While a lease is held, `acquire_lease` answers `Held` with the
