@@ -1,15 +1,12 @@
 //! `GET permission-access/accounts`.
 
-use reqwest::Method;
-
 use crate::DigiMe;
 use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ServiceAccount;
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 
 /// The user's accounts, with the token to store.
 ///
@@ -137,17 +134,7 @@ impl DigiMe {
         contract: &ContractDetails,
         mut tokens: TokenState,
     ) -> Result<AccountsOutcome> {
-        let call = Call {
-            endpoint: "permission-access/accounts",
-            method: Method::GET,
-            path: "permission-access/accounts",
-            contract,
-            claims: &NoClaims {},
-            headers: Vec::new(),
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
+        let call = Call::get("permission-access/accounts", contract);
         let reply = user_call(self, contract, &call, &mut tokens).await?;
         let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;
         let finished = tokens.finish();

@@ -1,7 +1,6 @@
 //! `GET permission-access/revoke/h:accountId`: where to send the user to
 //! revoke this application's permission for one of their accounts.
 
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use url::Url;
@@ -11,9 +10,8 @@ use crate::DigiMe;
 use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 use crate::validate;
 
 impl DigiMe {
@@ -74,20 +72,10 @@ impl DigiMe {
         let header = |value: &str| {
             HeaderValue::try_from(value).map_err(|e| Error::invalid_input("account_id", e))
         };
-        let call = Call {
-            endpoint: "permission-access/revoke",
-            method: Method::GET,
-            path: "permission-access/revoke/h:accountId",
-            contract,
-            claims: &NoClaims {},
-            headers: vec![
-                (HeaderName::from_static("accountid"), header(account_id)?),
-                (HeaderName::from_static("redirecturi"), header(callback)?),
-            ],
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
+        let call = Call::get("permission-access/revoke", contract)
+            .path("permission-access/revoke/h:accountId")
+            .header(HeaderName::from_static("accountid"), header(account_id)?)
+            .header(HeaderName::from_static("redirecturi"), header(callback)?);
         let reply = user_call(self, contract, &call, &mut tokens).await?;
         #[derive(Deserialize)]
         struct Location {

@@ -167,3 +167,12 @@ impl ConsentLink {
 /// The future the onboard and reauthorize-account builders' `send()`
 /// returns: boxed, so that a missing input is reported once, at `.send()`.
 pub type ConsentLinkFuture = Pin<Box<dyn Future<Output = Result<ConsentLink>> + Send + 'static>>;
+
+/// The fields next to the token in the answers of `oauth/authorize` and
+/// `oauth/token/reference`.
+#[derive(serde::Deserialize)]
+pub(crate) struct WithSession {
+    /// Missing is not an error (the official SDK defaults it too).
+    #[serde(default)]
+    pub(crate) session: Option<ReadSession>,
+}

@@ -10,7 +10,6 @@
 
 use std::fmt;
 
-use reqwest::Method;
 use serde::Deserialize;
 
 use super::oauth::ConsentState;
@@ -25,9 +24,8 @@ use crate::DigiMe;
 use crate::client::{TokenState, UserSession};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::{Body, Call};
 use crate::validate;
 
 /// Reauthorizes one of the user's accounts: `callback(..)` and
@@ -303,20 +301,10 @@ async fn account_reference(
     }
     let body = serde_json::to_vec(&serde_json::json!({ "type": "accountId", "value": account_id }))
         .map_err(|e| Error::invalid_input("account_id", e))?;
-    let call = Call {
-        endpoint: "reference",
-        method: Method::POST,
-        path: "reference",
-        contract,
-        claims: &NoClaims {},
-        headers: Vec::new(),
-        body: Body::Bytes {
-            content_type: "application/json",
-            bytes: body.into(),
-        },
-        kind: CallKind::Idempotent,
-        ambiguous: Default::default(),
-    };
+    let call = Call::post("reference", contract).body(Body::Bytes {
+        content_type: "application/json",
+        bytes: body.into(),
+    });
     let reply = sdk.transport().execute(&call, None).await?;
     let reference: ReferenceId = reply.json("reference")?;
     Ok(reference.id)

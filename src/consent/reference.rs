@@ -6,18 +6,17 @@
 //! reauthorize flow only, the PKCE challenge. Its answer is a server JWT
 //! whose payload holds `reference_code`, and maybe a session.
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::authorize::ReadSession;
 use super::options::PullSessionOptions;
-use super::page::agent_body;
+use super::page::{WithSession, agent_body};
 use crate::DigiMe;
 use crate::client::{TokenState, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::{Body, Call};
 
 /// The claims of the call beyond `client_id`, `nonce`, `timestamp` and
 /// `access_token`.
@@ -51,14 +50,6 @@ pub(crate) struct Reference {
 }
 
 #[derive(Deserialize)]
-struct ReferenceResponse {
-    token: String,
-    /// Missing is not an error (the official SDK defaults it too).
-    #[serde(default)]
-    session: Option<ReadSession>,
-}
-
-#[derive(Deserialize)]
 struct ReferencePayload {
     reference_code: String,
 }
@@ -71,20 +62,12 @@ pub(crate) async fn reference_code(
     claims: &ReferenceClaims<'_>,
     pull: Option<&PullSessionOptions>,
 ) -> Result<Reference> {
-    let call = Call {
-        endpoint: "oauth/token/reference",
-        method: Method::POST,
-        path: "oauth/token/reference",
-        contract,
-        claims,
-        headers: Vec::new(),
-        body: Body::Bytes {
+    let call = Call::post("oauth/token/reference", contract)
+        .claims(claims)
+        .body(Body::Bytes {
             content_type: "application/json",
             bytes: agent_body(pull)?,
-        },
-        kind: CallKind::Idempotent,
-        ambiguous: Default::default(),
-    };
+        });
     let reply = match sender {
         Sender::AsIs(token) => {
             sdk.transport()
@@ -93,8 +76,10 @@ pub(crate) async fn reference_code(
         }
         Sender::Refreshing(tokens) => user_call(sdk, contract, &call, tokens).await?,
     };
-    let response: ReferenceResponse = reply.json("oauth/token/reference")?;
-    let payload: ReferencePayload = sdk.transport().verify(&response.token).await?;
+    let (payload, response): (ReferencePayload, WithSession) = sdk
+        .transport()
+        .verified(&reply, "oauth/token/reference")
+        .await?;
     Ok(Reference {
         code: payload.reference_code,
         session: response.session,

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::Method;
 use reqwest::header::HeaderName;
 use tracing::Instrument;
 
@@ -15,7 +14,6 @@ use super::state::{
 use super::{PushContext, PushFuture};
 use crate::descriptor::FileDescriptor;
 use crate::error::Result;
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
 use crate::transport::data::{FileData, Progress};
 use crate::transport::{Body, Call, CallKind};
@@ -217,20 +215,13 @@ async fn send_library(
     validate::identifier("file_name", &file_name)?;
     descriptor.validate()?;
     let descriptor_header = ctx.contract.descriptor_header(&descriptor)?;
-    let call = Call {
-        endpoint: "permission-access/import",
-        method: Method::POST,
-        path: "permission-access/import",
-        contract: &ctx.contract,
-        claims: &NoClaims {},
-        headers: vec![(HeaderName::from_static("filedescriptor"), descriptor_header)],
-        body: Body::File {
+    let call = Call::post("permission-access/import", &ctx.contract)
+        .header(HeaderName::from_static("filedescriptor"), descriptor_header)
+        .body(Body::File {
             content_type: "application/octet-stream",
             data: &data,
             progress: progress.as_ref(),
-        },
-        kind: CallKind::Push,
-        ambiguous: Default::default(),
-    };
+        })
+        .kind(CallKind::Push);
     run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }

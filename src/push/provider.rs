@@ -1,6 +1,5 @@
 //! Provider mode: a FHIR record to a provider account.
 
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 use tracing::Instrument;
@@ -14,7 +13,6 @@ use super::state::{
 };
 use super::{PushContext, PushFuture};
 use crate::error::{Error, Result};
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
 use crate::transport::{Body, Call, CallKind};
 use crate::validate;
@@ -213,20 +211,14 @@ async fn send_provider(
         standard.as_str(),
         version.as_str()
     );
-    let call = Call {
-        endpoint: "permission-access/import/provider",
-        method: Method::POST,
-        path: &path,
-        contract: &ctx.contract,
-        claims: &NoClaims {},
-        headers: vec![(HeaderName::from_static("accountid"), account_header)],
-        body: Body::Bytes {
+    let call = Call::post("permission-access/import/provider", &ctx.contract)
+        .path(&path)
+        .header(HeaderName::from_static("accountid"), account_header)
+        .body(Body::Bytes {
             content_type: "application/json",
             bytes: body.into(),
-        },
-        kind: CallKind::Push,
-        ambiguous: Default::default(),
-    };
+        })
+        .kind(CallKind::Push);
     run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }
 

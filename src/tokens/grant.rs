@@ -4,7 +4,6 @@
 //! what both token grants share (the code exchange uses it too): the call
 //! and the verified reply.
 
-use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +11,7 @@ use crate::contract::ContractDetails;
 use crate::error::{Error, ErrorKind, Result, ServerError};
 use crate::token::{Token, UserAccessToken};
 use crate::transport::request::is_invalid_token;
-use crate::transport::{Body, Call, CallKind, Reply, Transport};
+use crate::transport::{Call, CallKind, Reply, Transport};
 
 /// `{"token": <server JWT>}` from `oauth/token`.
 #[derive(Deserialize)]
@@ -40,17 +39,9 @@ pub(crate) fn token_call<'a, E: Serialize>(
     contract: &'a ContractDetails,
     claims: &'a E,
 ) -> Call<'a, E> {
-    Call {
-        endpoint: "oauth/token",
-        method: Method::POST,
-        path: "oauth/token",
-        contract,
-        claims,
-        headers: Vec::new(),
-        body: Body::Empty,
-        kind: CallKind::TokenGrant,
-        ambiguous: Default::default(),
-    }
+    Call::post("oauth/token", contract)
+        .claims(claims)
+        .kind(CallKind::TokenGrant)
 }
 
 /// The token JWT of an `oauth/token` reply, not yet verified.

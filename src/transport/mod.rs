@@ -69,4 +69,24 @@ impl Transport {
     pub(crate) async fn verify<T: DeserializeOwned>(&self, jwt: &str) -> Result<T> {
         self.verifier.verify(&self.http, jwt).await
     }
+
+    /// Reads `reply` (from `endpoint`) as `{"token": <JWT>, …}` and verifies
+    /// the JWT: its payload `P`, and the answer's other fields `X`.
+    pub(crate) async fn verified<P, X>(&self, reply: &Reply, endpoint: &str) -> Result<(P, X)>
+    where
+        P: DeserializeOwned,
+        X: DeserializeOwned,
+    {
+        let answer: Signed<X> = reply.json(endpoint)?;
+        let payload = self.verify(&answer.token).await?;
+        Ok((payload, answer.rest))
+    }
+}
+
+/// An answer that carries a JWT digi.me signed, next to its other fields.
+#[derive(serde::Deserialize)]
+struct Signed<X> {
+    token: String,
+    #[serde(flatten)]
+    rest: X,
 }

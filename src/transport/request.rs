@@ -17,7 +17,7 @@ use super::response::{self, Reply};
 use super::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::signer::BearerClaims;
+use crate::signer::{BearerClaims, NoClaims};
 
 /// The largest in-memory body sent in one piece rather than streamed.
 const SMALL_BODY: usize = 64 * 1024;
@@ -68,6 +68,83 @@ pub(crate) struct Call<'a, E: Serialize> {
     /// that failed ambiguously). It outlives one `execute`: a push sent
     /// again after a refresh still knows, and its owner reports it.
     pub(crate) ambiguous: AtomicBool,
+}
+
+impl<'a> Call<'a, NoClaims> {
+    /// A `GET` of `endpoint` for `contract`: see [`Call::new`].
+    pub(crate) fn get(endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Self::new(Method::GET, endpoint, contract)
+    }
+
+    /// A `POST` to `endpoint` for `contract`: see [`Call::new`]. A push or a
+    /// token grant says so with [`kind`](Call::kind).
+    pub(crate) fn post(endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Self::new(Method::POST, endpoint, contract)
+    }
+
+    /// A `DELETE` of `endpoint` for `contract`: see [`Call::new`].
+    pub(crate) fn delete(endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Self::new(Method::DELETE, endpoint, contract)
+    }
+
+    /// A call of `endpoint` (its name in logs and errors, and its path until
+    /// [`path`](Call::path) says otherwise): no claims beyond the common
+    /// ones, no header, no body, and idempotent (sent again after any
+    /// failure that allows it).
+    fn new(method: Method, endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Call {
+            endpoint,
+            method,
+            path: endpoint,
+            contract,
+            claims: &NoClaims {},
+            headers: Vec::new(),
+            body: Body::Empty,
+            kind: CallKind::Idempotent,
+            ambiguous: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<'a, E: Serialize> Call<'a, E> {
+    /// The path, under the base URL, when it is not the endpoint's name.
+    pub(crate) fn path(mut self, path: &'a str) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// The claims the Bearer JWT carries beyond the common ones.
+    pub(crate) fn claims<F: Serialize>(self, claims: &'a F) -> Call<'a, F> {
+        Call {
+            endpoint: self.endpoint,
+            method: self.method,
+            path: self.path,
+            contract: self.contract,
+            claims,
+            headers: self.headers,
+            body: self.body,
+            kind: self.kind,
+            ambiguous: self.ambiguous,
+        }
+    }
+
+    /// One more header.
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The body.
+    pub(crate) fn body(mut self, body: Body<'a>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// What may be sent again: see [`CallKind`].
+    pub(crate) fn kind(mut self, kind: CallKind) -> Self {
+        self.kind = kind;
+        self
+    }
 }
 
 impl<E: Serialize> Call<'_, E> {

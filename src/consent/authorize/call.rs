@@ -1,27 +1,18 @@
 //! The `oauth/authorize` call and the onboard URL built from its answer.
 
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
-use super::authorization::{Authorization, ReadSession};
+use super::authorization::Authorization;
 use crate::DigiMe;
 use crate::consent::oauth::ConsentState;
 use crate::consent::options::PageOptions;
-use crate::consent::page::{agent_body, check_callback, page_url};
+use crate::consent::page::{WithSession, agent_body, check_callback, page_url};
 use crate::consent::pkce;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::{Body, Call};
 use crate::validate;
-
-#[derive(Deserialize)]
-struct AuthorizeResponse {
-    token: String,
-    /// Missing is not an error (the official SDK defaults it too).
-    #[serde(default)]
-    session: Option<ReadSession>,
-}
 
 #[derive(Deserialize)]
 struct PreauthorizationPayload {
@@ -57,24 +48,16 @@ pub(super) async fn send(
         code_challenge: pkce::code_challenge(&verifier),
         code_challenge_method: "S256",
     };
-    let call = Call {
-        endpoint: "oauth/authorize",
-        method: Method::POST,
-        path: "oauth/authorize",
-        contract: &contract,
-        claims: &claims,
-        headers: Vec::new(),
-        body: Body::Bytes {
+    let call = Call::post("oauth/authorize", &contract)
+        .claims(&claims)
+        .body(Body::Bytes {
             content_type: "application/json",
             bytes: agent_body(options.pull.as_ref())?,
-        },
-        kind: CallKind::Idempotent,
-        ambiguous: Default::default(),
-    };
+        });
     let access = user_access_token.as_ref().map(|t| t.access_token().value());
     let reply = sdk.transport().execute(&call, access).await?;
-    let response: AuthorizeResponse = reply.json("oauth/authorize")?;
-    let payload: PreauthorizationPayload = sdk.transport().verify(&response.token).await?;
+    let (payload, response): (PreauthorizationPayload, WithSession) =
+        sdk.transport().verified(&reply, "oauth/authorize").await?;
     let url = page_url(&sdk, "authorize", &payload.preauthorization_code, |q| {
         options.append_source_query(q)
     })?;
