@@ -135,9 +135,12 @@ impl DigiMe {
         mut tokens: TokenState,
     ) -> Result<AccountsOutcome> {
         let call = Call::get("permission-access/accounts", contract);
-        let reply = user_call(self, contract, &call, &mut tokens).await?;
-        let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;
-        let finished = tokens.finish();
+        let result = async {
+            let reply = user_call(self, contract, &call, &mut tokens).await?;
+            reply.json::<Vec<ServiceAccount>>("permission-access/accounts")
+        }
+        .await;
+        let (accounts, finished) = tokens.conclude(result)?;
         Ok(AccountsOutcome {
             accounts,
             token: finished.token,

@@ -173,6 +173,27 @@ impl TokenState {
         self.current.token != self.start
     }
 
+    /// The one finishing step of a call made for a user, through which its
+    /// result passes: the value with the token to store, or the error with
+    /// the new token attached. After a refresh the old refresh token is
+    /// spent, so whatever fails after it (an answer that does not parse, a
+    /// JWT that does not verify) must still hand the new token back.
+    pub(crate) fn conclude<T>(self, result: Result<T>) -> Result<(T, Finished)> {
+        match result {
+            Ok(value) => Ok((value, self.finish())),
+            Err(err) => Err(self.attach(err)),
+        }
+    }
+
+    /// `err`, carrying this call's new token when it refreshed one.
+    fn attach(&self, err: Error) -> Error {
+        if self.refreshed() && err.user_access_token().is_none() {
+            err.with_user_access_token(Arc::unwrap_or_clone(self.current()))
+        } else {
+            err
+        }
+    }
+
     /// The token to hand back to the caller, whether it changed, and the
     /// store's error if the new one did not reach it.
     pub(crate) fn finish(self) -> Finished {
@@ -203,13 +224,7 @@ pub(crate) async fn user_call<E: Serialize>(
     let result = run_user_call(sdk, contract, call, state).await;
     // The old refresh token is spent once a refresh happened: a failure
     // after it must still hand the new token back, or the user is lost.
-    result.map_err(|err| {
-        if state.refreshed() && err.user_access_token().is_none() {
-            err.with_user_access_token(Arc::unwrap_or_clone(state.current()))
-        } else {
-            err
-        }
-    })
+    result.map_err(|err| state.attach(err))
 }
 
 async fn run_user_call<E: Serialize>(

@@ -217,21 +217,25 @@ async fn send(
         code_challenge: None,
         code_challenge_method: None,
     };
-    let reference = reference_code(
-        &sdk,
-        &contract,
-        Sender::Refreshing(&mut tokens),
-        &claims,
-        options.pull.as_ref(),
-    )
-    .await?;
-    let url = page_url(&sdk, "onboard", &reference.code, |q| {
-        options.append_source_query(q)
-    })?;
-    let finished = tokens.finish();
+    let result = async {
+        let reference = reference_code(
+            &sdk,
+            &contract,
+            Sender::Refreshing(&mut tokens),
+            &claims,
+            options.pull.as_ref(),
+        )
+        .await?;
+        let url = page_url(&sdk, "onboard", &reference.code, |q| {
+            options.append_source_query(q)
+        })?;
+        Ok((url, reference.session))
+    }
+    .await;
+    let ((url, session), finished) = tokens.conclude(result)?;
     Ok(ConsentLink {
         url,
-        session: reference.session,
+        session,
         token: finished.token,
         refreshed: finished.refreshed,
         unstored: finished.unstored,

@@ -251,38 +251,34 @@ async fn send(
         code_challenge: None,
         code_challenge_method: None,
     };
-    let reference = reference_code(
-        &sdk,
-        &contract,
-        Sender::Refreshing(&mut tokens),
-        &claims,
-        None,
-    )
+    let result = async {
+        let reference = reference_code(
+            &sdk,
+            &contract,
+            Sender::Refreshing(&mut tokens),
+            &claims,
+            None,
+        )
+        .await?;
+        let account_ref = account_reference(&sdk, &contract, &account_id).await?;
+        let url = page_url(&sdk, "reauthorize", &reference.code, |q| {
+            q.append_pair("accountRef", &account_ref);
+            options.append_locale(q);
+        })?;
+        Ok((url, reference.session))
+    }
     .await;
-    let crate::client::Finished {
-        token,
-        refreshed,
-        unstored,
-    } = tokens.finish();
-    // A refreshed token must reach the caller whatever fails next.
-    let keep = |err: Error| {
-        if refreshed && err.user_access_token().is_none() {
-            err.with_user_access_token(token.clone())
-        } else {
-            err
-        }
-    };
-    let reference = reference.map_err(keep)?;
-    let account_ref = account_reference(&sdk, &contract, &account_id)
-        .await
-        .map_err(keep)?;
-    let url = page_url(&sdk, "reauthorize", &reference.code, |q| {
-        q.append_pair("accountRef", &account_ref);
-        options.append_locale(q);
-    })?;
+    let (
+        (url, session),
+        crate::client::Finished {
+            token,
+            refreshed,
+            unstored,
+        },
+    ) = tokens.conclude(result)?;
     Ok(ConsentLink {
         url,
-        session: reference.session,
+        session,
         token,
         refreshed,
         unstored,

@@ -231,6 +231,10 @@ pub enum FaultBody {
     Malformed,
     /// The status alone: no body, no `X-Error-*` headers.
     Empty,
+    /// A JSON answer shaped like success, `{"token": "…"}`, whose token is
+    /// no JWT the sandbox signed: for testing what a client does when it
+    /// cannot verify digi.me's JWT (use it with a 2xx `status`).
+    Unverifiable,
 }
 
 /// A file pushed into a user's library (`POST permission-access/import`).

@@ -110,6 +110,11 @@ pub(crate) fn error_response(
             format!("{{\"error\": {{\"code\": \"{}\", \"mess", header_safe(code)),
         )
             .into_response(),
+        FaultBody::Unverifiable => (
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"token": "eyJhbGciOiJub25lIn0.e30.not-signed"}).to_string(),
+        )
+            .into_response(),
     };
     *resp.status_mut() = status;
     if matches!(shape, FaultBody::Json | FaultBody::Headers) {
