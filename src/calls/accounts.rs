@@ -1,7 +1,7 @@
 //! `GET permission-access/accounts`.
 
 use crate::DigiMe;
-use crate::client::{TokenState, UserSession, user_call};
+use crate::client::{Outcome, TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ServiceAccount;
@@ -20,22 +20,17 @@ use crate::transport::Call;
 /// # let _ = (accounts, token_to_store);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct AccountsOutcome {
-    accounts: Vec<ServiceAccount>,
-    token: UserAccessToken,
-    refreshed: bool,
-    unstored: Option<crate::Error>,
-}
+pub type AccountsOutcome = Outcome<Vec<ServiceAccount>>;
 
-impl AccountsOutcome {
+/// What read accounts adds to its [`Outcome`].
+impl Outcome<Vec<ServiceAccount>> {
     /// The accounts.
     ///
     /// ```no_run
     /// # fn f(o: digime::calls::AccountsOutcome) { for a in o.accounts() { println!("{} {:?}", a.id, a.reference); } }
     /// ```
     pub fn accounts(&self) -> &[ServiceAccount] {
-        &self.accounts
+        self.value()
     }
 
     /// The account whose `reference` is the callback's `accountReference`
@@ -48,63 +43,9 @@ impl AccountsOutcome {
         if account_reference.is_empty() {
             return None;
         }
-        self.accounts
+        self.value()
             .iter()
             .find(|a| a.reference.as_deref() == Some(account_reference))
-    }
-
-    /// The user access token to store: refreshed, or the same.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { let _t = o.user_access_token(); }
-    /// ```
-    pub fn user_access_token(&self) -> &UserAccessToken {
-        &self.token
-    }
-
-    /// True when the SDK refreshed the token during this call.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { if o.token_refreshed() { /* store it */ } }
-    /// ```
-    pub fn token_refreshed(&self) -> bool {
-        self.refreshed
-    }
-
-    /// The token store's error, when the token refreshed during this call
-    /// did not reach the session's store: the call went on with the new
-    /// token, the SDK keeps trying to write it in the background, and
-    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
-    /// copy to keep. `None` when nothing had to be written or it was.
-    ///
-    /// ```no_run
-    /// # fn f(o: &digime::calls::AccountsOutcome) {
-    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
-    /// # }
-    /// ```
-    pub fn token_store_error(&self) -> Option<&crate::Error> {
-        self.unstored.as_ref()
-    }
-
-    /// The token, by value.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { let _t: digime::UserAccessToken = o.into_user_access_token(); }
-    /// ```
-    pub fn into_user_access_token(self) -> UserAccessToken {
-        self.token
-    }
-
-    /// The accounts and the token to store, by value: taking the accounts
-    /// does not lose a refreshed token.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) {
-    /// let (accounts, token) = o.into_parts();
-    /// # let _: (Vec<digime::models::ServiceAccount>, digime::UserAccessToken) = (accounts, token); }
-    /// ```
-    pub fn into_parts(self) -> (Vec<ServiceAccount>, UserAccessToken) {
-        (self.accounts, self.token)
     }
 }
 
@@ -141,12 +82,7 @@ impl DigiMe {
         }
         .await;
         let (accounts, finished) = tokens.conclude(result)?;
-        Ok(AccountsOutcome {
-            accounts,
-            token: finished.token,
-            refreshed: finished.refreshed,
-            unstored: finished.unstored,
-        })
+        Ok(Outcome::new(accounts, finished))
     }
 }
 

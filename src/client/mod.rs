@@ -5,6 +5,7 @@
 
 mod builder;
 mod hook;
+mod outcome;
 mod session;
 mod user_call;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use builder::{DEFAULT_BASE_URL, DigiMeBuilder};
+pub use outcome::Outcome;
 pub use session::UserSession;
 pub(crate) use user_call::{Finished, TokenState, user_call};
 

@@ -25,6 +25,6 @@ pub use callback::{AccountCallback, AuthorizeCallback};
 pub use oauth::{AuthorizationCode, ConsentState, PkceCodeVerifier};
 pub use onboard::OnboardBuilder;
 pub use options::{PullSessionOptions, SampleDataOptions, SourceType, SourcesScope};
-pub use page::{ConsentLink, ConsentLinkFuture};
+pub use page::{ConsentLink, ConsentLinkFuture, ConsentPage};
 pub use reauthorize::ReauthorizeBuilder;
 pub use reauthorize_account::ReauthorizeAccountBuilder;

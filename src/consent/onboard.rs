@@ -11,11 +11,11 @@ use std::fmt;
 
 use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
-use super::page::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
+use super::page::{ConsentLink, ConsentLinkFuture, ConsentPage, check_callback, page_url};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{ConsentCallbackMissing, ConsentCallbackSet, OnboardHasCallback};
 use crate::DigiMe;
-use crate::client::{TokenState, UserSession};
+use crate::client::{Outcome, TokenState, UserSession};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::token::UserAccessToken;
@@ -229,15 +229,9 @@ async fn send(
         let url = page_url(&sdk, "onboard", &reference.code, |q| {
             options.append_source_query(q)
         })?;
-        Ok((url, reference.session))
+        Ok(ConsentPage::new(url, reference.session))
     }
     .await;
-    let ((url, session), finished) = tokens.conclude(result)?;
-    Ok(ConsentLink {
-        url,
-        session,
-        token: finished.token,
-        refreshed: finished.refreshed,
-        unstored: finished.unstored,
-    })
+    let (page, finished) = tokens.conclude(result)?;
+    Ok(Outcome::new(page, finished))
 }

@@ -14,8 +14,8 @@ use url::{Url, UrlQuery};
 use super::authorize::ReadSession;
 use super::options::PullSessionOptions;
 use crate::DigiMe;
+use crate::client::Outcome;
 use crate::error::{Error, Result};
-use crate::token::UserAccessToken;
 
 /// Checks the callback URL (`redirect_uri`): an absolute http or https URL.
 pub(crate) fn check_callback(callback: &str) -> Result<()> {
@@ -81,35 +81,46 @@ pub(crate) fn page_url(
 /// let to_store = link.into_user_access_token();
 /// # let _ = to_store; Ok(()) }
 /// ```
-pub struct ConsentLink {
-    pub(crate) url: Url,
-    pub(crate) session: Option<ReadSession>,
-    pub(crate) token: UserAccessToken,
-    pub(crate) refreshed: bool,
-    pub(crate) unstored: Option<crate::Error>,
+pub type ConsentLink = Outcome<ConsentPage>;
+
+/// Where a consent flow sends the user: the page, and the read session
+/// digi.me opened, if any. Read through [`ConsentLink::url`] and
+/// [`ConsentLink::read_session`].
+///
+/// ```no_run
+/// # fn f(link: digime::consent::ConsentLink) { let page: &digime::consent::ConsentPage = link.value(); println!("{page:?}"); }
+/// ```
+#[non_exhaustive]
+pub struct ConsentPage {
+    url: Url,
+    session: Option<ReadSession>,
 }
 
-impl fmt::Debug for ConsentLink {
+impl ConsentPage {
+    pub(crate) fn new(url: Url, session: Option<ReadSession>) -> Self {
+        Self { url, session }
+    }
+}
+
+impl fmt::Debug for ConsentPage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsentLink")
+        f.debug_struct("ConsentPage")
             .field("url", &self.url.as_str())
             .field("session", &self.session)
-            .field("token", &self.token)
-            .field("refreshed", &self.refreshed)
             .finish()
     }
 }
 
-impl ConsentLink {
+/// What a consent flow adds to its [`Outcome`].
+impl Outcome<ConsentPage> {
     /// The consent page to send the user to. It implements `Display`.
     ///
     /// ```no_run
     /// # fn f(link: digime::consent::ConsentLink) { println!("{}", link.url()); }
     /// ```
     pub fn url(&self) -> &Url {
-        &self.url
+        &self.value().url
     }
-
     /// The read session digi.me opened, when its answer carried one (it does
     /// when read-session options were sent).
     ///
@@ -117,50 +128,7 @@ impl ConsentLink {
     /// # fn f(link: digime::consent::ConsentLink) { let _ = link.read_session().map(|s| s.key()); }
     /// ```
     pub fn read_session(&self) -> Option<&ReadSession> {
-        self.session.as_ref()
-    }
-
-    /// The user access token to store: refreshed during the call, or the
-    /// same.
-    ///
-    /// ```no_run
-    /// # fn f(link: digime::consent::ConsentLink) { let _t = link.user_access_token(); }
-    /// ```
-    pub fn user_access_token(&self) -> &UserAccessToken {
-        &self.token
-    }
-
-    /// True when the SDK refreshed the token during this call.
-    ///
-    /// ```no_run
-    /// # fn f(link: digime::consent::ConsentLink) { if link.token_refreshed() { /* store it */ } }
-    /// ```
-    pub fn token_refreshed(&self) -> bool {
-        self.refreshed
-    }
-
-    /// The token store's error, when the token refreshed during this call
-    /// did not reach the session's store: the call went on with the new
-    /// token, the SDK keeps trying to write it in the background, and
-    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
-    /// copy to keep. `None` when nothing had to be written or it was.
-    ///
-    /// ```no_run
-    /// # fn f(o: &digime::consent::ConsentLink) {
-    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
-    /// # }
-    /// ```
-    pub fn token_store_error(&self) -> Option<&crate::Error> {
-        self.unstored.as_ref()
-    }
-
-    /// The token to store, by value.
-    ///
-    /// ```no_run
-    /// # fn f(link: digime::consent::ConsentLink) { let _t: digime::UserAccessToken = link.into_user_access_token(); }
-    /// ```
-    pub fn into_user_access_token(self) -> UserAccessToken {
-        self.token
+        self.value().session.as_ref()
     }
 }
 

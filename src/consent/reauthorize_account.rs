@@ -14,14 +14,14 @@ use serde::Deserialize;
 
 use super::oauth::ConsentState;
 use super::options::{PageOptions, page_option_setters};
-use super::page::{ConsentLink, ConsentLinkFuture, check_callback, page_url};
+use super::page::{ConsentLink, ConsentLinkFuture, ConsentPage, check_callback, page_url};
 use super::reference::{ReferenceClaims, Sender, reference_code};
 use super::state::{
     ConsentAccountIdMissing, ConsentAccountIdSet, ConsentCallbackMissing, ConsentCallbackSet,
     ReauthorizeAccountHasAccountId, ReauthorizeAccountHasCallback,
 };
 use crate::DigiMe;
-use crate::client::{TokenState, UserSession};
+use crate::client::{Outcome, TokenState, UserSession};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::token::UserAccessToken;
@@ -265,24 +265,11 @@ async fn send(
             q.append_pair("accountRef", &account_ref);
             options.append_locale(q);
         })?;
-        Ok((url, reference.session))
+        Ok(ConsentPage::new(url, reference.session))
     }
     .await;
-    let (
-        (url, session),
-        crate::client::Finished {
-            token,
-            refreshed,
-            unstored,
-        },
-    ) = tokens.conclude(result)?;
-    Ok(ConsentLink {
-        url,
-        session,
-        token,
-        refreshed,
-        unstored,
-    })
+    let (page, finished) = tokens.conclude(result)?;
+    Ok(Outcome::new(page, finished))
 }
 
 /// `POST reference`: the account reference for `account_id`.

@@ -37,7 +37,7 @@ use crate::error::Result;
 pub use crate::transport::FileData;
 pub use builder::PushBuilder;
 pub use library::LibraryPush;
-pub use outcome::PushOutcome;
+pub use outcome::{PushOutcome, PushReply};
 pub use provider::ProviderPush;
 pub use standard::{FhirVersion, Standard};
 
