@@ -164,6 +164,43 @@ pub(crate) fn relative_path(path: &str) -> String {
     }
 }
 
+/// Reads the rest of the request body before answering, so that a client
+/// that writes it all before it reads sees the answer; past the drain
+/// bound, the connection closes after the answer.
+async fn drain_before_answer(
+    body: &SharedBody,
+    shared: &Shared,
+    rel: &str,
+    http1: bool,
+    resp: &mut Response,
+) {
+    if !body.drain(shared.drain).await {
+        tracing::debug!(
+            path = %rel,
+            "the request body went past the drain bound: closing the connection after the answer"
+        );
+        if http1 {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+}
+
+/// What the request log keeps of a request's headers: their names, the
+/// content type and the content length.
+fn header_facts(headers: &axum::http::HeaderMap) -> (Vec<String>, Option<String>, Option<u64>) {
+    let names = headers.keys().map(|k| k.as_str().to_string()).collect();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (names, content_type, content_length)
+}
+
 /// The middleware: applies faults and records every request.
 pub(crate) async fn record_and_fault(
     State(shared): State<Arc<Shared>>,
@@ -174,21 +211,7 @@ pub(crate) async fn record_and_fault(
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let rel = relative_path(&path);
-    let headers: Vec<String> = req
-        .headers()
-        .keys()
-        .map(|k| k.as_str().to_string())
-        .collect();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let content_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let (headers, content_type, content_length) = header_facts(req.headers());
     let slot = RecordSlot::default();
     req.extensions_mut().insert(slot.clone());
     let http1 = req.version() < axum::http::Version::HTTP_2;
@@ -211,16 +234,10 @@ pub(crate) async fn record_and_fault(
     }
     let replaces = |f: &Fault| f.drop_connection || f.status.is_some();
     let resp = match &fault {
-        Some(f) if replaces(f) && !f.after_handling => {
-            fault_kind = Some(if f.drop_connection {
-                "drop_connection"
-            } else {
-                "status"
-            });
-            fault_response(f)
-        }
         Some(f) if replaces(f) => {
-            let _ = next.run(req).await;
+            if f.after_handling {
+                let _ = next.run(req).await;
+            }
             fault_kind = Some(if f.drop_connection {
                 "drop_connection"
             } else {
@@ -233,18 +250,9 @@ pub(crate) async fn record_and_fault(
 
     let dropped = resp.extensions().get::<DropConnection>().is_some();
     let mut resp = resp;
-    // Read the rest of the body before answering, so that a client that
-    // writes it all before it reads sees the answer. A dropped connection
-    // is dropped as it stands.
-    if !dropped && !body.drain(shared.drain).await {
-        tracing::debug!(
-            path = %rel,
-            "the request body went past the drain bound: closing the connection after the answer"
-        );
-        if http1 {
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+    // A dropped connection is dropped as it stands.
+    if !dropped {
+        drain_before_answer(&body, &shared, &rel, http1, &mut resp).await;
     }
     let code = resp
         .headers()

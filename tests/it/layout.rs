@@ -63,8 +63,6 @@ const KNOWN_LONG_FNS: &[&str] = &[
     "bin/digime-sandbox.rs:run",
     "bin/digime/commands/authorize.rs:run",
     "bin/digime/commands/sandbox.rs:run",
-    "sandbox/api/onboard.rs:onboard",
-    "sandbox/server.rs:record_and_fault",
     "store/conformance/checks.rs:concurrent_writes",
     "tokens/core.rs:advance",
     "tokens/driver.rs:apply",
