@@ -936,6 +936,19 @@ fn expiring_token(env: &Env) -> digime::UserAccessToken {
     token
 }
 
+/// The token `err` carries: a refreshed one, not `old`.
+fn carries_a_new_token<'e>(
+    err: &'e digime::Error,
+    old: &digime::UserAccessToken,
+) -> &'e digime::UserAccessToken {
+    let new = err.user_access_token().expect("the refreshed token");
+    assert_ne!(
+        new.refresh_token().value().expose_secret(),
+        old.refresh_token().value().expose_secret()
+    );
+    new
+}
+
 /// The refresh spent the old refresh token: an answer that then fails to
 /// parse must still hand the new token back (issue #18).
 #[tokio::test]
@@ -951,11 +964,7 @@ async fn read_accounts_that_cannot_parse_after_a_refresh_keeps_the_new_token() {
         .await
         .expect_err("a body that does not parse");
     assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
-    let new = err.user_access_token().expect("the refreshed token");
-    assert_ne!(
-        new.refresh_token().value().expose_secret(),
-        token.refresh_token().value().expose_secret()
-    );
+    let new = carries_a_new_token(&err, &token);
     let accounts = env.sdk.read_accounts(&env.contract, new).await;
     assert!(accounts.is_ok(), "the token carried works: {accounts:?}");
 }
@@ -977,9 +986,5 @@ async fn onboard_whose_jwt_fails_to_verify_after_a_refresh_keeps_the_new_token()
         .await
         .expect_err("a JWT that does not verify");
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err}");
-    let new = err.user_access_token().expect("the refreshed token");
-    assert_ne!(
-        new.refresh_token().value().expose_secret(),
-        token.refresh_token().value().expose_secret()
-    );
+    carries_a_new_token(&err, &token);
 }

@@ -678,21 +678,31 @@ fn circles<N: Ord + Clone>(edges: &BTreeSet<(N, N)>) -> Vec<Vec<N>> {
     out
 }
 
+/// Each circle of `graph` as one line: every step, then the start again.
+fn describe_circles<N: Ord + Clone>(
+    graph: &BTreeSet<(N, N)>,
+    step: impl Fn(&N, &N) -> String,
+    name: impl Fn(&N) -> String,
+) -> Vec<String> {
+    circles(graph)
+        .iter()
+        .map(|c| {
+            let steps: Vec<String> = c.windows(2).map(|w| step(&w[0], &w[1])).collect();
+            format!("{} -> {}", steps.join(" -> "), name(&c[0]))
+        })
+        .collect()
+}
+
 #[test]
 fn no_import_circle_between_files() {
     let krate = Crate::read();
     let edges = krate.edges();
     let graph: BTreeSet<(usize, usize)> = edges.keys().copied().collect();
-    let found: Vec<String> = circles(&graph)
-        .iter()
-        .map(|c| {
-            let steps: Vec<String> = c
-                .windows(2)
-                .map(|w| format!("{}:{}", krate.files[w[0]].rel, edges[&(w[0], w[1])]))
-                .collect();
-            format!("{} -> {}", steps.join(" -> "), krate.files[c[0]].rel)
-        })
-        .collect();
+    let found = describe_circles(
+        &graph,
+        |a, b| format!("{}:{}", krate.files[*a].rel, edges[&(*a, *b)]),
+        |a| krate.files[*a].rel.clone(),
+    );
     assert!(
         found.is_empty(),
         "import circles between files (file:line of each import):\n{}",
@@ -705,16 +715,11 @@ fn no_import_circle_between_folders() {
     let krate = Crate::read();
     let why = krate.folder_edges(&krate.edges());
     let graph: BTreeSet<(String, String)> = why.keys().cloned().collect();
-    let found: Vec<String> = circles(&graph)
-        .iter()
-        .map(|c| {
-            let steps: Vec<String> = c
-                .windows(2)
-                .map(|w| format!("{} ({})", w[0], why[&(w[0].clone(), w[1].clone())]))
-                .collect();
-            format!("{} -> {}", steps.join(" -> "), c[0])
-        })
-        .collect();
+    let found = describe_circles(
+        &graph,
+        |a, b| format!("{a} ({})", why[&(a.clone(), b.clone())]),
+        |a| a.clone(),
+    );
     assert!(
         found.is_empty(),
         "import circles between folders:\n{}",
