@@ -61,7 +61,6 @@ const LAYERS: &[(&str, &[&str])] = &[
 const KNOWN_LONG_FILES: &[&str] = &[];
 const KNOWN_LONG_FNS: &[&str] = &[
     "bin/digime-sandbox.rs:run",
-    "bin/digime/commands/authorize.rs:run",
     "bin/digime/commands/sandbox.rs:run",
     "store/conformance/checks.rs:concurrent_writes",
     "tokens/core.rs:advance",

@@ -45,26 +45,13 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
     )
     .await?;
 
-    // The account the user just onboarded: its id is what `push provider
-    // --account-id` needs. Best effort: the token is already saved.
     let reference = callback.account_reference().map(str::to_owned);
-    let mut account_id = None;
-    if let Some(reference) = &reference {
-        match sdk.read_accounts(&contract, &token).await {
-            Ok(accounts) => {
-                account_id = accounts.find_by_reference(reference).map(|a| a.id.clone());
-                if accounts.token_refreshed() {
-                    let _ = source
-                        .store
-                        .save(&source.user, accounts.user_access_token())
-                        .await;
-                }
-            }
-            Err(err) => out.note(&format!(
-                "digime: warning: could not read the accounts: {err}"
-            )),
+    let account_id = match &reference {
+        Some(reference) => {
+            onboarded_account(&sdk, &contract, &token, reference, &source, &out).await
         }
-    }
+        None => None,
+    };
 
     let path = source.describe();
     out.result(
@@ -91,6 +78,36 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
         }),
     );
     Ok(())
+}
+
+/// The id of the account the user just onboarded (its `reference`): what
+/// `push provider --account-id` needs. Best effort: the token is already
+/// saved, so a failure is a warning.
+async fn onboarded_account(
+    sdk: &digime::DigiMe,
+    contract: &digime::ContractDetails,
+    token: &digime::UserAccessToken,
+    reference: &str,
+    source: &TokenSource,
+    out: &Output,
+) -> Option<String> {
+    match sdk.read_accounts(contract, token).await {
+        Ok(accounts) => {
+            if accounts.token_refreshed() {
+                let _ = source
+                    .store
+                    .save(&source.user, accounts.user_access_token())
+                    .await;
+            }
+            accounts.find_by_reference(reference).map(|a| a.id.clone())
+        }
+        Err(err) => {
+            out.note(&format!(
+                "digime: warning: could not read the accounts: {err}"
+            ));
+            None
+        }
+    }
 }
 
 /// The redirect after authorize or reauthorize: a code, and our state.
