@@ -60,7 +60,6 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// lists only shrink.
 const KNOWN_LONG_FILES: &[&str] = &[];
 const KNOWN_LONG_FNS: &[&str] = &[
-    "bin/digime-sandbox.rs:run",
     "bin/digime/commands/sandbox.rs:run",
     "store/conformance/checks.rs:concurrent_writes",
     "tokens/core.rs:advance",
