@@ -14,9 +14,9 @@
 
 use std::error::Error;
 
-use digime::auth::AuthorizeCallback;
+use digime::consent::{AuthorizeCallback, ConsentState, SourceType};
 use digime::sandbox::Sandbox;
-use digime::{Account, DigiMe, FhirVersion, FileDescriptor, SourceType, Standard};
+use digime::{Account, DigiMe, FhirVersion, FileDescriptor, Standard};
 
 const APP_ID: &str = "quickstart-app";
 const CONTRACT_ID: &str = "quickstart-write-contract";
@@ -39,18 +39,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // 2. Authorize. A real application redirects the user's browser to
     //    `auth.url()` and receives the callback on its own server.
-    let state = "quickstart-state";
+    let state = ConsentState::generate()?;
     let auth = sdk
         .authorize(&contract)
         .callback(CALLBACK)
-        .state(state)
+        .state(state.clone())
         .source_type(SourceType::Push)
         .send()
         .await?;
     println!("2. onboard URL: {}", auth.url());
     let redirect = follow_consent(auth.url().as_str()).await?;
     let callback = AuthorizeCallback::from_url(&redirect)?;
-    callback.verify_state(state)?;
+    callback.verify_state(&state)?;
     let token = sdk
         .exchange_code_for_token(&contract, callback.code(), auth.code_verifier())
         .await?;

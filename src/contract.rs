@@ -37,7 +37,9 @@ struct ContractInner {
 impl ContractDetails {
     /// Parses the private key and keeps it with the contract id.
     ///
-    /// `private_key_pem` may be a `String` or a `&str`.
+    /// `private_key_pem` may be a `String` or a `&str`: an RSA key of at
+    /// least 2048 bits, as `RSA PRIVATE KEY` (PKCS#1) or `PRIVATE KEY`
+    /// (PKCS#8), not encrypted (decrypt an `ENCRYPTED PRIVATE KEY` first).
     ///
     /// ```
     /// let err = digime::ContractDetails::new("my-contract-id", "-----BEGIN NONSENSE").unwrap_err();

@@ -1,16 +1,21 @@
-//! The FileDescriptor: the metadata sent with a file pushed to a library.
+//! The FileDescriptor: the metadata sent with a file pushed to a library,
+//! and its builder, whose required fields are type states ([`state`]).
 
 use serde::{Deserialize, Serialize};
-use typed_builder::TypedBuilder;
 
 use crate::error::Result;
 use crate::validate;
+use state::{
+    DescriptorAccountsMissing, DescriptorAccountsSet, DescriptorHasAccounts, DescriptorHasMimeType,
+    DescriptorMimeTypeMissing, DescriptorMimeTypeSet,
+};
 
 /// Metadata for a file pushed to a user's library.
 ///
 /// `mime_type` and `accounts` are required: `build()` does not compile
-/// without them. `tags` and `reference` are optional and are left out of the
-/// wire form, not sent as `null`.
+/// without them, and the compiler says which one is missing. `tags` and
+/// `reference` are optional and are left out of the wire form, not sent as
+/// `null`.
 ///
 /// ```
 /// use digime::{Account, FileDescriptor};
@@ -25,28 +30,70 @@ use crate::validate;
 ///     r#"{"mimeType":"application/pdf","accounts":[{"accountId":"account-in-my-system"}],"tags":["lab"]}"#
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TypedBuilder)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[builder(doc)]
 pub struct FileDescriptor {
     /// The file's MIME type, such as `application/pdf` or
     /// `text/plain; charset=utf-8`: a media type of RFC 9110, parameters
     /// included.
-    #[builder(setter(into))]
     mime_type: String,
     /// The accounts in *your* system that this file belongs to.
     accounts: Vec<Account>,
     /// References to attach to the file.
-    #[builder(default, setter(strip_option))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reference: Option<Vec<String>>,
     /// Tags to attach to the file, to find it again later.
-    #[builder(default, setter(strip_option))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tags: Option<Vec<String>>,
 }
 
+/// Builds a [`FileDescriptor`]: `.mime_type(..)` and `.accounts(..)` are
+/// required, each once, in either order; `.tags(..)` and `.reference(..)`
+/// are optional. `build()` exists once both required fields are set.
+///
+/// ```
+/// use digime::{Account, FileDescriptor};
+/// let descriptor = FileDescriptor::builder()
+///     .accounts(vec![Account::new("account-in-my-system")])
+///     .mime_type("text/plain")
+///     .reference(vec!["lab-2024-001".to_string()])
+///     .build();
+/// assert_eq!(descriptor.reference(), Some(&["lab-2024-001".to_string()][..]));
+/// ```
+///
+/// A missing field is a compile error that names it:
+///
+/// ```compile_fail,E0277
+/// // error[E0277]: the accounts are missing: call `.accounts(vec![Account::new(..)])` before `.build()`
+/// let _ = digime::FileDescriptor::builder().mime_type("text/plain").build();
+/// ```
+#[must_use = "a descriptor builder does nothing until `.build()`"]
+#[derive(Debug)]
+pub struct FileDescriptorBuilder<M = DescriptorMimeTypeMissing, A = DescriptorAccountsMissing> {
+    mime_type: M,
+    accounts: A,
+    reference: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+}
+
 impl FileDescriptor {
+    /// Starts a descriptor. See [`FileDescriptorBuilder`].
+    ///
+    /// ```
+    /// let descriptor = digime::FileDescriptor::builder()
+    ///     .mime_type("application/pdf")
+    ///     .accounts(vec![digime::Account::new("a-1")])
+    ///     .build();
+    /// assert_eq!(descriptor.mime_type(), "application/pdf");
+    /// ```
+    pub fn builder() -> FileDescriptorBuilder {
+        FileDescriptorBuilder {
+            mime_type: DescriptorMimeTypeMissing,
+            accounts: DescriptorAccountsMissing,
+            reference: None,
+            tags: None,
+        }
+    }
     /// The MIME type.
     ///
     /// ```
@@ -155,6 +202,144 @@ impl FileDescriptor {
         }
         Ok(())
     }
+}
+
+impl<A> FileDescriptorBuilder<DescriptorMimeTypeMissing, A> {
+    /// The file's MIME type, such as `application/pdf` or
+    /// `text/plain; charset=utf-8`: a media type of RFC 9110, parameters
+    /// included (checked when the descriptor is pushed).
+    ///
+    /// ```
+    /// # let b = digime::FileDescriptor::builder();
+    /// let _ = b.mime_type("text/plain; charset=utf-8");
+    /// ```
+    pub fn mime_type(
+        self,
+        mime_type: impl Into<String>,
+    ) -> FileDescriptorBuilder<DescriptorMimeTypeSet, A> {
+        FileDescriptorBuilder {
+            mime_type: DescriptorMimeTypeSet(mime_type.into()),
+            accounts: self.accounts,
+            reference: self.reference,
+            tags: self.tags,
+        }
+    }
+}
+
+impl<M> FileDescriptorBuilder<M, DescriptorAccountsMissing> {
+    /// The accounts in *your* system that this file belongs to (at least
+    /// one, checked when the descriptor is pushed).
+    ///
+    /// ```
+    /// # let b = digime::FileDescriptor::builder();
+    /// let _ = b.accounts(vec![digime::Account::new("account-in-my-system")]);
+    /// ```
+    pub fn accounts(
+        self,
+        accounts: Vec<Account>,
+    ) -> FileDescriptorBuilder<M, DescriptorAccountsSet> {
+        FileDescriptorBuilder {
+            mime_type: self.mime_type,
+            accounts: DescriptorAccountsSet(accounts),
+            reference: self.reference,
+            tags: self.tags,
+        }
+    }
+}
+
+impl<M, A> FileDescriptorBuilder<M, A> {
+    /// References to attach to the file (replacing any set before).
+    ///
+    /// ```
+    /// # let b = digime::FileDescriptor::builder();
+    /// let _ = b.reference(vec!["lab-2024-001".to_string()]);
+    /// ```
+    pub fn reference(mut self, reference: Vec<String>) -> Self {
+        self.reference = Some(reference);
+        self
+    }
+
+    /// Tags to attach to the file, to find it again later (replacing any
+    /// set before).
+    ///
+    /// ```
+    /// # let b = digime::FileDescriptor::builder();
+    /// let _ = b.tags(vec!["lab".to_string()]);
+    /// ```
+    pub fn tags(mut self, tags: Vec<String>) -> Self {
+        self.tags = Some(tags);
+        self
+    }
+
+    /// The descriptor. It compiles once `.mime_type(..)` and `.accounts(..)`
+    /// are set; their values are checked when the descriptor is pushed.
+    ///
+    /// ```
+    /// let d = digime::FileDescriptor::builder()
+    ///     .mime_type("text/plain")
+    ///     .accounts(vec![digime::Account::new("a-1")])
+    ///     .build();
+    /// assert_eq!(d.accounts().len(), 1);
+    /// ```
+    pub fn build(self) -> FileDescriptor
+    where
+        M: DescriptorHasMimeType,
+        A: DescriptorHasAccounts,
+    {
+        FileDescriptor {
+            mime_type: self.mime_type.into_mime_type(),
+            accounts: self.accounts.into_accounts(),
+            reference: self.reference,
+            tags: self.tags,
+        }
+    }
+}
+
+pub mod state {
+    //! The type states of [`FileDescriptorBuilder`](super::FileDescriptorBuilder).
+    //!
+    //! Each marker is named for the builder and the field it guards:
+    //! `DescriptorMimeTypeMissing` until `.mime_type(..)` is called, then
+    //! `DescriptorMimeTypeSet`; `DescriptorAccountsMissing` until
+    //! `.accounts(..)`, then `DescriptorAccountsSet`. `build()` requires
+    //! the sealed traits `DescriptorHasMimeType` and `DescriptorHasAccounts`,
+    //! which only the `…Set` markers implement, and whose messages say what
+    //! to call:
+    //!
+    //! ```compile_fail,E0277
+    //! // error[E0277]: the MIME type is missing: call `.mime_type("application/pdf")` before `.build()`
+    //! let _ = digime::FileDescriptor::builder().accounts(vec![digime::Account::new("a")]).build();
+    //! ```
+
+    use super::Account;
+    use crate::typestate::state_pair;
+
+    state_pair!(
+        /// File descriptor: `.mime_type(..)` has not been called.
+        DescriptorMimeTypeMissing,
+        /// File descriptor: the MIME type is set.
+        DescriptorMimeTypeSet(String),
+        /// Proof that a file descriptor has its MIME type.
+        #[diagnostic::on_unimplemented(
+            message = "the MIME type is missing: call `.mime_type(\"application/pdf\")` before `.build()`",
+            label = "this file descriptor has no MIME type yet",
+            note = "a file descriptor needs both `.mime_type(..)` and `.accounts(..)`, in either order"
+        )]
+        DescriptorHasMimeType::into_mime_type
+    );
+    state_pair!(
+        /// File descriptor: `.accounts(..)` has not been called.
+        DescriptorAccountsMissing,
+        /// File descriptor: the accounts are set.
+        DescriptorAccountsSet(Vec<Account>),
+        /// Proof that a file descriptor has its accounts.
+        #[diagnostic::on_unimplemented(
+            message = "the accounts are missing: call `.accounts(vec![Account::new(..)])` before `.build()`",
+            label = "this file descriptor has no accounts yet",
+            note = "a file descriptor needs both `.mime_type(..)` and `.accounts(..)`, in either order"
+        )]
+        DescriptorHasAccounts::into_accounts
+    );
 }
 
 /// The most entries in `tags` or in `reference`.

@@ -9,7 +9,11 @@
 //! No error message ever contains a private key, a token value or a code
 //! verifier.
 
+mod server;
+
 use std::fmt;
+
+pub use server::ServerError;
 
 /// A `Result` whose error is [`digime::Error`](Error).
 ///
@@ -106,101 +110,6 @@ pub enum ErrorKind {
     TokenStore,
 }
 
-/// The error details digi.me sent with an error response.
-///
-/// The code, message and reference come from the JSON body
-/// `{"error":{"code","message","reference"}}` or, when the body has none,
-/// from the `X-Error-Code`, `X-Error-Message` and `X-Error-Reference` headers.
-///
-/// ```
-/// # fn show(err: &digime::Error) {
-/// if let Some(server) = err.server() {
-///     println!("{} {:?} {:?} ref={:?}", server.status(), server.code(), server.message(), server.reference());
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "HTTP {status}{}{}{}",
-    part(" ", .code, ""),
-    part(": ", .message, ""),
-    part(" (reference ", .reference, ")")
-)]
-pub struct ServerError {
-    status: u16,
-    code: Option<String>,
-    message: Option<String>,
-    reference: Option<String>,
-    retry_after: Option<std::time::Duration>,
-}
-
-impl ServerError {
-    pub(crate) fn new(
-        status: u16,
-        code: Option<String>,
-        message: Option<String>,
-        reference: Option<String>,
-    ) -> Self {
-        Self {
-            status,
-            code,
-            message,
-            reference,
-            retry_after: None,
-        }
-    }
-
-    pub(crate) fn with_retry_after(mut self, retry_after: Option<std::time::Duration>) -> Self {
-        self.retry_after = retry_after;
-        self
-    }
-
-    /// How long the server asked the client to wait (`Retry-After`), if it
-    /// did.
-    ///
-    /// ```
-    /// # fn show(s: &digime::ServerError) { if let Some(d) = s.retry_after() { println!("wait {d:?}"); } }
-    /// ```
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        self.retry_after
-    }
-
-    /// The HTTP status code, such as `401`.
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    /// The server's error code, such as `InvalidToken`, when it sent one.
-    pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
-    }
-
-    /// The server's message, when it sent one.
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-
-    /// The server's reference for this error (quote it to digi.me support).
-    pub fn reference(&self) -> Option<&str> {
-        self.reference.as_deref()
-    }
-}
-
-/// `prefix` then the value, or nothing: the optional parts of a
-/// [`ServerError`]'s message.
-fn part<'a>(prefix: &'a str, value: &'a Option<String>, suffix: &'a str) -> impl fmt::Display + 'a {
-    struct Part<'a>(&'a str, &'a Option<String>, &'a str);
-    impl fmt::Display for Part<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self.1 {
-                Some(v) => write!(f, "{}{v}{}", self.0, self.2),
-                None => Ok(()),
-            }
-        }
-    }
-    Part(prefix, value, suffix)
-}
-
 impl Error {
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
@@ -237,20 +146,16 @@ impl Error {
     /// the status and the `X-Error-*` headers are kept.
     pub(crate) fn from_server_body_over_cap(server: ServerError, cap: usize) -> Self {
         let mut err = Self::from_server(server);
-        err.inner.message.push_str(&format!(
-            " (its error body is over the {} KiB cap on error bodies and was not read)",
-            cap / 1024
-        ));
+        err.inner
+            .message
+            .push_str(&format!(" (error body over {} KiB, not read)", cap / 1024));
         err
     }
 
     pub(crate) fn reauthorization_required(server: ServerError) -> Self {
         let mut err = Self::new(
             ErrorKind::ReauthorizationRequired,
-            format!(
-                "the refresh token was rejected ({server}): the user must consent again through \
-                 the reauthorize flow, which keeps their user id and library"
-            ),
+            format!("the refresh token was rejected ({server})"),
         );
         err.inner.server = Some(server);
         err
@@ -271,8 +176,7 @@ impl Error {
     pub(crate) fn data_not_replayable(token: crate::token::UserAccessToken) -> Self {
         let mut err = Self::new(
             ErrorKind::DataNotReplayable,
-            "the access token was refreshed after the data was read, and a reader cannot be \
-             read twice: the push was not stored",
+            "the push's data could not be sent again after the token refresh",
         );
         err.inner.token = Some(Box::new(token));
         err
@@ -329,10 +233,7 @@ impl Error {
     /// A local cryptographic failure: `what` could not be done (signing,
     /// drawing random bytes). Nothing was sent.
     pub(crate) fn crypto(what: impl fmt::Display) -> Self {
-        Self::new(
-            ErrorKind::Crypto,
-            format!("{what} failed on this machine (a cryptographic operation); nothing was sent"),
-        )
+        Self::new(ErrorKind::Crypto, format!("{what} failed on this machine"))
     }
 
     pub(crate) fn invalid_response(reason: impl Into<String>) -> Self {
@@ -366,11 +267,9 @@ impl Error {
         if !self.inner.may_have_been_stored {
             self.inner.may_have_been_stored = true;
             self.inner.message.push_str(if resent {
-                ": the push may have been stored, even more than once (an attempt failed after \
-                 digi.me may have received it, and the opt-in sends such attempts again)"
+                ": the push may have been stored, even more than once"
             } else {
-                ": the push may have been stored (digi.me may have received it before the \
-                 failure), so it was not sent again"
+                ": the push may have been stored"
             });
         }
         self
@@ -386,10 +285,9 @@ impl Error {
     ) -> Self {
         self.inner.refresh_may_have_happened = true;
         self.inner.token = Some(Box::new(attempted_with));
-        self.inner.message.push_str(
-            ": the refresh may have happened (digi.me may have acted on it before the \
-             failure), so it was not sent again",
-        );
+        self.inner
+            .message
+            .push_str(": the refresh may have happened");
         self
     }
 
@@ -397,11 +295,9 @@ impl Error {
     /// have spent the single-use code before the failure.
     pub(crate) fn mark_code_exchange_may_have_happened(mut self) -> Self {
         self.inner.refresh_may_have_happened = true;
-        self.inner.message.push_str(
-            ": the code exchange may have happened (digi.me may have acted on it before the \
-             failure), so it was not sent again; a code works once: if it was spent, the user \
-             must be authorized again",
-        );
+        self.inner
+            .message
+            .push_str(": the code exchange may have happened");
         self
     }
 
@@ -411,7 +307,8 @@ impl Error {
     /// after the whole body was sent. It stays true even when a later
     /// attempt failed cleanly. The SDK does not send such a push again
     /// unless [`DigiMeBuilder::retry_ambiguous_pushes`](crate::DigiMeBuilder::retry_ambiguous_pushes)
-    /// is on; the message says the push may have been stored.
+    /// is on (then the message says it may have been stored even more than
+    /// once); the message says the push may have been stored.
     ///
     /// What to do: pushing the same data again may leave a duplicate in the
     /// user's library. Reconcile first where you can (data that carries its
@@ -472,8 +369,18 @@ impl Error {
         self
     }
 
-    /// A token store failed. `store` names it (never with a password).
-    pub(crate) fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
+    /// An [`ErrorKind::TokenStore`] error naming `store` (never with a
+    /// password) and saying what failed: what a
+    /// [`TokenStore`](crate::store::TokenStore) implementation returns
+    /// when its database fails. The only public constructor of [`Error`]:
+    /// every other error comes from the SDK itself.
+    ///
+    /// ```
+    /// let err = digime::Error::token_store("redis://cache:6379", "the connection was refused");
+    /// assert_eq!(err.kind(), digime::ErrorKind::TokenStore);
+    /// assert_eq!(err.to_string(), "token store redis://cache:6379: the connection was refused");
+    /// ```
+    pub fn token_store(store: impl fmt::Display, what: impl fmt::Display) -> Self {
         Self::new(
             ErrorKind::TokenStore,
             format!("token store {store}: {what}"),
@@ -650,58 +557,4 @@ impl std::error::Error for Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_traits<T: std::error::Error + Send + Sync + 'static>() {}
-
-    #[test]
-    fn error_is_send_sync_static() {
-        assert_traits::<Error>();
-    }
-
-    #[test]
-    fn server_error_display_keeps_every_part() {
-        let err = Error::from_server(ServerError::new(
-            403,
-            Some("InsufficientScope".into()),
-            Some("read contract".into()),
-            Some("ref-1".into()),
-        ));
-        let text = err.to_string();
-        assert!(text.contains("403"), "{text}");
-        assert!(text.contains("InsufficientScope"), "{text}");
-        assert!(text.contains("read contract"), "{text}");
-        assert!(text.contains("ref-1"), "{text}");
-        assert_eq!(err.code(), Some("InsufficientScope"));
-        assert_eq!(err.status(), Some(403));
-    }
-
-    #[test]
-    fn reauthorization_required_names_the_reauthorize_flow() {
-        let err = Error::reauthorization_required(ServerError::new(
-            401,
-            Some("InvalidToken".into()),
-            None,
-            None,
-        ));
-        let text = err.to_string();
-        assert!(text.contains("reauthorize flow"), "{text}");
-        // A fact, not advice: `ErrorKind::ReauthorizationRequired` names the method.
-        assert!(!text.contains("DigiMe::"), "{text}");
-        assert!(!text.contains("authorized again"), "{text}");
-    }
-
-    #[test]
-    fn sdk_invalid_and_version_invalid_are_distinct() {
-        let a = Error::from_server(ServerError::new(400, Some("SDKInvalid".into()), None, None));
-        let b = Error::from_server(ServerError::new(
-            400,
-            Some("SDKVersionInvalid".into()),
-            None,
-            None,
-        ));
-        assert!(a.is_sdk_invalid() && !a.is_sdk_version_invalid());
-        assert!(b.is_sdk_version_invalid() && !b.is_sdk_invalid());
-    }
-}
+mod tests;

@@ -12,6 +12,7 @@
 //! | `sandbox` (feature `sandbox`) | the local digi.me API for your tests: what it checks, its control API |
 //! | [`scaling`] | tokens shared by concurrent calls, processes and hosts: one refresh per rotation, token stores, PostgreSQL |
 //! | [`cli`] | the `digime` command-line tool (feature `cli`) |
+//! | [`architecture`] | for contributors: the crate's layers, its rooms, and the check that keeps them |
 //!
 //! The guides' examples are compiled as doctests.
 
@@ -35,6 +36,9 @@ pub mod cli {}
 
 #[doc = include_str!("../docs/web.md")]
 pub mod web {}
+
+#[doc = include_str!("../docs/architecture.md")]
+pub mod architecture {}
 
 #[cfg(feature = "sandbox")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]

@@ -42,15 +42,26 @@
 //! instead: it holds the token, and shares it (and its refreshes) with
 //! every call, task and process that pushes for the same user.
 //!
+//! The crate root holds what a first program names: the client
+//! ([`DigiMe`], [`DigiMeBuilder`]), what every call takes
+//! ([`ContractDetails`], [`UserAccessToken`] and its [`Token`]s,
+//! [`UserSession`]), what a push is made of ([`FileDescriptor`],
+//! [`Account`], [`Standard`], [`FhirVersion`]), what calls return
+//! ([`PushOutcome`], [`Outcome`]) and the errors. Everything else lives in
+//! the module of its subject: the consent flows and their callbacks in
+//! [`consent`], digi.me's answers in [`models`], the push builders in
+//! [`push`], the other calls' outcomes in [`calls`], builders' type states
+//! in each builder's `state` module.
+//!
 //! | you want | look at | guide |
 //! | --- | --- | --- |
 //! | the entry point and its settings | [`DigiMe`], [`DigiMeBuilder`] | [reliability](guide::reliability) (retries, timeouts) |
 //! | a push | [`push`]: [`push::PushBuilder`], [`push::LibraryPush`], [`push::ProviderPush`], [`push::FileData`] | [pushing data](guide::push_data) |
 //! | many files in one resumable run that never stores a file twice | [`bulk`]: [`bulk::Journal`], [`bulk::FileIdentity`], [`bulk::Status`] | [the CLI](guide::cli) (backfilling a library) |
-//! | the consent flow and the account lifecycle | [`auth`]: [`auth::AuthorizeBuilder`], [`AuthorizeCallback`], [`DigiMe::exchange_code_for_token`], [`DigiMe::reauthorize`] | [authorization](guide::authorization) |
+//! | the consent flow and the account lifecycle | [`consent`]: [`consent::AuthorizeBuilder`], [`consent::AuthorizeCallback`], [`consent::AccountCallback`], [`DigiMe::exchange_code_for_token`], [`DigiMe::reauthorize`] | [authorization](guide::authorization) |
 //! | accounts, contract details, delete user | [`DigiMe::read_accounts`], [`DigiMe::contract_info`], [`DigiMe::delete_user`], [`models`] | |
 //! | errors | [`Error`], [`ErrorKind`], [`ServerError`] | [reliability](guide::reliability) |
-//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`ContractInfo`] is what digi.me answers about it) | [authorization](guide::authorization) (what to store) |
+//! | tokens and keys | [`UserAccessToken`], [`ContractDetails`] (what you supply; [`models::ContractInfo`] is what digi.me answers about it) | [authorization](guide::authorization) (what to store) |
 //! | tokens shared by many calls, processes or hosts | [`UserSession`], [`store`]: [`store::TokenStore`], [`DigiMe::session_from_store`] | [scaling out](guide::scaling) |
 //! | a local digi.me for tests (feature `sandbox`) | `sandbox` | `guide::sandbox` |
 //! | the `digime` command-line tool (feature `cli`) | | [the CLI](guide::cli) |
@@ -78,8 +89,8 @@
 //! # }
 //! ```
 //!
-//! The markers and their sealed traits are in [`push::state`] and
-//! [`auth::state`].
+//! The markers and their sealed traits are in [`push::state`],
+//! [`consent::state`] and [`descriptor::state`], each named for its builder.
 //!
 //! ## Tokens and errors
 //!
@@ -114,7 +125,8 @@
 //!
 //! ## Secrets
 //!
-//! Token values and the PKCE code verifier are kept in [`secrecy`] types.
+//! Token values, the authorization code and the PKCE code verifier are kept
+//! in [`secrecy`] types.
 //! The contract's private key is parsed once into aws-lc's key object, which
 //! has no `Debug`, is never printed, and is wiped by aws-lc when dropped; the
 //! PEM text is not kept. `Debug` on every public type redacts secrets, and no
@@ -125,12 +137,12 @@
 #![deny(missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod auth;
 pub mod bulk;
 pub mod calls;
 mod client;
+pub mod consent;
 mod contract;
-mod descriptor;
+pub mod descriptor;
 pub mod error;
 pub mod guide;
 mod hex;
@@ -139,6 +151,7 @@ pub mod models;
 pub mod push;
 mod signer;
 pub mod store;
+mod time;
 mod token;
 mod tokens;
 mod transport;
@@ -149,12 +162,11 @@ mod validate;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 pub mod sandbox;
 
-pub use auth::{AuthorizeCallback, SourceType, UserSession};
-pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder};
+pub use calls::Outcome;
+pub use client::{DEFAULT_BASE_URL, DigiMe, DigiMeBuilder, UserSession};
 pub use contract::ContractDetails;
-pub use descriptor::{Account, FileDescriptor, FileDescriptorBuilder};
+pub use descriptor::{Account, FileDescriptor};
 pub use error::{Error, ErrorKind, Result, ServerError};
-pub use models::{ContractInfo, ServiceAccount};
 pub use push::{FhirVersion, PushOutcome, Standard};
 pub use token::{Token, UserAccessToken};
 

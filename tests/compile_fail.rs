@@ -5,7 +5,7 @@
 //! lists the diagnostics the compiler must give, pinning only what this crate
 //! controls: the error code, our `on_unimplemented` sentence (or the missing
 //! method's name), its label and its note. The rest of rustc's rendering
-//! (help lines, spans, the names of typed-builder's internal types) is free to
+//! (help lines, spans, the marker and trait names in its notes) is free to
 //! change with a new stable rustc. The files in `tests/ui/pass/` must compile.
 //!
 //! The format of an `.expected` file, one diagnostic per unindented line:

@@ -78,21 +78,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), Fail> {
-    if args.accounts.len() > args.users.len() {
-        return Err(Fail(
-            "each --accounts belongs to a --user: give the --user first".into(),
-            2,
-        ));
-    }
-    if args.token_out.is_some() && (args.users.is_empty() || args.contracts.is_empty()) {
-        return Err(Fail(
-            "--token-out needs at least one --user and one --contract".into(),
-            2,
-        ));
-    }
+/// Each `--contract CONTRACT_ID=PEM_PATH`: the id and the key read from
+/// its file.
+fn read_contracts(specs: &[String]) -> Result<Vec<(String, String)>, Fail> {
     let mut contracts = Vec::new();
-    for spec in &args.contracts {
+    for spec in specs {
         let Some((id, path)) = spec.split_once('=') else {
             return Err(Fail(
                 format!("--contract `{spec}` must be CONTRACT_ID=PEM_PATH"),
@@ -107,6 +97,23 @@ async fn run(args: Args) -> Result<(), Fail> {
         })?;
         contracts.push((id.to_string(), pem));
     }
+    Ok(contracts)
+}
+
+async fn run(args: Args) -> Result<(), Fail> {
+    if args.accounts.len() > args.users.len() {
+        return Err(Fail(
+            "each --accounts belongs to a --user: give the --user first".into(),
+            2,
+        ));
+    }
+    if args.token_out.is_some() && (args.users.is_empty() || args.contracts.is_empty()) {
+        return Err(Fail(
+            "--token-out needs at least one --user and one --contract".into(),
+            2,
+        ));
+    }
+    let contracts = read_contracts(&args.contracts)?;
 
     let sandbox = Sandbox::builder()
         .port(args.port)

@@ -1,15 +1,12 @@
 //! `GET permission-access/accounts`.
 
-use reqwest::Method;
-
 use crate::DigiMe;
-use crate::auth::{TokenState, user_call};
+use crate::client::{Outcome, TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ServiceAccount;
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 
 /// The user's accounts, with the token to store.
 ///
@@ -23,22 +20,17 @@ use crate::transport::{Body, Call, CallKind};
 /// # let _ = (accounts, token_to_store);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
-pub struct AccountsOutcome {
-    accounts: Vec<ServiceAccount>,
-    token: UserAccessToken,
-    refreshed: bool,
-    unstored: Option<crate::Error>,
-}
+pub type AccountsOutcome = Outcome<Vec<ServiceAccount>>;
 
-impl AccountsOutcome {
+/// What read accounts adds to its [`Outcome`].
+impl Outcome<Vec<ServiceAccount>> {
     /// The accounts.
     ///
     /// ```no_run
     /// # fn f(o: digime::calls::AccountsOutcome) { for a in o.accounts() { println!("{} {:?}", a.id, a.reference); } }
     /// ```
     pub fn accounts(&self) -> &[ServiceAccount] {
-        &self.accounts
+        self.value()
     }
 
     /// The account whose `reference` is the callback's `accountReference`
@@ -51,63 +43,9 @@ impl AccountsOutcome {
         if account_reference.is_empty() {
             return None;
         }
-        self.accounts
+        self.value()
             .iter()
             .find(|a| a.reference.as_deref() == Some(account_reference))
-    }
-
-    /// The user access token to store: refreshed, or the same.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { let _t = o.user_access_token(); }
-    /// ```
-    pub fn user_access_token(&self) -> &UserAccessToken {
-        &self.token
-    }
-
-    /// True when the SDK refreshed the token during this call.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { if o.token_refreshed() { /* store it */ } }
-    /// ```
-    pub fn token_refreshed(&self) -> bool {
-        self.refreshed
-    }
-
-    /// The token store's error, when the token refreshed during this call
-    /// did not reach the session's store: the call went on with the new
-    /// token, the SDK keeps trying to write it in the background, and
-    /// meanwhile [`user_access_token`](Self::user_access_token) is the one
-    /// copy to keep. `None` when nothing had to be written or it was.
-    ///
-    /// ```no_run
-    /// # fn f(o: &digime::calls::AccountsOutcome) {
-    /// if let Some(err) = o.token_store_error() { eprintln!("keep the token yourself: {err}"); }
-    /// # }
-    /// ```
-    pub fn token_store_error(&self) -> Option<&crate::Error> {
-        self.unstored.as_ref()
-    }
-
-    /// The token, by value.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) { let _t: digime::UserAccessToken = o.into_user_access_token(); }
-    /// ```
-    pub fn into_user_access_token(self) -> UserAccessToken {
-        self.token
-    }
-
-    /// The accounts and the token to store, by value: taking the accounts
-    /// does not lose a refreshed token.
-    ///
-    /// ```no_run
-    /// # fn f(o: digime::calls::AccountsOutcome) {
-    /// let (accounts, token) = o.into_parts();
-    /// # let _: (Vec<digime::ServiceAccount>, digime::UserAccessToken) = (accounts, token); }
-    /// ```
-    pub fn into_parts(self) -> (Vec<ServiceAccount>, UserAccessToken) {
-        (self.accounts, self.token)
     }
 }
 
@@ -137,25 +75,28 @@ impl DigiMe {
         contract: &ContractDetails,
         mut tokens: TokenState,
     ) -> Result<AccountsOutcome> {
-        let call = Call {
-            endpoint: "permission-access/accounts",
-            method: Method::GET,
-            path: "permission-access/accounts",
-            contract,
-            claims: &NoClaims {},
-            headers: Vec::new(),
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
-        let reply = user_call(self, contract, &call, &mut tokens).await?;
-        let accounts: Vec<ServiceAccount> = reply.json("permission-access/accounts")?;
-        let finished = tokens.finish();
-        Ok(AccountsOutcome {
-            accounts,
-            token: finished.token,
-            refreshed: finished.refreshed,
-            unstored: finished.unstored,
-        })
+        let call = Call::get("permission-access/accounts", contract);
+        let result = async {
+            let reply = user_call(self, contract, &call, &mut tokens).await?;
+            reply.json::<Vec<ServiceAccount>>("permission-access/accounts")
+        }
+        .await;
+        let (accounts, finished) = tokens.conclude(result)?;
+        Ok(Outcome::new(accounts, finished))
+    }
+}
+
+impl UserSession {
+    /// Reads the user's accounts with the session's token.
+    ///
+    /// ```no_run
+    /// # async fn f(session: digime::UserSession) -> digime::Result<()> {
+    /// let accounts = session.read_accounts().await?;
+    /// # let _ = accounts; Ok(()) }
+    /// ```
+    pub async fn read_accounts(&self) -> Result<AccountsOutcome> {
+        self.sdk()
+            .read_accounts_with(self.contract(), TokenState::shared(self.clone()))
+            .await
     }
 }

@@ -1,13 +1,10 @@
 //! `GET permission-access/contract`.
 
-use reqwest::Method;
-
 use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 use crate::models::ContractInfo;
-use crate::signer::NoClaims;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 
 impl DigiMe {
     /// Asks digi.me about a contract: returns [`ContractInfo`], the server's
@@ -24,18 +21,9 @@ impl DigiMe {
     /// # Ok(()) }
     /// ```
     pub async fn contract_info(&self, contract: &ContractDetails) -> Result<ContractInfo> {
-        let call = Call {
-            endpoint: "permission-access/contract",
-            method: Method::GET,
-            path: "permission-access/contract",
-            contract,
-            claims: &NoClaims {},
-            headers: Vec::new(),
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
-        self.execute(&call, None)
+        let call = Call::get("permission-access/contract", contract);
+        self.transport()
+            .execute(&call, None)
             .await?
             .json("permission-access/contract")
     }

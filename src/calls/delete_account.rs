@@ -1,17 +1,15 @@
 //! `DELETE permission-access/service/h:accountId`: one account out of the
 //! user's library.
 
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 
 use super::Outcome;
 use crate::DigiMe;
-use crate::auth::{TokenState, UserSession, user_call};
+use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 use crate::validate;
 
 impl DigiMe {
@@ -53,17 +51,9 @@ impl DigiMe {
         validate::header_value("account_id", account_id)?;
         let header =
             HeaderValue::try_from(account_id).map_err(|e| Error::invalid_input("account_id", e))?;
-        let call = Call {
-            endpoint: "permission-access/service",
-            method: Method::DELETE,
-            path: "permission-access/service/h:accountId",
-            contract,
-            claims: &NoClaims {},
-            headers: vec![(HeaderName::from_static("accountid"), header)],
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
+        let call = Call::delete("permission-access/service", contract)
+            .path("permission-access/service/h:accountId")
+            .header(HeaderName::from_static("accountid"), header);
         user_call(self, contract, &call, &mut tokens).await?;
         Ok(Outcome::new((), tokens.finish()))
     }

@@ -1,14 +1,11 @@
 //! `DELETE user`.
 
-use reqwest::Method;
-
 use crate::DigiMe;
-use crate::auth::{TokenState, user_call};
+use crate::client::{TokenState, user_call};
 use crate::contract::ContractDetails;
 use crate::error::Result;
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 
 impl DigiMe {
     /// Deletes the user's library for this application. The user's tokens
@@ -24,17 +21,7 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
     ) -> Result<()> {
-        let call = Call {
-            endpoint: "user",
-            method: Method::DELETE,
-            path: "user",
-            contract,
-            claims: &NoClaims {},
-            headers: Vec::new(),
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
+        let call = Call::delete("user", contract);
         let mut tokens = TokenState::owned(token.clone());
         user_call(self, contract, &call, &mut tokens).await?;
         Ok(())

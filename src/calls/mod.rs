@@ -7,8 +7,7 @@ mod accounts;
 mod contract_info;
 mod delete_account;
 mod delete_user;
-mod outcome;
 mod revoke_account;
 
+pub use crate::client::Outcome;
 pub use accounts::AccountsOutcome;
-pub use outcome::Outcome;

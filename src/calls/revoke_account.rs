@@ -1,26 +1,24 @@
 //! `GET permission-access/revoke/h:accountId`: where to send the user to
 //! revoke this application's permission for one of their accounts.
 
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use url::Url;
 
 use super::Outcome;
 use crate::DigiMe;
-use crate::auth::{TokenState, UserSession, user_call};
+use crate::client::{TokenState, UserSession, user_call};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
-use crate::transport::{Body, Call, CallKind};
+use crate::transport::Call;
 use crate::validate;
 
 impl DigiMe {
     /// Asks digi.me where to send the user to revoke this application's
     /// permission for one of their accounts. digi.me sends the user back to
-    /// `redirect_uri` afterwards. Refreshes the token like a push does;
-    /// store [`Outcome::user_access_token`].
+    /// `callback` afterwards (the call's `redirectUri` header). Refreshes
+    /// the token like a push does; store [`Outcome::user_access_token`].
     ///
     /// The account stays listed; once the user has revoked it, its
     /// `accessTokenStatus` says it is not authorized, and
@@ -28,7 +26,7 @@ impl DigiMe {
     /// permission again.
     ///
     /// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
-    /// naming `account_id` (empty, not ASCII) or `redirect_uri` (not an
+    /// naming `account_id` (empty, not ASCII) or `callback` (not an
     /// absolute http(s) URL); server errors, such as an account that is
     /// not the user's.
     ///
@@ -43,13 +41,13 @@ impl DigiMe {
         contract: &ContractDetails,
         token: &UserAccessToken,
         account_id: impl AsRef<str>,
-        redirect_uri: impl AsRef<str>,
+        callback: impl AsRef<str>,
     ) -> Result<Outcome<Url>> {
         self.revoke_account_url_with(
             contract,
             TokenState::owned(token.clone()),
             account_id.as_ref(),
-            redirect_uri.as_ref(),
+            callback.as_ref(),
         )
         .await
     }
@@ -59,38 +57,25 @@ impl DigiMe {
         contract: &ContractDetails,
         mut tokens: TokenState,
         account_id: &str,
-        redirect_uri: &str,
+        callback: &str,
     ) -> Result<Outcome<Url>> {
         validate::header_value("account_id", account_id)?;
-        validate::header_value("redirect_uri", redirect_uri)?;
-        let absolute = Url::parse(redirect_uri)
+        validate::header_value("callback", callback)?;
+        let absolute = Url::parse(callback)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if !absolute {
             return Err(Error::invalid_input(
-                "redirect_uri",
+                "callback",
                 "must be an absolute http or https URL",
             ));
         }
         let header = |value: &str| {
             HeaderValue::try_from(value).map_err(|e| Error::invalid_input("account_id", e))
         };
-        let call = Call {
-            endpoint: "permission-access/revoke",
-            method: Method::GET,
-            path: "permission-access/revoke/h:accountId",
-            contract,
-            claims: &NoClaims {},
-            headers: vec![
-                (HeaderName::from_static("accountid"), header(account_id)?),
-                (
-                    HeaderName::from_static("redirecturi"),
-                    header(redirect_uri)?,
-                ),
-            ],
-            body: Body::Empty,
-            kind: CallKind::Idempotent,
-            ambiguous: Default::default(),
-        };
+        let call = Call::get("permission-access/revoke", contract)
+            .path("permission-access/revoke/h:accountId")
+            .header(HeaderName::from_static("accountid"), header(account_id)?)
+            .header(HeaderName::from_static("redirecturi"), header(callback)?);
         let reply = user_call(self, contract, &call, &mut tokens).await?;
         #[derive(Deserialize)]
         struct Location {
@@ -127,14 +112,14 @@ impl UserSession {
     pub async fn revoke_account_url(
         &self,
         account_id: impl AsRef<str>,
-        redirect_uri: impl AsRef<str>,
+        callback: impl AsRef<str>,
     ) -> Result<Outcome<Url>> {
         self.sdk()
             .revoke_account_url_with(
                 self.contract(),
                 TokenState::shared(self.clone()),
                 account_id.as_ref(),
-                redirect_uri.as_ref(),
+                callback.as_ref(),
             )
             .await
     }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::{DigiMe, Inner};
-use crate::auth::ServerJwtVerifier;
 use crate::error::{Error, Result};
 use crate::tokens::Tokens;
+use crate::transport::{DEFAULT_READ_TIMEOUT, ServerJwtVerifier, Transport};
 use crate::validate;
 
 /// The production API.
@@ -46,10 +46,20 @@ pub struct DigiMeBuilder {
 
 /// The default limit on connecting.
 pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default idle timeout.
-pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The default lifetime of a token store's refresh lease.
 pub(crate) const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+impl DigiMe {
+    /// Starts configuring the SDK.
+    ///
+    /// ```
+    /// let sdk = digime::DigiMe::builder().application_id("my-application-id").build().unwrap();
+    /// assert_eq!(sdk.base_url().as_str(), "https://api.digi.me/v1.7/");
+    /// ```
+    pub fn builder() -> DigiMeBuilder {
+        DigiMeBuilder::default()
+    }
+}
 
 impl DigiMeBuilder {
     /// The application id digi.me gave you. Required, non-empty.
@@ -285,19 +295,23 @@ impl DigiMeBuilder {
             key_set_origins.push(parse_url("key_set_origin", origin)?.origin());
         }
         let verifier = ServerJwtVerifier::new(key_set_origins, read_timeout);
+        let transport = Arc::new(Transport {
+            application_id,
+            base_url,
+            http,
+            flight_http,
+            verifier,
+            max_retries: self.max_retries.unwrap_or(2),
+            read_timeout,
+            retry_ambiguous_pushes: self.retry_ambiguous_pushes,
+        });
+        let lease_ttl = self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL);
         Ok(DigiMe {
             inner: Arc::new(Inner {
-                application_id,
-                base_url,
+                transport: transport.clone(),
                 onboard_url,
-                http,
-                verifier,
-                max_retries: self.max_retries.unwrap_or(2),
                 refresh_skew: self.refresh_skew.unwrap_or(Duration::from_secs(60)),
-                read_timeout,
-                retry_ambiguous_pushes: self.retry_ambiguous_pushes,
-                flight_http,
-                tokens: Tokens::new(self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL)),
+                tokens: Arc::new(Tokens::new(lease_ttl, transport)),
             }),
         })
     }

@@ -1,6 +1,7 @@
 //! An account in the user's library, as read accounts returns it.
 
 use std::fmt;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -14,14 +15,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// let json = r#"{"id":"acc-1","reference":"ref-1","type":"USER","createdDate":1,"updatedDate":2,
 ///   "serviceGroupId":2,"serviceGroupName":"Medical","serviceTypeId":7,"serviceTypeName":"MedMij",
 ///   "serviceTypeReference":"medmij","sourceId":12,"accessTokenStatus":{"authorized":true}}"#;
-/// let account: digime::ServiceAccount = serde_json::from_str(json).unwrap();
+/// let account: digime::models::ServiceAccount = serde_json::from_str(json).unwrap();
 /// assert_eq!(account.id, "acc-1");
 /// assert_eq!(account.reference.as_deref(), Some("ref-1"));
 /// assert_eq!(account.account_type, Some(digime::models::AccountType::User));
 /// assert_eq!(account.access_token_status.unwrap().authorized, true);
 ///
 /// // A field the server left out reads as `None`, not as a made-up value.
-/// let bare: digime::ServiceAccount = serde_json::from_str(r#"{"id":"acc-2"}"#).unwrap();
+/// let bare: digime::models::ServiceAccount = serde_json::from_str(r#"{"id":"acc-2"}"#).unwrap();
 /// assert_eq!((bare.reference, bare.account_type), (None, None));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,12 +38,14 @@ pub struct ServiceAccount {
     /// The kind of account; `None` when the server sent no `type`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub account_type: Option<AccountType>,
-    /// When the account was created (as digi.me gives it, milliseconds).
-    #[serde(default)]
-    pub created_date: Option<i64>,
-    /// When the account was last updated.
-    #[serde(default)]
-    pub updated_date: Option<i64>,
+    /// When the account was created. Its JSON (`createdDate`) is
+    /// milliseconds since the Unix epoch, as digi.me sends it.
+    #[serde(default, with = "crate::time::epoch_ms_option")]
+    pub created_date: Option<SystemTime>,
+    /// When the account was last updated. Its JSON (`updatedDate`) is
+    /// milliseconds since the Unix epoch, as digi.me sends it.
+    #[serde(default, with = "crate::time::epoch_ms_option")]
+    pub updated_date: Option<SystemTime>,
     /// The service group's id.
     #[serde(default)]
     pub service_group_id: Option<i64>,
@@ -90,9 +93,12 @@ pub struct ServiceAccount {
 /// Whether digi.me's authorization at a source still works.
 ///
 /// ```
-/// let s: digime::models::AccessTokenStatus = serde_json::from_str(r#"{"authorized":false,"expiresAt":5}"#).unwrap();
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let json = r#"{"authorized":false,"expiresAt":1767225600123}"#;
+/// let s: digime::models::AccessTokenStatus = serde_json::from_str(json).unwrap();
 /// assert!(!s.authorized);
-/// assert_eq!(s.expires_at, Some(5));
+/// assert_eq!(s.expires_at, Some(UNIX_EPOCH + Duration::from_millis(1767225600123)));
+/// assert_eq!(serde_json::to_string(&s).unwrap(), json);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,9 +106,15 @@ pub struct ServiceAccount {
 pub struct AccessTokenStatus {
     /// True while the authorization works.
     pub authorized: bool,
-    /// When it expires, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
+    /// When it expires, if known. Its JSON (`expiresAt`) is read as
+    /// milliseconds since the Unix epoch, the unit of digi.me's other
+    /// account times, and written back as the same number.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::time::epoch_ms_option"
+    )]
+    pub expires_at: Option<SystemTime>,
 }
 
 /// The kind of a [`ServiceAccount`]. A kind this SDK does not know yet is
@@ -241,5 +253,30 @@ mod tests {
         let other = AccountType::from_wire("user".to_owned());
         assert_eq!(other, AccountType::Other("user".to_owned()));
         assert_eq!(other.as_str(), "user");
+    }
+
+    #[test]
+    fn times_keep_their_milliseconds_on_the_way_back() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let json = r#"{"id":"a","createdDate":1767225600123,"updatedDate":-5,"accessTokenStatus":{"authorized":true,"expiresAt":1767225600999}}"#;
+        let account: super::ServiceAccount = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            account.created_date,
+            Some(UNIX_EPOCH + Duration::from_millis(1_767_225_600_123))
+        );
+        assert_eq!(
+            account.updated_date,
+            Some(UNIX_EPOCH - Duration::from_millis(5))
+        );
+        let back = serde_json::to_value(&account).unwrap();
+        assert_eq!(back["createdDate"], 1_767_225_600_123_i64);
+        assert_eq!(back["updatedDate"], -5);
+        assert_eq!(
+            back["accessTokenStatus"]["expiresAt"],
+            1_767_225_600_999_i64
+        );
+        let bare: super::ServiceAccount = serde_json::from_str(r#"{"id":"b"}"#).unwrap();
+        let back = serde_json::to_value(&bare).unwrap();
+        assert!(back["createdDate"].is_null() && back["updatedDate"].is_null());
     }
 }

@@ -28,7 +28,9 @@ pub struct ContractInfo {
     /// The certificate's schema version.
     #[serde(default)]
     pub certificate_contract_schema_version: Option<serde_json::Value>,
-    /// When the contract expires, as digi.me sends it.
+    /// When the contract expires, as digi.me sends it: the one time in
+    /// the API that is not a `SystemTime`, because the protocol does not
+    /// fix its format (a date string such as `"2030-01-01"` has been seen).
     #[serde(default)]
     pub expiration_date: Option<serde_json::Value>,
     /// The partner's id.

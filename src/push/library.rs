@@ -3,20 +3,19 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::Method;
 use reqwest::header::HeaderName;
 use tracing::Instrument;
 
-use super::data::{FileData, Progress};
 use super::outcome::{PushOutcome, run_push};
 use super::state::{
-    DescriptorMissing, DescriptorSet, FileMissing, FileSet, HasDescriptor, HasFile,
+    LibraryDescriptorMissing, LibraryDescriptorSet, LibraryFileMissing, LibraryFileSet,
+    LibraryHasDescriptor, LibraryHasFile,
 };
 use super::{PushContext, PushFuture};
 use crate::descriptor::FileDescriptor;
 use crate::error::Result;
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
+use crate::transport::data::{FileData, Progress};
 use crate::transport::{Body, Call, CallKind};
 use crate::validate;
 
@@ -43,7 +42,7 @@ use crate::validate;
 /// # let _ = outcome; Ok(()) }
 /// ```
 #[must_use = "a push does nothing until `.send()` is awaited"]
-pub struct LibraryPush<F = FileMissing, D = DescriptorMissing> {
+pub struct LibraryPush<F = LibraryFileMissing, D = LibraryDescriptorMissing> {
     ctx: PushContext,
     file_state: F,
     descriptor_state: D,
@@ -65,14 +64,14 @@ impl LibraryPush {
     pub(crate) fn new(ctx: PushContext) -> Self {
         Self {
             ctx,
-            file_state: FileMissing,
-            descriptor_state: DescriptorMissing,
+            file_state: LibraryFileMissing,
+            descriptor_state: LibraryDescriptorMissing,
             progress: None,
         }
     }
 }
 
-impl<D> LibraryPush<FileMissing, D> {
+impl<D> LibraryPush<LibraryFileMissing, D> {
     /// The file to push: its bytes (`Vec<u8>`, [`bytes::Bytes`], …) and its
     /// name. The name is not sent to digi.me (the API has no field for it);
     /// the SDK uses it in logs and errors.
@@ -86,17 +85,17 @@ impl<D> LibraryPush<FileMissing, D> {
         self,
         data: impl Into<FileData>,
         file_name: impl Into<String>,
-    ) -> LibraryPush<FileSet, D> {
+    ) -> LibraryPush<LibraryFileSet, D> {
         LibraryPush {
             ctx: self.ctx,
-            file_state: FileSet((data.into(), file_name.into())),
+            file_state: LibraryFileSet((data.into(), file_name.into())),
             descriptor_state: self.descriptor_state,
             progress: self.progress,
         }
     }
 }
 
-impl<F> LibraryPush<F, DescriptorMissing> {
+impl<F> LibraryPush<F, LibraryDescriptorMissing> {
     /// The file's metadata: MIME type, accounts, and optional tags and
     /// references.
     ///
@@ -106,11 +105,11 @@ impl<F> LibraryPush<F, DescriptorMissing> {
     /// let p = p.descriptor(FileDescriptor::builder().mime_type("text/csv").accounts(vec![Account::new("a")]).build());
     /// # let _ = p; }
     /// ```
-    pub fn descriptor(self, descriptor: FileDescriptor) -> LibraryPush<F, DescriptorSet> {
+    pub fn descriptor(self, descriptor: FileDescriptor) -> LibraryPush<F, LibraryDescriptorSet> {
         LibraryPush {
             ctx: self.ctx,
             file_state: self.file_state,
-            descriptor_state: DescriptorSet(descriptor),
+            descriptor_state: LibraryDescriptorSet(descriptor),
             progress: self.progress,
         }
     }
@@ -173,15 +172,15 @@ impl<F, D> LibraryPush<F, D> {
     /// when a one-shot reader or stream would have to be sent twice.
     ///
     /// ```no_run
-    /// # async fn run(p: digime::push::LibraryPush<digime::push::state::FileSet, digime::push::state::DescriptorSet>) -> digime::Result<()> {
+    /// # async fn run(p: digime::push::LibraryPush<digime::push::state::LibraryFileSet, digime::push::state::LibraryDescriptorSet>) -> digime::Result<()> {
     /// let outcome = p.send().await?;
     /// println!("stored; refreshed token: {}", outcome.token_refreshed());
     /// # Ok(()) }
     /// ```
     pub fn send(self) -> PushFuture
     where
-        F: HasFile,
-        D: HasDescriptor,
+        F: LibraryHasFile,
+        D: LibraryHasDescriptor,
     {
         let (data, file_name) = self.file_state.into_file();
         let descriptor = self.descriptor_state.into_descriptor();
@@ -216,20 +215,13 @@ async fn send_library(
     validate::identifier("file_name", &file_name)?;
     descriptor.validate()?;
     let descriptor_header = ctx.contract.descriptor_header(&descriptor)?;
-    let call = Call {
-        endpoint: "permission-access/import",
-        method: Method::POST,
-        path: "permission-access/import",
-        contract: &ctx.contract,
-        claims: &NoClaims {},
-        headers: vec![(HeaderName::from_static("filedescriptor"), descriptor_header)],
-        body: Body::File {
+    let call = Call::post("permission-access/import", &ctx.contract)
+        .header(HeaderName::from_static("filedescriptor"), descriptor_header)
+        .body(Body::File {
             content_type: "application/octet-stream",
             data: &data,
             progress: progress.as_ref(),
-        },
-        kind: CallKind::Push,
-        ambiguous: Default::default(),
-    };
+        })
+        .kind(CallKind::Push);
     run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }

@@ -1,5 +1,6 @@
 //! The push builder: data into a user's library, or a FHIR record to a
-//! provider account.
+//! provider account (an operation: layer 6 of the
+//! [architecture](crate::guide::architecture)).
 //!
 //! [`DigiMe::push`](crate::DigiMe::push) returns a [`PushBuilder`]. Choose a
 //! mode, set what the mode needs, then `.send()`:
@@ -18,45 +19,27 @@
 //! error[E0277]: the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`
 //! ```
 
-pub(crate) mod data;
+mod builder;
 mod library;
 mod outcome;
 mod provider;
+mod standard;
 pub mod state;
 
 use std::future::Future;
 use std::pin::Pin;
 
 use crate::DigiMe;
-use crate::auth::TokenState;
+use crate::client::TokenState;
 use crate::contract::ContractDetails;
 use crate::error::Result;
 
-pub use data::FileData;
+pub use crate::transport::FileData;
+pub use builder::PushBuilder;
 pub use library::LibraryPush;
-pub use outcome::PushOutcome;
-pub use provider::{FhirVersion, ProviderPush, Standard};
-
-/// A push for one user, before its mode is chosen. There is no `send()`
-/// here: call [`library()`](Self::library) or [`provider()`](Self::provider).
-///
-/// ```no_run
-/// # async fn run(sdk: digime::DigiMe, contract: digime::ContractDetails, token: digime::UserAccessToken) -> digime::Result<()> {
-/// use digime::{Account, FileDescriptor};
-/// let outcome = sdk
-///     .push(&contract, &token)
-///     .library()
-///     .file(b"hello".to_vec(), "hello.txt")
-///     .descriptor(FileDescriptor::builder().mime_type("text/plain").accounts(vec![Account::new("a-1")]).build())
-///     .send()
-///     .await?;
-/// # let _ = outcome; Ok(()) }
-/// ```
-#[must_use = "a push does nothing until a mode is chosen and `.send()` is awaited"]
-#[derive(Debug)]
-pub struct PushBuilder {
-    ctx: PushContext,
-}
+pub use outcome::{PushOutcome, PushReply};
+pub use provider::ProviderPush;
+pub use standard::{FhirVersion, Standard};
 
 /// What every push carries, whatever its mode.
 #[derive(Debug)]
@@ -69,38 +52,3 @@ pub(crate) struct PushContext {
 /// The future `send()` returns: boxed, so that a missing field is reported
 /// once, at `.send()`, rather than again at `.await`.
 pub type PushFuture = Pin<Box<dyn Future<Output = Result<PushOutcome>> + Send + 'static>>;
-
-impl PushBuilder {
-    pub(crate) fn new(sdk: DigiMe, contract: ContractDetails, tokens: TokenState) -> Self {
-        Self {
-            ctx: PushContext {
-                sdk,
-                contract,
-                tokens,
-            },
-        }
-    }
-
-    /// Push a file into the user's library (`POST permission-access/import`).
-    ///
-    /// ```no_run
-    /// # fn f(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
-    /// let push = sdk.push(&c, &t).library().file(b"data".to_vec(), "data.bin");
-    /// # let _ = push; }
-    /// ```
-    pub fn library(self) -> LibraryPush {
-        LibraryPush::new(self.ctx)
-    }
-
-    /// Push a FHIR record to a provider account
-    /// (`POST permission-access/import/h:accountId/{standard}/{version}`).
-    ///
-    /// ```no_run
-    /// # fn f(sdk: digime::DigiMe, c: digime::ContractDetails, t: digime::UserAccessToken) {
-    /// let push = sdk.push(&c, &t).provider().standard(digime::Standard::Fhir);
-    /// # let _ = push; }
-    /// ```
-    pub fn provider(self) -> ProviderPush {
-        ProviderPush::new(self.ctx)
-    }
-}

@@ -1,89 +1,21 @@
 //! Provider mode: a FHIR record to a provider account.
 
-use std::fmt;
-
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value;
 use tracing::Instrument;
 
 use super::outcome::{PushOutcome, run_push};
+use super::standard::{FhirVersion, Record, Standard};
 use super::state::{
-    AccountIdMissing, AccountIdSet, DataMissing, DataSet, HasAccountId, HasData, HasStandard,
-    HasVersion, Record, StandardMissing, StandardSet, VersionMissing, VersionSet,
+    ProviderAccountIdMissing, ProviderAccountIdSet, ProviderDataMissing, ProviderDataSet,
+    ProviderHasAccountId, ProviderHasData, ProviderHasStandard, ProviderHasVersion,
+    ProviderStandardMissing, ProviderStandardSet, ProviderVersionMissing, ProviderVersionSet,
 };
 use super::{PushContext, PushFuture};
 use crate::error::{Error, Result};
-use crate::signer::NoClaims;
 use crate::token::UserAccessToken;
 use crate::transport::{Body, Call, CallKind};
 use crate::validate;
-
-/// The data standard of a provider push. FHIR is the only one today.
-///
-/// ```
-/// assert_eq!(digime::Standard::Fhir.as_str(), "fhir");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Standard {
-    /// HL7 FHIR.
-    Fhir,
-}
-
-impl Standard {
-    /// The path segment: `fhir`.
-    ///
-    /// ```
-    /// assert_eq!(digime::Standard::Fhir.to_string(), "fhir");
-    /// ```
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Standard::Fhir => "fhir",
-        }
-    }
-}
-
-impl fmt::Display for Standard {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The FHIR version of a provider push.
-///
-/// ```
-/// assert_eq!(digime::FhirVersion::Stu3.as_str(), "stu3");
-/// assert_eq!(digime::FhirVersion::V3_0_2.as_str(), "3.0.2");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FhirVersion {
-    /// `stu3`.
-    Stu3,
-    /// `3.0.2`.
-    V3_0_2,
-}
-
-impl FhirVersion {
-    /// The path segment: `stu3` or `3.0.2`.
-    ///
-    /// ```
-    /// assert_eq!(digime::FhirVersion::V3_0_2.to_string(), "3.0.2");
-    /// ```
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            FhirVersion::Stu3 => "stu3",
-            FhirVersion::V3_0_2 => "3.0.2",
-        }
-    }
-}
-
-impl fmt::Display for FhirVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A push to a provider account. The four markers of
 /// [`state`](super::state) track `.standard(..)`, `.version(..)`,
@@ -106,10 +38,10 @@ impl fmt::Display for FhirVersion {
 #[must_use = "a push does nothing until `.send()` is awaited"]
 #[derive(Debug)]
 pub struct ProviderPush<
-    S = StandardMissing,
-    V = VersionMissing,
-    A = AccountIdMissing,
-    D = DataMissing,
+    S = ProviderStandardMissing,
+    V = ProviderVersionMissing,
+    A = ProviderAccountIdMissing,
+    D = ProviderDataMissing,
 > {
     ctx: PushContext,
     standard_state: S,
@@ -122,24 +54,24 @@ impl ProviderPush {
     pub(crate) fn new(ctx: PushContext) -> Self {
         Self {
             ctx,
-            standard_state: StandardMissing,
-            version_state: VersionMissing,
-            account_id_state: AccountIdMissing,
-            data_state: DataMissing,
+            standard_state: ProviderStandardMissing,
+            version_state: ProviderVersionMissing,
+            account_id_state: ProviderAccountIdMissing,
+            data_state: ProviderDataMissing,
         }
     }
 }
 
-impl<V, A, D> ProviderPush<StandardMissing, V, A, D> {
+impl<V, A, D> ProviderPush<ProviderStandardMissing, V, A, D> {
     /// The standard of the record: [`Standard::Fhir`].
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.standard(digime::Standard::Fhir); }
     /// ```
-    pub fn standard(self, standard: Standard) -> ProviderPush<StandardSet, V, A, D> {
+    pub fn standard(self, standard: Standard) -> ProviderPush<ProviderStandardSet, V, A, D> {
         ProviderPush {
             ctx: self.ctx,
-            standard_state: StandardSet(standard),
+            standard_state: ProviderStandardSet(standard),
             version_state: self.version_state,
             account_id_state: self.account_id_state,
             data_state: self.data_state,
@@ -147,55 +79,58 @@ impl<V, A, D> ProviderPush<StandardMissing, V, A, D> {
     }
 }
 
-impl<S, A, D> ProviderPush<S, VersionMissing, A, D> {
+impl<S, A, D> ProviderPush<S, ProviderVersionMissing, A, D> {
     /// The FHIR version: [`FhirVersion::Stu3`] or [`FhirVersion::V3_0_2`].
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.version(digime::FhirVersion::Stu3); }
     /// ```
-    pub fn version(self, version: FhirVersion) -> ProviderPush<S, VersionSet, A, D> {
+    pub fn version(self, version: FhirVersion) -> ProviderPush<S, ProviderVersionSet, A, D> {
         ProviderPush {
             ctx: self.ctx,
             standard_state: self.standard_state,
-            version_state: VersionSet(version),
+            version_state: ProviderVersionSet(version),
             account_id_state: self.account_id_state,
             data_state: self.data_state,
         }
     }
 }
 
-impl<S, V, D> ProviderPush<S, V, AccountIdMissing, D> {
+impl<S, V, D> ProviderPush<S, V, ProviderAccountIdMissing, D> {
     /// The provider account to push to: an `id` from read accounts (match the
     /// callback's `accountReference` to an account's `reference`).
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.account_id("account-id"); }
     /// ```
-    pub fn account_id(self, account_id: impl Into<String>) -> ProviderPush<S, V, AccountIdSet, D> {
+    pub fn account_id(
+        self,
+        account_id: impl Into<String>,
+    ) -> ProviderPush<S, V, ProviderAccountIdSet, D> {
         ProviderPush {
             ctx: self.ctx,
             standard_state: self.standard_state,
             version_state: self.version_state,
-            account_id_state: AccountIdSet(account_id.into()),
+            account_id_state: ProviderAccountIdSet(account_id.into()),
             data_state: self.data_state,
         }
     }
 }
 
-impl<S, V, A> ProviderPush<S, V, A, DataMissing> {
+impl<S, V, A> ProviderPush<S, V, A, ProviderDataMissing> {
     /// The record: a JSON object (a FHIR resource or bundle). Anything but
     /// an object is rejected by `send()` before it is sent.
     ///
     /// ```no_run
     /// # fn f(p: digime::push::ProviderPush) { let _ = p.data(serde_json::json!({"resourceType": "Patient"})); }
     /// ```
-    pub fn data(self, data: Value) -> ProviderPush<S, V, A, DataSet> {
+    pub fn data(self, data: Value) -> ProviderPush<S, V, A, ProviderDataSet> {
         ProviderPush {
             ctx: self.ctx,
             standard_state: self.standard_state,
             version_state: self.version_state,
             account_id_state: self.account_id_state,
-            data_state: DataSet(Record(data)),
+            data_state: ProviderDataSet(Record(data)),
         }
     }
 }
@@ -233,10 +168,10 @@ impl<S, V, A, D> ProviderPush<S, V, A, D> {
     /// ```
     pub fn send(self) -> PushFuture
     where
-        S: HasStandard,
-        V: HasVersion,
-        A: HasAccountId,
-        D: HasData,
+        S: ProviderHasStandard,
+        V: ProviderHasVersion,
+        A: ProviderHasAccountId,
+        D: ProviderHasData,
     {
         let standard = self.standard_state.into_standard();
         let version = self.version_state.into_version();
@@ -276,20 +211,14 @@ async fn send_provider(
         standard.as_str(),
         version.as_str()
     );
-    let call = Call {
-        endpoint: "permission-access/import/provider",
-        method: Method::POST,
-        path: &path,
-        contract: &ctx.contract,
-        claims: &NoClaims {},
-        headers: vec![(HeaderName::from_static("accountid"), account_header)],
-        body: Body::Bytes {
+    let call = Call::post("permission-access/import/provider", &ctx.contract)
+        .path(&path)
+        .header(HeaderName::from_static("accountid"), account_header)
+        .body(Body::Bytes {
             content_type: "application/json",
             bytes: body.into(),
-        },
-        kind: CallKind::Push,
-        ambiguous: Default::default(),
-    };
+        })
+        .kind(CallKind::Push);
     run_push(&ctx.sdk, &ctx.contract, ctx.tokens, &call).await
 }
 

@@ -1,10 +1,13 @@
 //! The type states of the push builders.
 //!
-//! Each marker says whether one field of a push is set: `FileMissing` until
-//! `.file(..)` is called, then `FileSet`, and so on. `send()` requires the
-//! traits below (`HasFile`, `HasDescriptor`, …), which only the `…Set`
-//! markers implement. The traits are sealed: no other crate can implement
-//! them, so no other state can exist.
+//! Each marker is named for its builder and the field it guards:
+//! `LibraryFileMissing` until [`LibraryPush::file`](super::LibraryPush::file)
+//! is called, then `LibraryFileSet`; `ProviderAccountIdMissing` until
+//! [`ProviderPush::account_id`](super::ProviderPush::account_id), then
+//! `ProviderAccountIdSet`, and so on. `send()` requires the traits below
+//! (`LibraryHasFile`, `LibraryHasDescriptor`, `ProviderHasStandard`, …),
+//! which only the `…Set` markers implement. The traits are sealed: no other
+//! crate can implement them, so no other state can exist.
 //!
 //! You rarely name these types. They show up in compiler messages, where the
 //! traits' messages say what to call:
@@ -16,102 +19,87 @@
 //! # }
 //! ```
 
-use serde_json::Value;
-
-use super::data::FileData;
-use super::provider::{FhirVersion, Standard};
+use super::standard::{FhirVersion, Record, Standard};
 use crate::descriptor::FileDescriptor;
+use crate::transport::FileData;
 
 use crate::typestate::state_pair;
 
 state_pair!(
     /// Library push: `.file(..)` has not been called.
-    FileMissing,
+    LibraryFileMissing,
     /// Library push: the file (data and name) is set.
-    FileSet((FileData, String)),
+    LibraryFileSet((FileData, String)),
     /// Proof that a library push has its file.
     #[diagnostic::on_unimplemented(
         message = "the file to push is missing: call `.file(data, file_name)` before `.send()`",
         label = "this library push has no file yet",
         note = "a library push needs both `.file(..)` and `.descriptor(..)`, in either order"
     )]
-    HasFile::into_file
+    LibraryHasFile::into_file
 );
 state_pair!(
     /// Library push: `.descriptor(..)` has not been called.
-    DescriptorMissing,
+    LibraryDescriptorMissing,
     /// Library push: the file descriptor is set.
-    DescriptorSet(FileDescriptor),
+    LibraryDescriptorSet(FileDescriptor),
     /// Proof that a library push has its descriptor.
     #[diagnostic::on_unimplemented(
         message = "the file descriptor is missing: call `.descriptor(FileDescriptor::builder()…build())` before `.send()`",
         label = "this library push has no file descriptor yet",
         note = "a library push needs both `.file(..)` and `.descriptor(..)`, in either order"
     )]
-    HasDescriptor::into_descriptor
+    LibraryHasDescriptor::into_descriptor
 );
 state_pair!(
     /// Provider push: `.standard(..)` has not been called.
-    StandardMissing,
+    ProviderStandardMissing,
     /// Provider push: the standard is set.
-    StandardSet(Standard),
+    ProviderStandardSet(Standard),
     /// Proof that a provider push has its standard.
     #[diagnostic::on_unimplemented(
         message = "the standard is missing: call `.standard(Standard::Fhir)` before `.send()`",
         label = "this provider push has no standard yet",
         note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
     )]
-    HasStandard::into_standard
+    ProviderHasStandard::into_standard
 );
 state_pair!(
     /// Provider push: `.version(..)` has not been called.
-    VersionMissing,
+    ProviderVersionMissing,
     /// Provider push: the FHIR version is set.
-    VersionSet(FhirVersion),
+    ProviderVersionSet(FhirVersion),
     /// Proof that a provider push has its FHIR version.
     #[diagnostic::on_unimplemented(
         message = "the FHIR version is missing: call `.version(FhirVersion::Stu3)` (or `FhirVersion::V3_0_2`) before `.send()`",
         label = "this provider push has no FHIR version yet",
         note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
     )]
-    HasVersion::into_version
+    ProviderHasVersion::into_version
 );
 state_pair!(
     /// Provider push: `.account_id(..)` has not been called.
-    AccountIdMissing,
+    ProviderAccountIdMissing,
     /// Provider push: the account id is set.
-    AccountIdSet(String),
+    ProviderAccountIdSet(String),
     /// Proof that a provider push has its account id.
     #[diagnostic::on_unimplemented(
         message = "the account id is missing: call `.account_id(id)` with an id from `read_accounts` before `.send()`",
         label = "this provider push has no account id yet",
         note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
     )]
-    HasAccountId::into_account_id
+    ProviderHasAccountId::into_account_id
 );
 state_pair!(
     /// Provider push: `.data(..)` has not been called.
-    DataMissing,
+    ProviderDataMissing,
     /// Provider push: the record is set. `Debug` shows its size only.
-    DataSet(Record),
+    ProviderDataSet(Record),
     /// Proof that a provider push has its data.
     #[diagnostic::on_unimplemented(
         message = "the record to push is missing: call `.data(json)` with a FHIR resource or bundle before `.send()`",
         label = "this provider push has no data yet",
         note = "a provider push needs `.standard(..)`, `.version(..)`, `.account_id(..)` and `.data(..)`, in any order"
     )]
-    HasData::into_data
+    ProviderHasData::into_data
 );
-
-/// A provider push's record: health data, so `Debug` shows its size as
-/// JSON, never its content.
-pub struct Record(pub(crate) Value);
-
-impl std::fmt::Debug for Record {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match serde_json::to_vec(&self.0) {
-            Ok(json) => write!(f, "Record({} bytes of JSON)", json.len()),
-            Err(_) => f.write_str("Record(..)"),
-        }
-    }
-}

@@ -18,6 +18,7 @@ use super::server::ApiError;
 use super::state::{AccessType, AccountRec, Shared};
 use super::util::{now_ms, random_alnum};
 use crate::error::{Error, Result};
+use crate::models::ServiceAccount;
 use crate::token::{Token, UserAccessToken};
 
 type ApiResult<T = Response> = std::result::Result<T, ApiError>;
@@ -84,12 +85,22 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    pub(crate) fn accounts(&self, user_id: &str) -> Vec<Value> {
+    /// The user's accounts as `permission-access/accounts` and the control
+    /// routes answer them.
+    pub(crate) fn accounts_json(&self, user_id: &str) -> Vec<Value> {
         self.lock()
             .users
             .get(user_id)
             .map(|u| u.accounts.iter().map(AccountRec::to_json).collect())
             .unwrap_or_default()
+    }
+
+    /// The user's accounts: their wire JSON, read as the SDK reads it.
+    pub(crate) fn accounts(&self, user_id: &str) -> Vec<ServiceAccount> {
+        self.accounts_json(user_id)
+            .into_iter()
+            .map(|a| serde_json::from_value(a).expect("the sandbox's accounts are ServiceAccounts"))
+            .collect()
     }
 
     pub(crate) fn user_exists(&self, user_id: &str) -> bool {
@@ -199,7 +210,7 @@ pub(crate) async fn post_contract(State(shared): State<Arc<Shared>>, body: Bytes
     let (pem, private) = match req.public_key_pem {
         Some(pem) => (pem, None),
         None => {
-            let private = super::generate_private_key_pem().map_err(from_error)?;
+            let private = super::util::generate_private_key_pem().map_err(from_error)?;
             (private.clone(), Some(private))
         }
     };
@@ -238,7 +249,7 @@ pub(crate) async fn post_user(State(shared): State<Arc<Shared>>, body: Bytes) ->
         .map_err(from_error)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": user, "accounts": shared.accounts(&user)})),
+        Json(json!({"id": user, "accounts": shared.accounts_json(&user)})),
     )
         .into_response())
 }
@@ -251,7 +262,7 @@ pub(crate) async fn get_accounts(
     if !shared.user_exists(&user) {
         return Err(no_user(&user));
     }
-    Ok(Json(shared.accounts(&user)).into_response())
+    Ok(Json(shared.accounts_json(&user)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,14 @@ use axum::body::{Body, Bytes, HttpBody};
 use http_body_util::BodyExt;
 use hyper::body::{Frame, SizeHint};
 
+/// The default bound on the request body read before an error answer: 64 MiB
+/// (see [`SandboxBuilder::drain_limits`](super::SandboxBuilder::drain_limits)).
+pub const DEFAULT_DRAIN_BYTES: u64 = 64 << 20;
+
+/// The default bound on the time spent reading a request body before an
+/// error answer: 30 s (see [`SandboxBuilder::drain_limits`](super::SandboxBuilder::drain_limits)).
+pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(30);
+
 /// How much of a body is read before an answer: the bounds past which the
 /// connection is closed instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +37,8 @@ pub(crate) struct DrainLimits {
 impl Default for DrainLimits {
     fn default() -> Self {
         Self {
-            max_bytes: super::DEFAULT_DRAIN_BYTES,
-            max_time: super::DEFAULT_DRAIN_TIME,
+            max_bytes: DEFAULT_DRAIN_BYTES,
+            max_time: DEFAULT_DRAIN_TIME,
         }
     }
 }

@@ -42,6 +42,7 @@ mod api;
 mod control;
 mod drain;
 mod model;
+mod routes;
 mod server;
 mod state;
 mod util;
@@ -51,12 +52,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use drain::{DEFAULT_DRAIN_BYTES, DEFAULT_DRAIN_TIME};
 pub use model::{Fault, FaultBody, LibraryEntry, ProviderEntry, RequestRecord};
+pub use util::generate_private_key_pem;
 
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
@@ -66,14 +67,6 @@ use state::{AccessType, Shared};
 
 /// The default cap on the bytes kept per library entry: 16 MiB.
 pub const DEFAULT_KEEP_BYTES: u64 = 16 << 20;
-
-/// The default bound on the request body read before an error answer: 64 MiB
-/// (see [`SandboxBuilder::drain_limits`]).
-pub const DEFAULT_DRAIN_BYTES: u64 = 64 << 20;
-
-/// The default bound on the time spent reading a request body before an
-/// error answer: 30 s (see [`SandboxBuilder::drain_limits`]).
-pub const DEFAULT_DRAIN_TIME: Duration = Duration::from_secs(30);
 
 /// A running sandbox. Cheap to clone (an `Arc`); `Send + Sync`.
 ///
@@ -212,7 +205,7 @@ impl SandboxBuilder {
             self.keep_bytes,
             self.drain,
         )?);
-        let router = router(shared.clone());
+        let router = routes::router(shared.clone());
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(server::serve(listener, router, stop_rx));
         tracing::info!(%addr, "digime sandbox listening (not for production)");
@@ -225,71 +218,6 @@ impl SandboxBuilder {
             }),
         })
     }
-}
-
-/// All routes.
-fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route("/v1.7/jwks/oauth", get(api::jwks))
-        .route("/v1.7/oauth/authorize", post(api::authorize))
-        .route("/v1.7/oauth/token", post(api::token))
-        .route("/v1.7/oauth/token/reference", post(api::token_reference))
-        .route("/v1.7/reference", post(api::reference))
-        .route("/v1.7/permission-access/import", post(api::import))
-        .route(
-            "/v1.7/permission-access/import/h:accountId/{standard}/{version}",
-            post(api::provider),
-        )
-        .route("/v1.7/permission-access/accounts", get(api::accounts))
-        .route("/v1.7/permission-access/contract", get(api::contract))
-        .route(
-            "/v1.7/permission-access/revoke/h:accountId",
-            get(api::revoke),
-        )
-        .route(
-            "/v1.7/permission-access/service/h:accountId",
-            delete(api::delete_account),
-        )
-        .route("/v1.7/user", delete(api::delete_user))
-        .route("/apps/saas/authorize", get(api::onboard))
-        .route("/apps/saas/user-reauth", get(api::user_reauth))
-        .route("/apps/saas/onboard", get(api::onboard_service))
-        .route("/apps/saas/reauthorize", get(api::reauthorize_account_page))
-        .route("/apps/saas/revoke", get(api::revoke_page))
-        .route("/sandbox/health", get(control::health))
-        .route("/sandbox/contracts", post(control::post_contract))
-        .route("/sandbox/users", post(control::post_user))
-        .route("/sandbox/users/{user}/accounts", get(control::get_accounts))
-        .route("/sandbox/users/{user}/token", post(control::post_token))
-        .route("/sandbox/users/{user}/library", get(control::get_library))
-        .route("/sandbox/users/{user}/provider", get(control::get_provider))
-        .route(
-            "/sandbox/users/{user}/expire-access-token",
-            post(control::post_expire_access),
-        )
-        .route(
-            "/sandbox/users/{user}/expire-refresh-token",
-            post(control::post_expire_refresh),
-        )
-        .route(
-            "/sandbox/faults",
-            post(control::post_fault)
-                .get(control::get_faults)
-                .delete(control::delete_faults),
-        )
-        .route(
-            "/sandbox/requests",
-            get(control::get_requests).delete(control::delete_requests),
-        )
-        .route("/sandbox/token-lifetimes", post(control::post_lifetimes))
-        .route("/sandbox/consent", post(control::post_consent))
-        .fallback(api::not_found)
-        .method_not_allowed_fallback(api::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            server::record_and_fault,
-        ))
-        .with_state(shared)
 }
 
 impl Sandbox {
@@ -424,7 +352,7 @@ impl Sandbox {
     /// ```no_run
     /// # fn f(sandbox: digime::sandbox::Sandbox) -> digime::Result<()> {
     /// sandbox.create_user("user-1", &["acc-1", "acc-2"])?;
-    /// assert_eq!(sandbox.accounts("user-1")[0]["reference"], "ref-acc-1");
+    /// assert_eq!(sandbox.accounts("user-1")[0].reference.as_deref(), Some("ref-acc-1"));
     /// # Ok(()) }
     /// ```
     pub fn create_user(&self, user_id: &str, account_ids: &[&str]) -> Result<()> {
@@ -472,14 +400,17 @@ impl Sandbox {
         self.inner.shared.provider_pushes(user_id)
     }
 
-    /// The user's accounts, as `permission-access/accounts` returns them.
+    /// The user's accounts, as `permission-access/accounts` returns them,
+    /// read into the SDK's own model.
     ///
     /// ```no_run
     /// # fn f(sandbox: digime::sandbox::Sandbox) {
-    /// for account in sandbox.accounts("user-1") { println!("{} {}", account["id"], account["reference"]); }
+    /// for account in sandbox.accounts("user-1") {
+    ///     println!("{} {:?}", account.id, account.reference);
+    /// }
     /// # }
     /// ```
-    pub fn accounts(&self, user_id: &str) -> Vec<serde_json::Value> {
+    pub fn accounts(&self, user_id: &str) -> Vec<crate::models::ServiceAccount> {
         self.inner.shared.accounts(user_id)
     }
 
@@ -600,23 +531,4 @@ impl Sandbox {
 /// Takes what `slot` holds, also after a panic elsewhere poisoned it.
 fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
     slot.lock().unwrap_or_else(PoisonError::into_inner).take()
-}
-
-/// A fresh RSA-2048 private key as a PKCS#8 PEM (`BEGIN PRIVATE KEY`), for
-/// tests, examples and tools.
-///
-/// ```
-/// let pem = digime::sandbox::generate_private_key_pem().unwrap();
-/// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-/// let contract = digime::ContractDetails::new("c-1", &pem).unwrap();
-/// # let _ = contract;
-/// ```
-pub fn generate_private_key_pem() -> Result<String> {
-    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
-        .map_err(|_| Error::crypto("generating an RSA key"))?;
-    let der: Pkcs8V1Der<'static> = pair
-        .as_der()
-        .map_err(|_| Error::crypto("encoding the generated key"))?;
-    Ok(util::pem_lf("PRIVATE KEY", der.as_ref().to_vec()))
 }

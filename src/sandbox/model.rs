@@ -2,7 +2,7 @@
 //! pushes and request records.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -231,6 +231,10 @@ pub enum FaultBody {
     Malformed,
     /// The status alone: no body, no `X-Error-*` headers.
     Empty,
+    /// A JSON answer shaped like success, `{"token": "…"}`, whose token is
+    /// no JWT the sandbox signed: for testing what a client does when it
+    /// cannot verify digi.me's JWT (use it with a 2xx `status`).
+    Unverifiable,
 }
 
 /// A file pushed into a user's library (`POST permission-access/import`).
@@ -262,8 +266,13 @@ pub struct LibraryEntry {
     pub app_id: String,
     /// The contract that pushed it.
     pub contract_id: String,
-    /// When it was stored, in milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
+    /// When it was stored. Its JSON (`receivedAtMs`) is milliseconds since
+    /// the Unix epoch.
+    #[serde(
+        rename = "receivedAtMs",
+        serialize_with = "crate::time::epoch_ms::serialize"
+    )]
+    pub received_at: SystemTime,
 }
 
 impl fmt::Debug for LibraryEntry {
@@ -308,8 +317,13 @@ pub struct ProviderEntry {
     pub app_id: String,
     /// The contract that pushed it.
     pub contract_id: String,
-    /// When it was stored, in milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
+    /// When it was stored. Its JSON (`receivedAtMs`) is milliseconds since
+    /// the Unix epoch.
+    #[serde(
+        rename = "receivedAtMs",
+        serialize_with = "crate::time::epoch_ms::serialize"
+    )]
+    pub received_at: SystemTime,
 }
 
 /// One request the sandbox received, as `sandbox.requests()` and
@@ -354,6 +368,11 @@ pub struct RequestRecord {
     pub body_sha256: Option<String>,
     /// The fault applied, if any (`"status"`, `"delay"`, `"drop_connection"`).
     pub fault: Option<String>,
-    /// When the request arrived, in milliseconds since the Unix epoch.
-    pub received_at_ms: u64,
+    /// When the request arrived. Its JSON (`received_at_ms`) is
+    /// milliseconds since the Unix epoch.
+    #[serde(
+        rename = "received_at_ms",
+        serialize_with = "crate::time::epoch_ms::serialize"
+    )]
+    pub received_at: SystemTime,
 }

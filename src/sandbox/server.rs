@@ -6,7 +6,7 @@
 //! which makes hyper close the TCP connection with no response written.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -24,7 +24,7 @@ use tower::ServiceExt;
 use super::drain::SharedBody;
 use super::model::{Fault, FaultBody, RequestRecord};
 use super::state::{Shared, normalize_fault_path};
-use super::util::{header_safe, html_escape, now_ms, random_alnum};
+use super::util::{header_safe, html_escape, random_alnum};
 
 /// The API's path prefix.
 pub(crate) const API_PREFIX: &str = "/v1.7/";
@@ -110,6 +110,11 @@ pub(crate) fn error_response(
             format!("{{\"error\": {{\"code\": \"{}\", \"mess", header_safe(code)),
         )
             .into_response(),
+        FaultBody::Unverifiable => (
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"token": "eyJhbGciOiJub25lIn0.e30.not-signed"}).to_string(),
+        )
+            .into_response(),
     };
     *resp.status_mut() = status;
     if matches!(shape, FaultBody::Json | FaultBody::Headers) {
@@ -159,31 +164,54 @@ pub(crate) fn relative_path(path: &str) -> String {
     }
 }
 
+/// Reads the rest of the request body before answering, so that a client
+/// that writes it all before it reads sees the answer; past the drain
+/// bound, the connection closes after the answer.
+async fn drain_before_answer(
+    body: &SharedBody,
+    shared: &Shared,
+    rel: &str,
+    http1: bool,
+    resp: &mut Response,
+) {
+    if !body.drain(shared.drain).await {
+        tracing::debug!(
+            path = %rel,
+            "the request body went past the drain bound: closing the connection after the answer"
+        );
+        if http1 {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+}
+
+/// What the request log keeps of a request's headers: their names, the
+/// content type and the content length.
+fn header_facts(headers: &axum::http::HeaderMap) -> (Vec<String>, Option<String>, Option<u64>) {
+    let names = headers.keys().map(|k| k.as_str().to_string()).collect();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (names, content_type, content_length)
+}
+
 /// The middleware: applies faults and records every request.
 pub(crate) async fn record_and_fault(
     State(shared): State<Arc<Shared>>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    let received_at_ms = now_ms();
+    let received_at = SystemTime::now();
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let rel = relative_path(&path);
-    let headers: Vec<String> = req
-        .headers()
-        .keys()
-        .map(|k| k.as_str().to_string())
-        .collect();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let content_length = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let (headers, content_type, content_length) = header_facts(req.headers());
     let slot = RecordSlot::default();
     req.extensions_mut().insert(slot.clone());
     let http1 = req.version() < axum::http::Version::HTTP_2;
@@ -206,16 +234,10 @@ pub(crate) async fn record_and_fault(
     }
     let replaces = |f: &Fault| f.drop_connection || f.status.is_some();
     let resp = match &fault {
-        Some(f) if replaces(f) && !f.after_handling => {
-            fault_kind = Some(if f.drop_connection {
-                "drop_connection"
-            } else {
-                "status"
-            });
-            fault_response(f)
-        }
         Some(f) if replaces(f) => {
-            let _ = next.run(req).await;
+            if f.after_handling {
+                let _ = next.run(req).await;
+            }
             fault_kind = Some(if f.drop_connection {
                 "drop_connection"
             } else {
@@ -228,18 +250,9 @@ pub(crate) async fn record_and_fault(
 
     let dropped = resp.extensions().get::<DropConnection>().is_some();
     let mut resp = resp;
-    // Read the rest of the body before answering, so that a client that
-    // writes it all before it reads sees the answer. A dropped connection
-    // is dropped as it stands.
-    if !dropped && !body.drain(shared.drain).await {
-        tracing::debug!(
-            path = %rel,
-            "the request body went past the drain bound: closing the connection after the answer"
-        );
-        if http1 {
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
+    // A dropped connection is dropped as it stands.
+    if !dropped {
+        drain_before_answer(&body, &shared, &rel, http1, &mut resp).await;
     }
     let code = resp
         .headers()
@@ -260,7 +273,7 @@ pub(crate) async fn record_and_fault(
         body_size: extra.body_size,
         body_sha256: extra.body_sha256,
         fault: fault_kind.map(str::to_string),
-        received_at_ms,
+        received_at,
     };
     shared.lock().push_record(record);
     resp

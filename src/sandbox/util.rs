@@ -2,6 +2,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::error::{Error, Result};
+
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -49,6 +51,25 @@ pub(crate) fn html_escape(text: &str) -> String {
         }
     }
     s
+}
+
+/// A fresh RSA-2048 private key as a PKCS#8 PEM (`BEGIN PRIVATE KEY`), for
+/// tests, examples and tools.
+///
+/// ```
+/// let pem = digime::sandbox::generate_private_key_pem().unwrap();
+/// assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+/// let contract = digime::ContractDetails::new("c-1", &pem).unwrap();
+/// # let _ = contract;
+/// ```
+pub fn generate_private_key_pem() -> Result<String> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|_| Error::crypto("generating an RSA key"))?;
+    let der: Pkcs8V1Der<'static> = pair
+        .as_der()
+        .map_err(|_| Error::crypto("encoding the generated key"))?;
+    Ok(pem_lf("PRIVATE KEY", der.as_ref().to_vec()))
 }
 
 #[cfg(test)]

@@ -60,10 +60,7 @@ impl SigningKey {
                 RsaKeyPair::from_pkcs8(der)
             }
             "ENCRYPTED PRIVATE KEY" => {
-                return Err(Error::invalid_input(
-                    FIELD,
-                    "the key is encrypted; give the decrypted PEM",
-                ));
+                return Err(Error::invalid_input(FIELD, "the key is encrypted"));
             }
             other => {
                 return Err(Error::invalid_input(

@@ -27,6 +27,7 @@
 pub mod conformance;
 mod file;
 mod memory;
+mod open;
 #[cfg(feature = "postgres")]
 mod postgres;
 
@@ -38,6 +39,7 @@ use futures_util::future::BoxFuture;
 
 pub use file::FileTokenStore;
 pub use memory::MemoryTokenStore;
+pub use open::open;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PostgresTokenStore, PostgresTokenStoreBuilder};
@@ -48,7 +50,7 @@ pub use postgres::{PostgresTokenStore, PostgresTokenStoreBuilder};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use deadpool_postgres;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::token::UserAccessToken;
 
 /// Where user access tokens live, shared by every process that pushes for
@@ -57,7 +59,7 @@ use crate::token::UserAccessToken;
 /// The trait is object-safe (`Arc<dyn TokenStore>`), its methods return
 /// boxed `Send` futures, and an implementation must be `Send + Sync`. Every
 /// error should be an [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore)
-/// naming the store; [`store_error`] makes one. The SDK puts a deadline on
+/// naming the store; [`Error::token_store`](crate::Error::token_store) makes one. The SDK puts a deadline on
 /// every call, so a call that hangs ends as such an error. A call must not
 /// block its thread (the SDK's refreshes share one): do blocking work with
 /// `tokio::task::spawn_blocking`, as [`FileTokenStore`] does.
@@ -376,64 +378,6 @@ pub fn refresh_fingerprint(token: &UserAccessToken) -> String {
 /// How many rotated-away-from fingerprints a store keeps per user, at the
 /// least.
 pub const ROTATED_KEPT: usize = 16;
-
-/// An [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) error naming
-/// `store` and saying what failed, for [`TokenStore`] implementations.
-///
-/// ```
-/// let err = digime::store::store_error("redis://cache:6379", "the connection was refused");
-/// assert_eq!(err.kind(), digime::ErrorKind::TokenStore);
-/// assert!(err.to_string().contains("redis://cache:6379"));
-/// ```
-pub fn store_error(store: impl fmt::Display, what: impl fmt::Display) -> Error {
-    Error::token_store(store, what)
-}
-
-/// Opens the store a URL names: `file:///path/to/dir` (a
-/// [`FileTokenStore`] on that directory, created if missing) or, with the
-/// `postgres` feature, `postgres://…` (a `PostgresTokenStore`, its table
-/// created if missing).
-///
-/// Errors: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
-/// naming `token_store` for a URL it does not take;
-/// [`ErrorKind::TokenStore`](crate::ErrorKind::TokenStore) when the store
-/// cannot be opened.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> digime::Result<()> {
-/// let dir = std::env::temp_dir().join("digime-doc-store");
-/// let store = digime::store::open(&format!("file://{}", dir.display())).await?;
-/// assert!(store.describe().starts_with("file://"));
-/// let err = digime::store::open("ftp://example.com").await.unwrap_err();
-/// assert_eq!(err.field(), Some("token_store"));
-/// # Ok(()) }
-/// ```
-pub async fn open(url: &str) -> Result<Arc<dyn TokenStore>> {
-    if let Some(path) = url.strip_prefix("file://") {
-        if path.is_empty() {
-            return Err(Error::invalid_input(
-                "token_store",
-                "a file:// URL needs a directory, such as file:///var/lib/app/tokens",
-            ));
-        }
-        return Ok(Arc::new(FileTokenStore::new(path)?));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        #[cfg(feature = "postgres")]
-        {
-            return Ok(Arc::new(PostgresTokenStore::connect(url).await?));
-        }
-        #[cfg(not(feature = "postgres"))]
-        return Err(Error::invalid_input(
-            "token_store",
-            "a postgres:// store needs the crate's `postgres` feature",
-        ));
-    }
-    Err(Error::invalid_input(
-        "token_store",
-        "must be a file://DIR or postgres:// URL",
-    ))
-}
 
 /// A session's store and the user it holds the token of.
 #[derive(Clone, Debug)]

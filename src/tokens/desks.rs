@@ -12,7 +12,7 @@ use aws_lc_rs::digest::{Context, SHA256};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 
-use super::Config;
+use super::config::Config;
 use super::core::{Answer, Caller, Desk, Event, Versioned};
 use crate::contract::ContractDetails;
 use crate::store::{Lease, SessionStore};

@@ -15,11 +15,11 @@ use futures_util::FutureExt;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
-use super::Config;
+use super::Tokens;
+use super::config::Config;
 use super::core::{Action, Answer, Event, Versioned, Wait};
 use super::desks::{DeskCell, Raw, Slot, Tok, TokenAnswer};
 use super::grant::{Granted, grant, may_pass, verify_token};
-use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
 use crate::store::{CommitOutcome, Lease, LeaseAttempt, StoredToken, TokenStore};
@@ -47,7 +47,7 @@ impl DeskCell {
     /// the refresh under way, or of one started now.
     pub(crate) async fn need(
         self: &Arc<Self>,
-        sdk: &DigiMe,
+        tokens: &Arc<Tokens>,
         contract: &ContractDetails,
         seen: Versioned<Tok>,
     ) -> Result<Fresh> {
@@ -56,10 +56,10 @@ impl DeskCell {
         // refresh of its own.
         let mut carry = None;
         if self.store.is_some()
-            && let Some((other, version)) = sdk.inner.tokens.storeless_rotation(self, &seen.token)
+            && let Some((other, version)) = tokens.storeless_rotation(self, &seen.token)
         {
             let theirs = Versioned::new(seen.token.clone(), version);
-            match Box::pin(other.need(sdk, contract, theirs)).await {
+            match Box::pin(other.need(tokens, contract, theirs)).await {
                 Ok(fresh) => carry = Some(fresh.token.token),
                 Err(err) => {
                     tracing::debug!(error = %err, "a refresh made without the store failed")
@@ -79,17 +79,22 @@ impl DeskCell {
                 seen: seen.clone(),
                 carry,
             });
-            self.apply(sdk, slot, actions)
+            self.apply(tokens, slot, actions)
         };
         if let Some(io) = io {
-            spawn(drive(sdk.clone(), self.clone(), io).in_current_span());
+            spawn(drive(tokens.clone(), self.clone(), io).in_current_span());
         }
         let answer = rx.await.unwrap_or_else(|_| Answer::Unsure(cancelled()));
-        self.answer(sdk, answer, &seen)
+        self.answer(tokens, answer, &seen)
     }
 
     /// The caller's result for `answer`.
-    fn answer(&self, sdk: &DigiMe, answer: TokenAnswer, seen: &Versioned<Tok>) -> Result<Fresh> {
+    fn answer(
+        &self,
+        tokens: &Arc<Tokens>,
+        answer: TokenAnswer,
+        seen: &Versioned<Tok>,
+    ) -> Result<Fresh> {
         match answer {
             Answer::Token(token) => Ok(Fresh {
                 token,
@@ -109,8 +114,8 @@ impl DeskCell {
                     store,
                     format!(
                         "the refresh lease of user `{user}` stayed held by another process for \
-                         over {} s; nothing was refreshed",
-                        sdk.inner.tokens.config().patience().as_secs()
+                         over {} s",
+                        tokens.config().patience().as_secs()
                     ),
                 ))
             }
@@ -127,17 +132,17 @@ impl DeskCell {
 
     /// Feeds `event` to the desk and performs what needs no waiting; the
     /// flight's next I/O, if any, is returned for its driver.
-    fn feed(self: &Arc<Self>, sdk: &DigiMe, event: Event<Tok, Raw, Error>) -> Option<Io> {
+    fn feed(self: &Arc<Self>, tokens: &Arc<Tokens>, event: Event<Tok, Raw, Error>) -> Option<Io> {
         let mut slot = self.lock();
         let actions = slot.desk.step(event);
-        self.apply(sdk, slot, actions)
+        self.apply(tokens, slot, actions)
     }
 
     /// Performs the actions that need no waiting (answers, the heartbeat,
     /// releasing the lease) and returns the one I/O the flight waits for.
     fn apply(
         self: &Arc<Self>,
-        sdk: &DigiMe,
+        tokens: &Arc<Tokens>,
         mut slot: MutexGuard<'_, Slot>,
         actions: Vec<Action<Tok, Raw, Error>>,
     ) -> Option<Io> {
@@ -158,7 +163,7 @@ impl DeskCell {
                 Action::StartHeartbeat => {
                     if let (Some(store), Some(lease)) = (&self.store, &slot.lease) {
                         let beat = heartbeat(
-                            sdk.clone(),
+                            tokens.clone(),
                             self.clone(),
                             store.store.clone(),
                             lease.clone(),
@@ -175,7 +180,7 @@ impl DeskCell {
                 }
                 Action::Release => {
                     if let (Some(store), Some(lease)) = (&self.store, slot.lease.take()) {
-                        let deadline = sdk.inner.tokens.config().store_timeout;
+                        let deadline = tokens.config().store_timeout;
                         let store = store.store.clone();
                         let cell = self.clone();
                         slot.releasing += 1;
@@ -214,7 +219,7 @@ impl DeskCell {
         // never locked while a desk is waited for.
         drop(slot);
         for token in learnt {
-            sdk.inner.tokens.remember(self, &token);
+            tokens.remember(self, &token);
         }
         io
     }
@@ -224,14 +229,14 @@ impl DeskCell {
 /// runtime shut down): the desk then knows the flight ended.
 struct Cancel {
     cell: Option<Arc<DeskCell>>,
-    sdk: DigiMe,
+    tokens: Arc<Tokens>,
 }
 
 impl Drop for Cancel {
     fn drop(&mut self) {
         if let Some(cell) = self.cell.take() {
             tracing::warn!("a token refresh was cancelled with its runtime");
-            let _ = cell.feed(&self.sdk, Event::Cancelled(cancelled()));
+            let _ = cell.feed(&self.tokens, Event::Cancelled(cancelled()));
         }
     }
 }
@@ -243,14 +248,14 @@ fn cancelled() -> Error {
 
 /// Runs one flight: performs each I/O its desk asks for, until it asks for
 /// none.
-async fn drive(sdk: DigiMe, cell: Arc<DeskCell>, mut io: Io) {
+async fn drive(tokens: Arc<Tokens>, cell: Arc<DeskCell>, mut io: Io) {
     let mut cancel = Cancel {
         cell: Some(cell.clone()),
-        sdk: sdk.clone(),
+        tokens: tokens.clone(),
     };
     loop {
-        let event = perform(&sdk, &cell, io).await;
-        match cell.feed(&sdk, event) {
+        let event = perform(&tokens, &cell, io).await;
+        match cell.feed(&tokens, event) {
             Some(next) => io = next,
             None => break,
         }
@@ -259,8 +264,8 @@ async fn drive(sdk: DigiMe, cell: Arc<DeskCell>, mut io: Io) {
 }
 
 /// Performs `io`, and says what came of it.
-async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error> {
-    let config = sdk.inner.tokens.config();
+async fn perform(tokens: &Arc<Tokens>, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error> {
+    let config = tokens.config();
     let store = cell.store.as_ref();
     match io {
         Io::Sleep { timer, wait } => {
@@ -271,7 +276,14 @@ async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error
             let Some(contract) = cell.lock().contract.clone() else {
                 return Event::GrantFailed(Error::invalid_response("no contract for the refresh"));
             };
-            match grant(sdk, &sdk.inner.flight_http, &contract, &from.0).await {
+            match grant(
+                tokens.transport(),
+                &tokens.transport().flight_http,
+                &contract,
+                &from.0,
+            )
+            .await
+            {
                 Granted::Answer(jwt) => Event::Granted(Arc::new(jwt)),
                 Granted::Refused(err) => Event::Refused(err),
                 Granted::Unsure(err) => {
@@ -282,7 +294,7 @@ async fn perform(sdk: &DigiMe, cell: &DeskCell, io: Io) -> Event<Tok, Raw, Error
         }
         Io::Verify(raw) => {
             let from = cell.lock().from.clone();
-            match verify_token(sdk, &sdk.inner.flight_http, &raw).await {
+            match verify_token(tokens.transport(), &tokens.transport().flight_http, &raw).await {
                 Ok(mut fresh) => {
                     if let Some(from) = &from {
                         fresh.inherit_identity(&from.0);
@@ -428,8 +440,13 @@ async fn renew(config: &Config, store: &dyn TokenStore, lease: &Lease) -> Result
 
 /// Renews `lease` every quarter of its time to live, until stopped or lost;
 /// a renewal that fails is tried again at once, once.
-async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>, lease: Lease) {
-    let config = sdk.inner.tokens.config();
+async fn heartbeat(
+    tokens: Arc<Tokens>,
+    cell: Arc<DeskCell>,
+    store: Arc<dyn TokenStore>,
+    lease: Lease,
+) {
+    let config = tokens.config();
     loop {
         tokio::time::sleep(config.heartbeat_every()).await;
         for attempt in 1..=2 {
@@ -437,7 +454,7 @@ async fn heartbeat(sdk: DigiMe, cell: Arc<DeskCell>, store: Arc<dyn TokenStore>,
                 Ok(true) => break,
                 Ok(false) => {
                     tracing::warn!("the refresh lease was lost to another process");
-                    let _ = cell.feed(&sdk, Event::LeaseLost);
+                    let _ = cell.feed(&tokens, Event::LeaseLost);
                     return;
                 }
                 Err(err) => {

@@ -4,16 +4,14 @@
 //! what both token grants share (the code exchange uses it too): the call
 //! and the verified reply.
 
-use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, ErrorKind, Result, ServerError};
 use crate::token::{Token, UserAccessToken};
 use crate::transport::request::is_invalid_token;
-use crate::transport::{Body, Call, CallKind, Reply};
+use crate::transport::{Call, CallKind, Reply, Transport};
 
 /// `{"token": <server JWT>}` from `oauth/token`.
 #[derive(Deserialize)]
@@ -41,17 +39,9 @@ pub(crate) fn token_call<'a, E: Serialize>(
     contract: &'a ContractDetails,
     claims: &'a E,
 ) -> Call<'a, E> {
-    Call {
-        endpoint: "oauth/token",
-        method: Method::POST,
-        path: "oauth/token",
-        contract,
-        claims,
-        headers: Vec::new(),
-        body: Body::Empty,
-        kind: CallKind::TokenGrant,
-        ambiguous: Default::default(),
-    }
+    Call::post("oauth/token", contract)
+        .claims(claims)
+        .kind(CallKind::TokenGrant)
 }
 
 /// The token JWT of an `oauth/token` reply, not yet verified.
@@ -63,11 +53,11 @@ fn token_jwt(reply: &Reply) -> Result<SecretString> {
 /// Verifies a token JWT from `oauth/token` and maps it to the stored shape
 /// (`expires_on` → `expiry`, `sub` → `user.id`).
 pub(crate) async fn verify_token(
-    sdk: &DigiMe,
+    transport: &Transport,
     http: &reqwest::Client,
     jwt: &SecretString,
 ) -> Result<UserAccessToken> {
-    let payload: TokenPayload = sdk.inner.verifier.verify(http, jwt.expose_secret()).await?;
+    let payload: TokenPayload = transport.verifier.verify(http, jwt.expose_secret()).await?;
     Ok(UserAccessToken::new(
         Token::from_unix_secs(payload.access_token.value, payload.access_token.expires_on),
         Token::from_unix_secs(
@@ -80,8 +70,11 @@ pub(crate) async fn verify_token(
 }
 
 /// Verifies the token JWT in an `oauth/token` reply (the code exchange).
-pub(crate) async fn token_from_reply(sdk: &DigiMe, reply: &Reply) -> Result<UserAccessToken> {
-    verify_token(sdk, &sdk.inner.http, &token_jwt(reply)?).await
+pub(crate) async fn token_from_reply(
+    transport: &Transport,
+    reply: &Reply,
+) -> Result<UserAccessToken> {
+    verify_token(transport, &transport.http, &token_jwt(reply)?).await
 }
 
 /// How a refresh grant ended, for the protocol's core.
@@ -102,7 +95,7 @@ pub(crate) enum Granted {
 /// 401 with digi.me's `InvalidToken` code is a refusal; a bare 401 (from a
 /// proxy, say) is not: it did not come from digi.me's token endpoint.
 pub(crate) async fn grant(
-    sdk: &DigiMe,
+    transport: &Transport,
     http: &reqwest::Client,
     contract: &ContractDetails,
     token: &UserAccessToken,
@@ -117,7 +110,7 @@ pub(crate) async fn grant(
         refresh_token: token.refresh_token().value().expose_secret(),
     };
     let call = token_call(contract, &claims);
-    match sdk.execute_on(http, &call, None).await {
+    match transport.execute_on(http, &call, None).await {
         Ok(reply) => match token_jwt(&reply) {
             Ok(jwt) => Granted::Answer(jwt),
             // A success whose token cannot be read: the refresh happened.
@@ -145,7 +138,7 @@ fn is_refusal(err: &Error) -> bool {
 /// it does not have the token's key yet), as opposed to a token that does
 /// not verify.
 pub(crate) fn may_pass(err: &Error) -> bool {
-    !matches!(err.kind(), ErrorKind::TokenVerification) || crate::auth::is_unknown_kid(err)
+    !matches!(err.kind(), ErrorKind::TokenVerification) || crate::transport::is_unknown_kid(err)
 }
 
 #[cfg(test)]
@@ -154,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_missing_key_may_pass_a_bad_signature_does_not() {
-        let missing = Error::token_verification("no key").with_source(crate::auth::UnknownKid);
+        let missing = Error::token_verification("no key").with_source(crate::transport::UnknownKid);
         assert!(may_pass(&missing));
         assert!(!may_pass(&Error::token_verification(
             "the signature does not verify"

@@ -11,14 +11,13 @@ use secrecy::SecretString;
 use serde::Serialize;
 use tracing::Instrument;
 
+use super::Transport;
+use super::data::{FileData, LengthMismatch, Progress};
 use super::response::{self, Reply};
 use super::retry::{self, AttemptInfo, CallKind, Decision, Policy, Reached};
-use crate::DigiMe;
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::push::FileData;
-use crate::push::data::{LengthMismatch, Progress};
-use crate::signer::BearerClaims;
+use crate::signer::{BearerClaims, NoClaims};
 
 /// The largest in-memory body sent in one piece rather than streamed.
 const SMALL_BODY: usize = 64 * 1024;
@@ -71,6 +70,83 @@ pub(crate) struct Call<'a, E: Serialize> {
     pub(crate) ambiguous: AtomicBool,
 }
 
+impl<'a> Call<'a, NoClaims> {
+    /// A `GET` of `endpoint` for `contract`: see [`Call::new`].
+    pub(crate) fn get(endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Self::new(Method::GET, endpoint, contract)
+    }
+
+    /// A `POST` to `endpoint` for `contract`: see [`Call::new`]. A push or a
+    /// token grant says so with [`kind`](Call::kind).
+    pub(crate) fn post(endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Self::new(Method::POST, endpoint, contract)
+    }
+
+    /// A `DELETE` of `endpoint` for `contract`: see [`Call::new`].
+    pub(crate) fn delete(endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Self::new(Method::DELETE, endpoint, contract)
+    }
+
+    /// A call of `endpoint` (its name in logs and errors, and its path until
+    /// [`path`](Call::path) says otherwise): no claims beyond the common
+    /// ones, no header, no body, and idempotent (sent again after any
+    /// failure that allows it).
+    fn new(method: Method, endpoint: &'static str, contract: &'a ContractDetails) -> Self {
+        Call {
+            endpoint,
+            method,
+            path: endpoint,
+            contract,
+            claims: &NoClaims {},
+            headers: Vec::new(),
+            body: Body::Empty,
+            kind: CallKind::Idempotent,
+            ambiguous: AtomicBool::new(false),
+        }
+    }
+}
+
+impl<'a, E: Serialize> Call<'a, E> {
+    /// The path, under the base URL, when it is not the endpoint's name.
+    pub(crate) fn path(mut self, path: &'a str) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// The claims the Bearer JWT carries beyond the common ones.
+    pub(crate) fn claims<F: Serialize>(self, claims: &'a F) -> Call<'a, F> {
+        Call {
+            endpoint: self.endpoint,
+            method: self.method,
+            path: self.path,
+            contract: self.contract,
+            claims,
+            headers: self.headers,
+            body: self.body,
+            kind: self.kind,
+            ambiguous: self.ambiguous,
+        }
+    }
+
+    /// One more header.
+    pub(crate) fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The body.
+    pub(crate) fn body(mut self, body: Body<'a>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// What may be sent again: see [`CallKind`].
+    pub(crate) fn kind(mut self, kind: CallKind) -> Self {
+        self.kind = kind;
+        self
+    }
+}
+
 impl<E: Serialize> Call<'_, E> {
     /// True when an attempt of this call may have been acted on by the
     /// server although it failed.
@@ -79,7 +155,7 @@ impl<E: Serialize> Call<'_, E> {
     }
 }
 
-impl DigiMe {
+impl Transport {
     /// Sends `call`, retrying what is safe to retry, and returns a 2xx reply
     /// or the error.
     ///
@@ -91,7 +167,7 @@ impl DigiMe {
         call: &Call<'_, E>,
         access_token: Option<&SecretString>,
     ) -> Result<Reply> {
-        self.execute_on(&self.inner.http, call, access_token).await
+        self.execute_on(&self.http, call, access_token).await
     }
 
     /// [`execute`](Self::execute) on `http`: the token flights' own client,
@@ -103,15 +179,14 @@ impl DigiMe {
         access_token: Option<&SecretString>,
     ) -> Result<Reply> {
         let url = self
-            .inner
             .base_url
             .join(call.path)
             .map_err(|e| Error::invalid_input("path", e))?;
         let client_id = self.client_id(call.contract);
         let policy = Policy {
             kind: call.kind,
-            retry_ambiguous: call.kind == CallKind::Push && self.inner.retry_ambiguous_pushes,
-            max_retries: self.inner.max_retries,
+            retry_ambiguous: call.kind == CallKind::Push && self.retry_ambiguous_pushes,
+            max_retries: self.max_retries,
         };
         let mut attempt: u32 = 0;
         loop {
@@ -195,7 +270,7 @@ impl DigiMe {
             Ok(request) => request,
             Err(err) => return (Err(err), Reached::NotSent),
         };
-        let idle = self.inner.read_timeout;
+        let idle = self.read_timeout;
         let what = format!("{} {}", call.method, call.endpoint);
         let response = tokio::select! {
             biased;

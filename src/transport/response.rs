@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// How long a call waits for digi.me's next byte by default (see
+/// `DigiMeBuilder::read_timeout`).
+pub(crate) const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -49,7 +53,7 @@ impl Reply {
 pub(crate) async fn read_small(mut response: reqwest::Response, endpoint: &str) -> Result<Reply> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
-    let idle = crate::client::DEFAULT_READ_TIMEOUT;
+    let idle = DEFAULT_READ_TIMEOUT;
     match read_body(&mut response, endpoint, idle, MAX_SMALL_BODY).await? {
         Some(body) => Ok(Reply {
             status,

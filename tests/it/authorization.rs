@@ -4,8 +4,8 @@
 
 use crate::support;
 
-use digime::auth::AuthorizeCallback;
-use digime::{ErrorKind, FhirVersion, SourceType, Standard};
+use digime::consent::{AuthorizeCallback, SourceType};
+use digime::{ErrorKind, FhirVersion, Standard};
 use support::{APP, CONTRACT, Env, USER, consent};
 
 #[tokio::test]
@@ -30,8 +30,10 @@ async fn authorize_consent_exchange_read_accounts_then_push() {
         "{location}"
     );
     let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
-    callback.verify_state("state-123").expect("state matches");
-    assert!(callback.verify_state("state-999").is_err());
+    callback
+        .verify_state(&"state-123".into())
+        .expect("state matches");
+    assert!(callback.verify_state(&"state-999".into()).is_err());
     let reference = callback
         .account_reference()
         .expect("accountReference")
@@ -89,7 +91,7 @@ async fn a_wrong_code_verifier_fails_pkce() {
         .await
         .unwrap();
     let callback = AuthorizeCallback::from_url(&consent(auth.url().as_str()).await).unwrap();
-    let wrong = digime::secrecy::SecretString::from("not-the-verifier".to_string());
+    let wrong = digime::consent::PkceCodeVerifier::new("not-the-verifier");
     let err = env
         .sdk
         .exchange_code_for_token(&env.contract, callback.code(), &wrong)
@@ -188,7 +190,12 @@ async fn delete_user_empties_the_library_and_ends_the_tokens() {
 }
 
 /// A code and its verifier, from a real authorize and consent.
-async fn a_code(env: &Env) -> (String, digime::auth::Authorization) {
+async fn a_code(
+    env: &Env,
+) -> (
+    digime::consent::AuthorizationCode,
+    digime::consent::Authorization,
+) {
     let auth = env
         .sdk
         .authorize(&env.contract)
@@ -199,7 +206,7 @@ async fn a_code(env: &Env) -> (String, digime::auth::Authorization) {
         .expect("authorize");
     let location = consent(auth.url().as_str()).await;
     let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
-    (callback.code().to_string(), auth)
+    (callback.code().clone(), auth)
 }
 
 #[tokio::test]

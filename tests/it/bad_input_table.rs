@@ -10,11 +10,8 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Duration;
 
-use digime::secrecy::SecretString;
-use digime::{
-    Account, AuthorizeCallback, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor,
-    Standard,
-};
+use digime::consent::{AuthorizationCode, AuthorizeCallback, PkceCodeVerifier};
+use digime::{Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use futures_util::FutureExt;
 use serde_json::{Value, json};
 use support::{EC_PEM, Env, RSA_1024_PEM, USER};
@@ -92,8 +89,13 @@ async fn every_malformed_input_is_a_clear_error_naming_the_field() {
             .reference(reference)
             .build()
     };
-    let verifier = SecretString::from("v".repeat(43));
-    let empty_verifier = SecretString::from(String::new());
+    let verifier = PkceCodeVerifier::new("v".repeat(43));
+    let empty_verifier = PkceCodeVerifier::new("");
+    let (empty_code, lf_code, code) = (
+        AuthorizationCode::new(""),
+        AuthorizationCode::new("a\nb"),
+        AuthorizationCode::new("code"),
+    );
 
     let cases: Vec<Case<'_>> = vec![
         // ---- keys ----
@@ -413,19 +415,19 @@ async fn every_malformed_input_is_a_clear_error_naming_the_field() {
             "code: empty",
             "code",
             env.sdk
-                .exchange_code_for_token(&env.contract, "", &verifier),
+                .exchange_code_for_token(&env.contract, &empty_code, &verifier),
         ),
         case(
             "code: LF",
             "code",
             env.sdk
-                .exchange_code_for_token(&env.contract, "a\nb", &verifier),
+                .exchange_code_for_token(&env.contract, &lf_code, &verifier),
         ),
         case(
             "code verifier: empty",
             "code_verifier",
             env.sdk
-                .exchange_code_for_token(&env.contract, "code", &empty_verifier),
+                .exchange_code_for_token(&env.contract, &code, &empty_verifier),
         ),
     ];
     assert!(cases.len() >= 30, "{} cases", cases.len());

@@ -1209,10 +1209,13 @@ async fn onboard_adds_a_provider_account_and_reports_its_id() {
         .sandbox
         .accounts(USER)
         .into_iter()
-        .find(|a| a["id"] == id)
+        .find(|a| a.id == id)
         .expect("listed");
-    assert_eq!(account["reference"], v["account_reference"]);
-    assert_eq!(account["serviceTypeId"], 9);
+    assert_eq!(
+        account.reference.as_deref(),
+        v["account_reference"].as_str()
+    );
+    assert_eq!(account.service_type_id, Some(9));
     assert_eq!(env.token_json(), before, "an unchanged token is left alone");
     // A provider push to it works.
     let record = env.write("r.json", br#"{"resourceType":"Bundle"}"#);
@@ -1237,13 +1240,13 @@ async fn account_delete_removes_the_account() {
         .json();
     assert_eq!(v["deleted"], true);
     assert_eq!(v["account_id"], "acc-2");
-    let ids: Vec<Value> = env
+    let ids: Vec<String> = env
         .sandbox
         .accounts(USER)
         .into_iter()
-        .map(|a| a["id"].clone())
+        .map(|a| a.id)
         .collect();
-    assert_eq!(ids, [Value::from("acc-1")]);
+    assert_eq!(ids, ["acc-1"]);
     let run = env.run(&["account", "delete", "acc-2"]).await.expect(1);
     assert!(run.stderr.contains("ValidationErrors"), "{}", run.stderr);
     let record = env.write("r.json", br#"{"resourceType":"Bundle"}"#);
@@ -1321,7 +1324,7 @@ async fn account_revoke_url_prints_where_to_send_the_user() {
         .await
         .expect(2)
         .json();
-    assert_eq!(v["error"]["field"], "redirect_uri");
+    assert_eq!(v["error"]["field"], "callback");
     env.run(&["account", "revoke-url", "acc-1"]).await.expect(2); // no --redirect
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use digime::sandbox::{Fault, FaultBody, RequestRecord};
+use digime::secrecy::ExposeSecret;
 use digime::{Account, DigiMe, DigiMeBuilder, ErrorKind, FileDescriptor, PushOutcome};
 use support::{APP, Env, USER, sha256_hex};
 
@@ -192,7 +193,11 @@ async fn a_503_with_retry_after_waits_as_asked_then_stores_once() {
         records.iter().map(|r| r.status).collect::<Vec<_>>(),
         vec![503, 200]
     );
-    let gap = records[1].received_at_ms - records[0].received_at_ms;
+    let gap = records[1]
+        .received_at
+        .duration_since(records[0].received_at)
+        .unwrap()
+        .as_millis();
     assert!(gap >= 1000, "the retry came {gap} ms after the 503");
     assert_library(&env, &[b"after"]);
 }
@@ -572,7 +577,7 @@ async fn an_explicit_refresh_follows_the_same_rule() {
         .inject_fault(Fault::with_status(TOKEN, 502).after_handling());
     let err = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .unwrap_err();
     assert!(err.refresh_may_have_happened(), "{err:?}");
@@ -914,4 +919,72 @@ async fn contract_details_retry_on_5xx() {
         statuses(&env, "permission-access/contract"),
         vec![500, 500, 200]
     );
+}
+
+/// A token whose access token expires within the SDK's refresh skew: a
+/// call refreshes it first, then sends, so a fault on the call's first
+/// request comes after a refresh.
+fn expiring_token(env: &Env) -> digime::UserAccessToken {
+    env.sandbox
+        .set_token_lifetimes(Duration::from_secs(5), Duration::from_secs(3600));
+    let token = env
+        .sandbox
+        .mint_token(APP, support::CONTRACT, USER)
+        .expect("a token");
+    env.sandbox
+        .set_token_lifetimes(Duration::from_secs(3600), Duration::from_secs(3600));
+    token
+}
+
+/// The token `err` carries: a refreshed one, not `old`.
+fn carries_a_new_token<'e>(
+    err: &'e digime::Error,
+    old: &digime::UserAccessToken,
+) -> &'e digime::UserAccessToken {
+    let new = err.user_access_token().expect("the refreshed token");
+    assert_ne!(
+        new.refresh_token().value().expose_secret(),
+        old.refresh_token().value().expose_secret()
+    );
+    new
+}
+
+/// The refresh spent the old refresh token: an answer that then fails to
+/// parse must still hand the new token back (issue #18).
+#[tokio::test]
+async fn read_accounts_that_cannot_parse_after_a_refresh_keeps_the_new_token() {
+    let env = Env::new().await;
+    let token = expiring_token(&env);
+    env.sandbox.inject_fault(
+        Fault::with_status("permission-access/accounts", 200).with_body(FaultBody::Malformed),
+    );
+    let err = env
+        .sdk
+        .read_accounts(&env.contract, &token)
+        .await
+        .expect_err("a body that does not parse");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{err}");
+    let new = carries_a_new_token(&err, &token);
+    let accounts = env.sdk.read_accounts(&env.contract, new).await;
+    assert!(accounts.is_ok(), "the token carried works: {accounts:?}");
+}
+
+/// Onboarding refreshes first, then digi.me's JWT fails to verify: the
+/// error carries the new token (issue #18).
+#[tokio::test]
+async fn onboard_whose_jwt_fails_to_verify_after_a_refresh_keeps_the_new_token() {
+    let env = Env::new().await;
+    let token = expiring_token(&env);
+    env.sandbox.inject_fault(
+        Fault::with_status("oauth/token/reference", 200).with_body(FaultBody::Unverifiable),
+    );
+    let err = env
+        .sdk
+        .onboard(&env.contract, &token)
+        .callback("http://127.0.0.1:9/onboarded")
+        .send()
+        .await
+        .expect_err("a JWT that does not verify");
+    assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err}");
+    carries_a_new_token(&err, &token);
 }

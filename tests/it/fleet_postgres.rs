@@ -345,10 +345,14 @@ async fn a_lease_holder_killed_mid_refresh_holds_the_others_only_until_its_lease
         .into_iter()
         .find(|r| r.path == "oauth/token" && r.status == 200)
         .expect("the survivor's refresh");
+    let received_at_ms = survivor_refresh
+        .received_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
     assert!(
-        survivor_refresh.received_at_ms + 50 >= lease_until_ms,
-        "refreshed at {} while the lease ran until {lease_until_ms}",
-        survivor_refresh.received_at_ms
+        received_at_ms + 50 >= lease_until_ms,
+        "refreshed at {received_at_ms} while the lease ran until {lease_until_ms}"
     );
     let refused = sandbox
         .requests()

@@ -5,16 +5,21 @@
 
 use crate::support;
 
-use digime::auth::{AccountCallback, AuthorizeCallback, PullSessionOptions, SourcesScope};
+use digime::consent::{
+    AccountCallback, AuthorizeCallback, PullSessionOptions, SourceType, SourcesScope,
+};
 use digime::sandbox::RequestRecord;
-use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard};
+use digime::{Account, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use support::{ACCOUNTS, APP, CONTRACT, Env, USER, consent, sha256_hex};
 
 fn text_file(
     env: &Env,
     token: &digime::UserAccessToken,
     text: &str,
-) -> digime::push::LibraryPush<digime::push::state::FileSet, digime::push::state::DescriptorSet> {
+) -> digime::push::LibraryPush<
+    digime::push::state::LibraryFileSet,
+    digime::push::state::LibraryDescriptorSet,
+> {
     env.sdk
         .push(&env.contract, token)
         .library()
@@ -32,10 +37,10 @@ fn provider_push(
     token: &digime::UserAccessToken,
     account_id: &str,
 ) -> digime::push::ProviderPush<
-    digime::push::state::StandardSet,
-    digime::push::state::VersionSet,
-    digime::push::state::AccountIdSet,
-    digime::push::state::DataSet,
+    digime::push::state::ProviderStandardSet,
+    digime::push::state::ProviderVersionSet,
+    digime::push::state::ProviderAccountIdSet,
+    digime::push::state::ProviderDataSet,
 > {
     env.sdk
         .push(&env.contract, token)
@@ -64,17 +69,21 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
     env.sandbox.expire_refresh_token(USER);
 
     // The push needs a refresh, which is refused: reauthorization required,
-    // and the message names the reauthorize flow.
+    // and the message says what was rejected, with the server's code.
     let err = text_file(&env, &env.token, "lost")
         .send()
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired, "{err:?}");
-    assert!(err.to_string().contains("reauthorize flow"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the refresh token was rejected (HTTP 401 InvalidToken"),
+        "{err}"
+    );
     // A second try still says the refresh token expired.
     let again = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .unwrap_err();
     assert!(again.is_reauthorization_required());
@@ -105,7 +114,10 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
         url.contains("lng=nl") && url.contains("triggerQuery=false"),
         "{url}"
     );
-    assert!(auth.session().is_none(), "no session options, no session");
+    assert!(
+        auth.read_session().is_none(),
+        "no session options, no session"
+    );
 
     // The reference-code call carried the PKCE challenge, the callback, the
     // state and the lapsed access token.
@@ -122,7 +134,7 @@ async fn reauthorize_after_the_refresh_token_ran_out_keeps_the_user_and_library(
 
     let location = consent(&url).await;
     let callback = AuthorizeCallback::from_url(&location).expect("a successful callback");
-    callback.verify_state("state-r").unwrap();
+    callback.verify_state(&"state-r".into()).unwrap();
     let token = env
         .sdk
         .exchange_code_for_token(&env.contract, callback.code(), auth.code_verifier())
@@ -214,7 +226,7 @@ async fn onboard_adds_an_account_the_callback_reference_finds() {
         url.contains("sourcesScope=%257B%2522dataType%2522"),
         "double-encoded: {url}"
     );
-    assert!(link.session().is_none());
+    assert!(link.read_session().is_none());
     assert!(!link.token_refreshed());
     let call = last(&env, "oauth/token/reference");
     assert!(call.claims.get("code_challenge").is_none(), "no PKCE here");
@@ -226,7 +238,7 @@ async fn onboard_adds_an_account_the_callback_reference_finds() {
         "nothing to exchange: {location}"
     );
     let callback = AccountCallback::from_url(&location).expect("a successful callback");
-    callback.verify_state("state-o").unwrap();
+    callback.verify_state(&"state-o".into()).unwrap();
     let reference = callback.account_reference().expect("accountReference");
     let accounts = env
         .sdk
@@ -260,7 +272,10 @@ async fn onboard_with_session_options_gets_a_session_and_refreshes_like_any_call
         .expect("onboard refreshes the expired access token");
     assert!(link.token_refreshed());
     assert_eq!(session.refresh_count(), 1);
-    assert!(link.session().is_some(), "session options open a session");
+    assert!(
+        link.read_session().is_some(),
+        "session options open a session"
+    );
     let location = consent(link.url().as_str()).await;
     AccountCallback::from_url(&location).unwrap();
 }
@@ -306,11 +321,13 @@ async fn revoke_then_reauthorize_one_account() {
         env.sandbox
             .accounts(USER)
             .into_iter()
-            .find(|a| a["id"] == account)
-            .unwrap()["accessTokenStatus"]["authorized"]
-            .clone()
+            .find(|a| a.id == account)
+            .unwrap()
+            .access_token_status
+            .unwrap()
+            .authorized
     };
-    assert_eq!(status(&env), false);
+    assert!(!status(&env));
     let err = provider_push(&env, &env.token, account)
         .send()
         .await
@@ -345,12 +362,12 @@ async fn revoke_then_reauthorize_one_account() {
 
     let location = consent(&url).await;
     let callback = AccountCallback::from_url(&location).unwrap();
-    callback.verify_state("state-a").unwrap();
+    callback.verify_state(&"state-a".into()).unwrap();
     assert_eq!(
         callback.account_reference(),
         Some(format!("ref-{account}").as_str())
     );
-    assert_eq!(status(&env), true);
+    assert!(status(&env));
     provider_push(&env, &env.token, account)
         .send()
         .await
@@ -406,7 +423,7 @@ async fn account_calls_check_their_input_before_sending() {
         .revoke_account_url(&env.contract, &env.token, "acc-1", "not a url")
         .await
         .unwrap_err();
-    assert_eq!(err.field(), Some("redirect_uri"));
+    assert_eq!(err.field(), Some("callback"));
     let err = env
         .sdk
         .reauthorize_account(&env.contract, &env.token)
@@ -456,7 +473,10 @@ async fn authorize_leaves_actions_out_without_session_options() {
         call.body_sha256.as_deref(),
         Some(sha256_hex(expected.as_bytes()).as_str())
     );
-    assert!(auth.session().is_some(), "oauth/authorize always opens one");
+    assert!(
+        auth.read_session().is_some(),
+        "oauth/authorize always opens one"
+    );
     // With session options, `actions` carries them.
     env.sdk
         .authorize(&env.contract)

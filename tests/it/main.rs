@@ -27,6 +27,7 @@ mod cli;
 mod faults;
 #[cfg(all(feature = "postgres", feature = "cli"))]
 mod fleet_postgres;
+mod layout;
 mod lifecycle;
 mod load;
 mod one_refresh;

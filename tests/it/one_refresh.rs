@@ -135,7 +135,7 @@ async fn every_path_shares_the_one_refresh() {
             hooks.clone()
         ),
         env.sdk.read_accounts(&env.contract, &env.token),
-        env.sdk.refresh_token(&env.contract, &env.token),
+        env.sdk.refresh(&env.contract, &env.token),
         session
             .push()
             .library()
@@ -183,11 +183,7 @@ async fn every_path_shares_the_one_refresh() {
 #[tokio::test]
 async fn a_late_caller_with_a_rotated_token_adopts_the_rotation_without_a_call() {
     let env = Env::new().await;
-    let fresh = env
-        .sdk
-        .refresh_token(&env.contract, &env.token)
-        .await
-        .unwrap();
+    let fresh = env.sdk.refresh(&env.contract, &env.token).await.unwrap();
     // The old access token was revoked by the refresh; the stale copy still
     // pushes, with the token it was rotated to, and says so.
     let hooks = Arc::new(AtomicUsize::new(0));
@@ -210,12 +206,8 @@ async fn a_late_caller_with_a_rotated_token_adopts_the_rotation_without_a_call()
         .count();
     assert_eq!(rejected, 0);
     // A second rotation is followed too: the oldest copy reaches the newest token.
-    let newest = env.sdk.refresh_token(&env.contract, &fresh).await.unwrap();
-    let again = env
-        .sdk
-        .refresh_token(&env.contract, &env.token)
-        .await
-        .unwrap();
+    let newest = env.sdk.refresh(&env.contract, &fresh).await.unwrap();
+    let again = env.sdk.refresh(&env.contract, &env.token).await.unwrap();
     assert_eq!(refresh_value(&again), refresh_value(&newest));
     assert_eq!(refresh_grants(&env).len(), 2);
 }
@@ -232,7 +224,7 @@ async fn a_refusal_answers_its_own_flight_only() {
     let calls: Vec<_> = (0..3)
         .map(|_| {
             let (sdk, contract, token) = (env.sdk.clone(), env.contract.clone(), env.token.clone());
-            tokio::spawn(async move { sdk.refresh_token(&contract, &token).await })
+            tokio::spawn(async move { sdk.refresh(&contract, &token).await })
         })
         .collect();
     for call in calls {
@@ -243,7 +235,7 @@ async fn a_refusal_answers_its_own_flight_only() {
     // A later call is not answered from memory: digi.me is asked again.
     let err = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired);
@@ -336,7 +328,11 @@ async fn a_refresh_whose_answer_is_lost_ends_in_a_clear_reauthorization() {
         .await
         .expect_err("the old refresh token is spent");
     assert_eq!(err.kind(), ErrorKind::ReauthorizationRequired, "{err:?}");
-    assert!(err.to_string().contains("authorize"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("the refresh token was rejected"),
+        "{err}"
+    );
     assert!(env.sandbox.library(USER).is_empty());
     assert_eq!(env.sandbox.refresh_count(), 1, "digi.me rotated once");
 }

@@ -17,8 +17,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use digime::consent::AuthorizeCallback;
 use digime::secrecy::ExposeSecret;
-use digime::{AuthorizeCallback, ContractDetails, DigiMe, ErrorKind, Token, UserAccessToken};
+use digime::{ContractDetails, DigiMe, ErrorKind, Token, UserAccessToken};
 use proptest::prelude::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -249,7 +250,7 @@ proptest! {
         let query = parts.join("&");
         let result = AuthorizeCallback::from_query(&query);
         if let Ok(callback) = &result {
-            prop_assert!(!callback.code().is_empty(), "an accepted callback has a code: {query:?}");
+            prop_assert!(!callback.code().expose_secret().is_empty(), "an accepted callback has a code: {query:?}");
             prop_assert!(query.contains("success=true"), "{query:?}");
         }
         check_callback(result);
@@ -384,7 +385,7 @@ proptest! {
         let jwt = w.stub.server_jwt(&payload);
         let reply = serde_json::json!({"token": jwt}).to_string();
         w.stub.route("oauth/token", raw(200, &[("content-type", "application/json")], reply.as_bytes()));
-        match w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w))) {
+        match w.rt.block_on(w.sdk.refresh(&w.contract, &fresh_token(w))) {
             Ok(token) => {
                 // Accepted only when the payload really has the shape.
                 let v: serde_json::Value = serde_json::from_slice(&payload).expect("accepted payloads are JSON");
@@ -408,7 +409,7 @@ proptest! {
         let _one_at_a_time = serial();
         let w = world();
         w.stub.route("oauth/token", raw(status, &[], &body));
-        let err = w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w))).expect_err("not a token reply");
+        let err = w.rt.block_on(w.sdk.refresh(&w.contract, &fresh_token(w))).expect_err("not a token reply");
         prop_assert!(
             matches!(
                 err.kind(),
@@ -446,7 +447,7 @@ fn a_well_formed_signed_payload_is_accepted() {
     let reply = serde_json::json!({"token": jwt}).to_string();
     w.stub.route("oauth/token", raw(200, &[], reply.as_bytes()));
     let token =
-        w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w)))
+        w.rt.block_on(w.sdk.refresh(&w.contract, &fresh_token(w)))
             .expect("accepted");
     assert_eq!(token.access_token().value().expose_secret(), "a-2");
     assert_eq!(
@@ -460,7 +461,7 @@ fn a_well_formed_signed_payload_is_accepted() {
     let reply = serde_json::json!({"token": forged}).to_string();
     w.stub.route("oauth/token", raw(200, &[], reply.as_bytes()));
     let err =
-        w.rt.block_on(w.sdk.refresh_token(&w.contract, &fresh_token(w)))
+        w.rt.block_on(w.sdk.refresh(&w.contract, &fresh_token(w)))
             .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err:?}");
 }

@@ -87,7 +87,8 @@ fn every_public_future_is_send() {
         None,
         None,
     );
-    let verifier = digime::secrecy::SecretString::from("v".repeat(43));
+    let verifier = digime::consent::PkceCodeVerifier::new("v".repeat(43));
+    let code = digime::consent::AuthorizationCode::new("code");
     let descriptor = || {
         FileDescriptor::builder()
             .mime_type("text/plain")
@@ -131,8 +132,8 @@ fn every_public_future_is_send() {
             .state("s")
             .send(),
     );
-    send(sdk.exchange_code_for_token(&contract, "code", &verifier));
-    send(sdk.refresh_token(&contract, &token));
+    send(sdk.exchange_code_for_token(&contract, &code, &verifier));
+    send(sdk.refresh(&contract, &token));
 
     // The other calls.
     send(sdk.read_accounts(&contract, &token));

@@ -247,7 +247,7 @@ async fn the_refresh_grant_rotates_and_an_old_refresh_token_is_refused() {
     let env = Env::new().await;
     let fresh = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .expect("refresh");
     assert_ne!(
@@ -258,7 +258,7 @@ async fn the_refresh_grant_rotates_and_an_old_refresh_token_is_refused() {
     // without spending the old refresh token a second time.
     let again = env
         .sdk
-        .refresh_token(&env.contract, &env.token)
+        .refresh(&env.contract, &env.token)
         .await
         .expect("the rotation is remembered");
     assert_eq!(
@@ -273,10 +273,7 @@ async fn the_refresh_grant_rotates_and_an_old_refresh_token_is_refused() {
         .base_url(&env.sandbox.base_url())
         .build()
         .unwrap();
-    let err = other
-        .refresh_token(&env.contract, &env.token)
-        .await
-        .unwrap_err();
+    let err = other.refresh(&env.contract, &env.token).await.unwrap_err();
     assert!(err.is_reauthorization_required(), "{err:?}");
 }
 

@@ -23,6 +23,12 @@ const CONTRACT: &str = "contract-1";
 const USER: &str = "user-1";
 
 /// The contract key (generated once for the whole test binary).
+/// The accounts of an API answer, read as the SDK's model (what
+/// `Sandbox::accounts` returns).
+fn typed(accounts: &[Value]) -> Vec<digime::models::ServiceAccount> {
+    serde_json::from_value(Value::Array(accounts.to_vec())).expect("accounts")
+}
+
 fn key_pem() -> &'static str {
     static KEY: OnceLock<String> = OnceLock::new();
     KEY.get_or_init(|| digime::sandbox::generate_private_key_pem().unwrap())
@@ -744,7 +750,7 @@ async fn contract_info_accounts_and_delete_user() {
     ] {
         assert!(accounts[0][f].is_string(), "{f}");
     }
-    assert_eq!(env.sb.accounts(USER), accounts);
+    assert_eq!(env.sb.accounts(USER), typed(&accounts));
 
     let r = env
         .import(
@@ -919,7 +925,7 @@ async fn the_pkce_flow_issues_a_verified_token_for_a_new_account() {
     let accounts: Vec<Value> = r.json_as().await.unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0]["reference"], q["accountReference"]);
-    assert_eq!(env.sb.accounts(&user), accounts);
+    assert_eq!(env.sb.accounts(&user), typed(&accounts));
 
     // The authorization code is single-use.
     let r = env
@@ -1350,9 +1356,9 @@ async fn the_onboard_page_checks_its_query_and_adds_an_account() {
     assert_eq!(accounts.len(), 3);
     let new = accounts
         .iter()
-        .find(|a| a["reference"] == q["accountReference"])
+        .find(|a| a.reference.as_deref() == q["accountReference"].as_str())
         .expect("the callback's reference is the new account's");
-    assert_eq!(new["serviceTypeId"], 42);
+    assert_eq!(new.service_type_id, Some(42));
     // Single use.
     assert_eq!(
         open_page(&env, &format!("onboard?code={code}&sourceType=push"))
@@ -1504,10 +1510,10 @@ async fn revoke_checks_the_account_and_the_redirect_then_revokes_on_the_page() {
         env.sb
             .accounts(USER)
             .into_iter()
-            .find(|a| a["id"] == "acc-1")
+            .find(|a| a.id == "acc-1")
             .unwrap()
     };
-    assert_eq!(acc(&env)["accessTokenStatus"]["authorized"], false);
+    assert!(!acc(&env).access_token_status.unwrap().authorized);
     let r = env
         .provider(
             "permission-access/import/h:accountId/fhir/stu3",
@@ -1541,13 +1547,8 @@ async fn delete_account_checks_the_account_then_removes_it() {
     let r = delete(env.user_claims(), Some("acc-1")).await.unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.bytes().await.unwrap().is_empty());
-    let ids: Vec<Value> = env
-        .sb
-        .accounts(USER)
-        .into_iter()
-        .map(|a| a["id"].clone())
-        .collect();
-    assert_eq!(ids, [json!("acc-2")]);
+    let ids: Vec<String> = env.sb.accounts(USER).into_iter().map(|a| a.id).collect();
+    assert_eq!(ids, ["acc-2"]);
     let r = env
         .provider(
             "permission-access/import/h:accountId/fhir/stu3",

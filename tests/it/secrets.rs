@@ -14,13 +14,11 @@ use crate::support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use digime::auth::{AuthorizeCallback, PullSessionOptions, SampleDataOptions};
+use digime::consent::{AuthorizeCallback, PullSessionOptions, SampleDataOptions, SourceType};
 use digime::push::FileData;
 use digime::sandbox::{Fault, Sandbox};
 use digime::secrecy::ExposeSecret;
-use digime::{
-    Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, SourceType, Standard,
-};
+use digime::{Account, ContractDetails, DigiMe, ErrorKind, FhirVersion, FileDescriptor, Standard};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 const APP: &str = "secrets-app";
@@ -142,9 +140,9 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     );
     seen.debug("Authorization", &authorization);
     seen.debug(
-        "Session",
+        "ReadSession",
         authorization
-            .session()
+            .read_session()
             .expect("a session with session options"),
     );
     seen.debug("SourceType", &SourceType::Push);
@@ -160,7 +158,9 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     assert_eq!(redirect.status(), 302);
     let location = redirect.headers()["location"].to_str().unwrap().to_string();
     let callback = AuthorizeCallback::from_url(&location).unwrap();
-    seen.secret("authorization code", callback.code());
+    seen.secret("authorization code", callback.code().expose_secret());
+    seen.debug("AuthorizationCode", callback.code());
+    seen.debug("PkceCodeVerifier", authorization.code_verifier());
     seen.debug("AuthorizeCallback", &callback);
 
     // The exchange.
@@ -207,7 +207,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
 
     // An explicit refresh, then read accounts.
     let token = sdk
-        .refresh_token(&contract, outcome.user_access_token())
+        .refresh(&contract, outcome.user_access_token())
         .await
         .unwrap();
     seen.token("explicitly refreshed token", &token);
@@ -291,7 +291,7 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     seen.debug("Authorization (reauthorize)", &reauthorization);
     let location = support::consent(reauthorization.url().as_str()).await;
     let callback = AuthorizeCallback::from_url(&location).unwrap();
-    seen.secret("reauthorization code", callback.code());
+    seen.secret("reauthorization code", callback.code().expose_secret());
     let token = sdk
         .exchange_code_for_token(&contract, callback.code(), reauthorization.code_verifier())
         .await
@@ -300,14 +300,14 @@ async fn no_secret_in_logs_debug_or_display_during_a_full_flow() {
     let onboard = sdk
         .onboard(&contract, &token)
         .callback("http://127.0.0.1:9/onboarded")
-        .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]));
+        .sources_scope(digime::consent::SourcesScope::new().data_types(["medical"]));
     seen.debug("OnboardBuilder", &onboard);
     let link = onboard.send().await.unwrap();
     seen.debug("ConsentLink", &link);
     let location = support::consent(link.url().as_str()).await;
     seen.debug(
         "AccountCallback",
-        &digime::auth::AccountCallback::from_url(&location).unwrap(),
+        &digime::consent::AccountCallback::from_url(&location).unwrap(),
     );
     let account = sdk
         .reauthorize_account(&contract, &token)

@@ -355,7 +355,7 @@ async fn a_failing_store_call_is_a_violation_with_its_error() {
             "down".into()
         }
         fn load<'a>(&'a self, _: &'a str) -> BoxFuture<'a, digime::Result<Option<StoredToken>>> {
-            Box::pin(async { Err(digime::store::store_error("down", "unreachable")) })
+            Box::pin(async { Err(digime::Error::token_store("down", "unreachable")) })
         }
         fn save<'a>(
             &'a self,

@@ -333,7 +333,7 @@ async fn a_failure_after_a_refresh_still_hands_back_the_new_token() {
         .unwrap();
     assert!(
         other
-            .refresh_token(&env.contract, &env.token)
+            .refresh(&env.contract, &env.token)
             .await
             .unwrap_err()
             .is_reauthorization_required()

@@ -542,7 +542,7 @@ async fn a_store_session_joins_a_refresh_made_without_the_store() {
         .inject_fault(Fault::with_delay("oauth/token", Duration::from_millis(300)));
     let plain = {
         let (sdk, contract, token) = (env.sdk.clone(), env.contract.clone(), env.token.clone());
-        tokio::spawn(async move { sdk.refresh_token(&contract, &token).await })
+        tokio::spawn(async move { sdk.refresh(&contract, &token).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let session = env

@@ -241,11 +241,7 @@ async fn a_rotation_made_without_the_store_is_written_to_it() {
     let store = Arc::new(MemoryTokenStore::new());
     store.save(USER, &env.token).await.unwrap();
     // A refresh without the store, while the old access token still works.
-    let fresh = env
-        .sdk
-        .refresh_token(&env.contract, &env.token)
-        .await
-        .unwrap();
+    let fresh = env.sdk.refresh(&env.contract, &env.token).await.unwrap();
     let session = env
         .sdk
         .session_from_store(&env.contract, store.clone(), USER)

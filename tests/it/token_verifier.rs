@@ -122,7 +122,7 @@ async fn refresh_with(h: &Hostile, token: String) -> digime::Result<UserAccessTo
         .unwrap();
     let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
     let old = expired_token();
-    sdk.refresh_token(&contract, &old).await
+    sdk.refresh(&contract, &old).await
 }
 
 /// A token long expired: the refresh grant is the only way on.
@@ -159,7 +159,7 @@ async fn a_good_token_verifies_and_one_fetch_serves_many() {
     let contract = ContractDetails::new("c", include_str!("support/keys/rsa2048.pem")).unwrap();
     let old = expired_token();
     for _ in 0..5 {
-        let t = sdk.refresh_token(&contract, &old).await.expect("verifies");
+        let t = sdk.refresh(&contract, &old).await.expect("verifies");
         assert_eq!(t.user_id(), Some("user-1"));
         assert_eq!(t.consent_id(), Some("consent-1"));
         assert_eq!(
@@ -292,7 +292,7 @@ async fn an_allowed_key_set_origin_is_trusted_and_only_that_one() {
         .build()
         .unwrap();
     let token = allowing
-        .refresh_token(&contract, &expired_token())
+        .refresh(&contract, &expired_token())
         .await
         .expect("a jku on an allowed origin verifies");
     assert_eq!(token.user_id(), Some("user-1"));
@@ -306,7 +306,7 @@ async fn an_allowed_key_set_origin_is_trusted_and_only_that_one() {
         .build()
         .unwrap();
     let err = pinned
-        .refresh_token(&contract, &expired_token())
+        .refresh(&contract, &expired_token())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification);
@@ -322,7 +322,7 @@ async fn an_allowed_key_set_origin_is_trusted_and_only_that_one() {
         .build()
         .unwrap();
     let err = allowing
-        .refresh_token(&contract, &expired_token())
+        .refresh(&contract, &expired_token())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TokenVerification, "{err:?}");

@@ -8,9 +8,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use digime::auth::AuthorizeCallback;
-use digime::auth::AuthorizeFuture;
-use digime::{ErrorKind, SourceType};
+use digime::ErrorKind;
+use digime::consent::{AuthorizeCallback, AuthorizeFuture, ConsentState, SourceType};
 use maud::{Markup, html};
 
 use super::App;
@@ -71,9 +70,9 @@ pub(super) async fn connect(State(app): State<Arc<App>>, jar: CookieJar) -> Resp
 async fn start(
     app: &App,
     id: &str,
-    send: impl FnOnce(String) -> AuthorizeFuture,
+    send: impl FnOnce(ConsentState) -> AuthorizeFuture,
 ) -> digime::Result<Redirect> {
-    let state = digime::auth::generate_state()?;
+    let state = ConsentState::generate()?;
     let auth = send(state.clone()).await?;
     app.sessions.set_pending(
         id,

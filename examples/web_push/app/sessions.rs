@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use digime::secrecy::SecretString;
+use digime::consent::{ConsentState, PkceCodeVerifier};
 
 /// The session cookie's name.
 pub(super) const COOKIE: &str = "web_push_session";
@@ -30,8 +30,8 @@ struct Session {
 
 /// An authorization started by `/connect`, waiting for `/callback`.
 pub(super) struct Pending {
-    pub(super) state: String,
-    pub(super) code_verifier: SecretString,
+    pub(super) state: ConsentState,
+    pub(super) code_verifier: PkceCodeVerifier,
 }
 
 /// A connected browser: its token is in the token store under its session id.
@@ -69,7 +69,7 @@ impl Sessions {
         if let Some(id) = self.id(&jar) {
             return Ok((id, jar));
         }
-        let id = digime::auth::generate_state()?;
+        let id = ConsentState::generate()?.as_str().to_owned();
         self.map
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

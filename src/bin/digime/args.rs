@@ -303,10 +303,10 @@ pub enum SourceTypeArg {
 }
 
 impl SourceTypeArg {
-    pub fn to_sdk(self) -> digime::SourceType {
+    pub fn to_sdk(self) -> digime::consent::SourceType {
         match self {
-            SourceTypeArg::Pull => digime::SourceType::Pull,
-            SourceTypeArg::Push => digime::SourceType::Push,
+            SourceTypeArg::Pull => digime::consent::SourceType::Pull,
+            SourceTypeArg::Push => digime::consent::SourceType::Push,
         }
     }
 }

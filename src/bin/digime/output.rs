@@ -89,8 +89,8 @@ impl Failure {
         }
         if err.is_reauthorization_required() {
             hints.push(
-                "the user must consent again: run `digime reauthorize --callback-port PORT` \
-                 (same user, same library)",
+                "the user must consent again through the reauthorize flow: run `digime \
+                 reauthorize --callback-port PORT` (same user, same library)",
             );
         } else if self.exit_code() == EXIT_REAUTHORIZE {
             hints.push(

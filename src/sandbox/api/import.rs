@@ -3,6 +3,7 @@
 //! record to a provider account), with the `FileDescriptor` checks.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -73,7 +74,7 @@ pub(crate) async fn import(
         bytes: kept,
         app_id: caller.app_id.clone(),
         contract_id: caller.contract_id.clone(),
-        received_at_ms: now_ms(),
+        received_at: SystemTime::now(),
     };
     let mut st = shared.lock();
     st.users.entry(user).or_default().library.push(entry);
@@ -232,7 +233,7 @@ pub(crate) async fn provider(
         body: value,
         app_id: caller.app_id.clone(),
         contract_id: caller.contract_id.clone(),
-        received_at_ms: now_ms(),
+        received_at: SystemTime::now(),
     };
     shared
         .lock()

@@ -16,36 +16,9 @@ pub(crate) async fn onboard(
     State(shared): State<Arc<Shared>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let query = query.unwrap_or_default();
-    let mut code = None;
-    let mut source_type = "pull";
-    let mut service = None;
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        match k.as_ref() {
-            "code" => code = Some(v.into_owned()),
-            "sourceType" => {
-                source_type = match v.as_ref() {
-                    "pull" => "pull",
-                    "push" => "push",
-                    _ => {
-                        return html_page(
-                            StatusCode::BAD_REQUEST,
-                            "Invalid request",
-                            "sourceType must be `pull` or `push`",
-                        );
-                    }
-                }
-            }
-            "service" => service = Some(v.into_owned()),
-            _ => {}
-        }
-    }
-    let Some(code) = code else {
-        return html_page(
-            StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "the `code` parameter is missing",
-        );
+    let (code, source_type, service) = match parse_query(&query.unwrap_or_default()) {
+        Ok(parsed) => parsed,
+        Err(message) => return html_page(StatusCode::BAD_REQUEST, "Invalid request", message),
     };
     let mut st = shared.lock();
     let now = now_ms();
@@ -118,6 +91,34 @@ pub(crate) async fn onboard(
             ("accountReference", &reference),
         ],
     )
+}
+
+/// The page's query: the code, the source type and the service, or what is
+/// wrong with it.
+fn parse_query(query: &str) -> Result<(String, &'static str, Option<String>), &'static str> {
+    let mut code = None;
+    let mut source_type = "pull";
+    let mut service = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "code" => code = Some(v.into_owned()),
+            "sourceType" => {
+                source_type = match v.as_ref() {
+                    "pull" => "pull",
+                    "push" => "push",
+                    _ => {
+                        return Err("sourceType must be `pull` or `push`");
+                    }
+                }
+            }
+            "service" => service = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let Some(code) = code else {
+        return Err("the `code` parameter is missing");
+    };
+    Ok((code, source_type, service))
 }
 
 /// A small HTML page, as the consent pages answer a bad link.

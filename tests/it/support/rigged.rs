@@ -117,7 +117,7 @@ impl TokenStore for Rigged {
         self.renewals.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             if self.knobs.renewals_fail.load(Ordering::SeqCst) {
-                return Err(digime::store::store_error(
+                return Err(digime::Error::token_store(
                     self.describe(),
                     "the store is out of reach",
                 ));
@@ -147,7 +147,7 @@ impl TokenStore for Rigged {
                 if self.knobs.commit_panics.load(Ordering::SeqCst) {
                     panic!("a bug in the store's own code");
                 }
-                return Err(digime::store::store_error(
+                return Err(digime::Error::token_store(
                     self.describe(),
                     "the connection was lost",
                 ));

@@ -12,6 +12,17 @@ fn descriptor() -> FileDescriptor {
         .build()
 }
 
+// The descriptor's fields in the other order, the optional ones first.
+#[allow(dead_code)]
+fn descriptor_reversed() -> FileDescriptor {
+    FileDescriptor::builder()
+        .reference(vec!["lab-2024-001".to_string()])
+        .accounts(vec![Account::new("account-in-my-system")])
+        .tags(vec!["lab".to_string()])
+        .mime_type("application/pdf")
+        .build()
+}
+
 // Never called: the chains only need to type-check, no request is sent.
 #[allow(dead_code)]
 async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
@@ -58,22 +69,22 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Authorize: callback then state, and state then callback.
-    let _: digime::Result<digime::auth::Authorization> = sdk
+    let _: digime::Result<digime::consent::Authorization> = sdk
         .authorize(&c)
         .callback("https://my.app/cb")
         .state("s-1")
         .send()
         .await;
-    let _: digime::Result<digime::auth::Authorization> = sdk
+    let _: digime::Result<digime::consent::Authorization> = sdk
         .authorize(&c)
-        .source_type(digime::SourceType::Push)
+        .source_type(digime::consent::SourceType::Push)
         .state("s-1")
         .callback("https://my.app/cb")
         .send()
         .await;
 
     // Reauthorize: state then callback, with the optional settings between.
-    let _: digime::Result<digime::auth::Authorization> = sdk
+    let _: digime::Result<digime::consent::Authorization> = sdk
         .reauthorize(&c, &t)
         .state("s-1")
         .locale("nl")
@@ -83,15 +94,15 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Onboard: the callback alone, or with every option, in any order.
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .onboard(&c, &t)
         .callback("https://my.app/cb")
         .send()
         .await;
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .onboard(&c, &t)
-        .sources_scope(digime::auth::SourcesScope::new().data_types(["medical"]))
-        .source_type(digime::SourceType::Push)
+        .sources_scope(digime::consent::SourcesScope::new().data_types(["medical"]))
+        .source_type(digime::consent::SourceType::Push)
         .callback("https://my.app/cb")
         .service_id(7)
         .state("s-1")
@@ -99,13 +110,13 @@ async fn run(sdk: DigiMe, c: ContractDetails, t: UserAccessToken) {
         .await;
 
     // Reauthorize one account: account id then callback, and the reverse.
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .reauthorize_account(&c, &t)
         .account_id("acc-1")
         .callback("https://my.app/cb")
         .send()
         .await;
-    let _: digime::Result<digime::auth::ConsentLink> = sdk
+    let _: digime::Result<digime::consent::ConsentLink> = sdk
         .reauthorize_account(&c, &t)
         .callback("https://my.app/cb")
         .locale("en")

@@ -2,7 +2,7 @@
 //! 127.0.0.1:P for the redirect after consent, check the state, exchange the
 //! code and write the token file (0600).
 
-use digime::AuthorizeCallback;
+use digime::consent::{AuthorizeCallback, ConsentState};
 use serde_json::json;
 
 use super::callback_server::{Browser, CallbackServer};
@@ -16,11 +16,11 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
     let source = config::token_source(global).await?;
 
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::generate_state()?;
+    let state = digime::consent::ConsentState::generate()?;
     let mut request = sdk
         .authorize(&contract)
         .callback(server.url())
-        .state(state.as_str())
+        .state(state.clone())
         .source_type(args.source_type.to_sdk());
     if let Some(service) = args.service {
         request = request.service_id(service);
@@ -45,26 +45,13 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
     )
     .await?;
 
-    // The account the user just onboarded: its id is what `push provider
-    // --account-id` needs. Best effort: the token is already saved.
     let reference = callback.account_reference().map(str::to_owned);
-    let mut account_id = None;
-    if let Some(reference) = &reference {
-        match sdk.read_accounts(&contract, &token).await {
-            Ok(accounts) => {
-                account_id = accounts.find_by_reference(reference).map(|a| a.id.clone());
-                if accounts.token_refreshed() {
-                    let _ = source
-                        .store
-                        .save(&source.user, accounts.user_access_token())
-                        .await;
-                }
-            }
-            Err(err) => out.note(&format!(
-                "digime: warning: could not read the accounts: {err}"
-            )),
+    let account_id = match &reference {
+        Some(reference) => {
+            onboarded_account(&sdk, &contract, &token, reference, &source, &out).await
         }
-    }
+        None => None,
+    };
 
     let path = source.describe();
     out.result(
@@ -93,8 +80,41 @@ pub async fn run(global: &Global, args: AuthorizeArgs, out: Output) -> Result<()
     Ok(())
 }
 
+/// The id of the account the user just onboarded (its `reference`): what
+/// `push provider --account-id` needs. Best effort: the token is already
+/// saved, so a failure is a warning.
+async fn onboarded_account(
+    sdk: &digime::DigiMe,
+    contract: &digime::ContractDetails,
+    token: &digime::UserAccessToken,
+    reference: &str,
+    source: &TokenSource,
+    out: &Output,
+) -> Option<String> {
+    match sdk.read_accounts(contract, token).await {
+        Ok(accounts) => {
+            if accounts.token_refreshed() {
+                let _ = source
+                    .store
+                    .save(&source.user, accounts.user_access_token())
+                    .await;
+            }
+            accounts.find_by_reference(reference).map(|a| a.id.clone())
+        }
+        Err(err) => {
+            out.note(&format!(
+                "digime: warning: could not read the accounts: {err}"
+            ));
+            None
+        }
+    }
+}
+
 /// The redirect after authorize or reauthorize: a code, and our state.
-pub fn parse_authorize_callback(query: &str, state: &str) -> digime::Result<AuthorizeCallback> {
+pub fn parse_authorize_callback(
+    query: &str,
+    state: &ConsentState,
+) -> digime::Result<AuthorizeCallback> {
     let callback = AuthorizeCallback::from_query(query)?;
     callback.verify_state(state)?;
     Ok(callback)
@@ -107,7 +127,7 @@ pub async fn exchange_and_save(
     sdk: &digime::DigiMe,
     contract: &digime::ContractDetails,
     callback: &AuthorizeCallback,
-    verifier: &digime::secrecy::SecretString,
+    verifier: &digime::consent::PkceCodeVerifier,
     source: &TokenSource,
     browser: Browser,
     done: &'static str,

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use digime::consent::ConsentState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -25,7 +26,7 @@ pub struct CallbackServer {
 pub struct Browser(TcpStream);
 
 /// Turns the redirect's query into the command's callback, or a failure.
-pub type Parse<T> = fn(&str, &str) -> digime::Result<T>;
+pub type Parse<T> = fn(&str, &ConsentState) -> digime::Result<T>;
 
 impl CallbackServer {
     /// Listens on 127.0.0.1:`port` (0 picks a free one).
@@ -57,7 +58,7 @@ impl CallbackServer {
         self,
         out: &Output,
         consent_url: &str,
-        state: &str,
+        state: &ConsentState,
         parse: Parse<T>,
     ) -> Result<(T, Browser), Failure> {
         out.note("Open this URL in a browser and consent:");
@@ -76,7 +77,7 @@ impl CallbackServer {
                         Failure::config(format!("accepting the callback failed: {e}"))
                     })?;
                     let found_tx = found_tx.clone();
-                    let state = state.to_owned();
+                    let state = state.clone();
                     tokio::spawn(async move {
                         if let Some(result) = handle(stream, &state, parse).await {
                             let _ = found_tx.send(result).await;
@@ -108,7 +109,11 @@ type Handled<T> = Result<(T, TcpStream), (Failure, Option<TcpStream>)>;
 
 /// Reads one request. `None`: not the callback (answered 404), keep
 /// waiting. `Some`: the callback, good or bad.
-async fn handle<T>(mut stream: TcpStream, state: &str, parse: Parse<T>) -> Option<Handled<T>> {
+async fn handle<T>(
+    mut stream: TcpStream,
+    state: &ConsentState,
+    parse: Parse<T>,
+) -> Option<Handled<T>> {
     let head = match tokio::time::timeout(Duration::from_secs(10), read_head(&mut stream)).await {
         Ok(Some(head)) => head,
         _ => return None,

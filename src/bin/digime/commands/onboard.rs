@@ -4,7 +4,7 @@
 //! report the new account's id. The token file is rewritten only when the
 //! token was refreshed on the way.
 
-use digime::auth::AccountCallback;
+use digime::consent::{AccountCallback, ConsentState};
 use serde_json::json;
 
 use super::callback_server::CallbackServer;
@@ -16,12 +16,12 @@ use crate::output::{Failure, Output};
 pub async fn run(global: &Global, args: OnboardArgs, out: Output) -> Result<(), Failure> {
     let ctx = config::user_context(global).await?;
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::generate_state()?;
+    let state = digime::consent::ConsentState::generate()?;
     let (waited, change) = with_session(&ctx, |session| async move {
         let mut request = session
             .onboard()
             .callback(server.url())
-            .state(state.as_str())
+            .state(state.clone())
             .source_type(args.source_type.to_sdk());
         if let Some(service) = args.service {
             request = request.service_id(service);
@@ -85,7 +85,7 @@ pub async fn run(global: &Global, args: OnboardArgs, out: Output) -> Result<(), 
 }
 
 /// The redirect after onboarding: an account reference, and our state.
-fn parse_account_callback(query: &str, state: &str) -> digime::Result<AccountCallback> {
+fn parse_account_callback(query: &str, state: &ConsentState) -> digime::Result<AccountCallback> {
     let callback = AccountCallback::from_query(query)?;
     callback.verify_state(state)?;
     Ok(callback)

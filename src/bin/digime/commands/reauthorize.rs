@@ -21,11 +21,11 @@ pub async fn run(global: &Global, args: ReauthorizeArgs, out: Output) -> Result<
     let old = ctx.session.user_access_token();
 
     let server = CallbackServer::bind(args.callback_port).await?;
-    let state = digime::auth::generate_state()?;
+    let state = digime::consent::ConsentState::generate()?;
     let authorization = sdk
         .reauthorize(&contract, &old)
         .callback(server.url())
-        .state(state.as_str())
+        .state(state.clone())
         .send()
         .await?;
     let (callback, browser) = server
