@@ -22,7 +22,7 @@ use super::desks::{DeskCell, Raw, Slot, Tok, TokenAnswer};
 use super::grant::{Granted, grant, may_pass, verify_token};
 use crate::contract::ContractDetails;
 use crate::error::{Error, Result};
-use crate::store::{CommitOutcome, Lease, LeaseAttempt, StoredToken, TokenStore};
+use crate::store::{CommitOutcome, Lease, LeaseAttempt, SessionStore, StoredToken, TokenStore};
 
 /// A newer token, and, when the store did not take it, the store's error.
 #[derive(Debug)]
@@ -138,6 +138,36 @@ impl DeskCell {
         self.apply(tokens, slot, actions)
     }
 
+    /// Renews the lease every TTL/4 while the flight holds it.
+    fn start_heartbeat(self: &Arc<Self>, tokens: &Arc<Tokens>, slot: &mut Slot) {
+        if let (Some(store), Some(lease)) = (&self.store, &slot.lease) {
+            let beat = heartbeat(
+                tokens.clone(),
+                self.clone(),
+                store.store.clone(),
+                lease.clone(),
+            );
+            slot.heartbeat = Some(spawn(beat));
+        }
+    }
+
+    /// Gives the lease back, in the background (`flush` waits for it).
+    fn release(self: &Arc<Self>, tokens: &Arc<Tokens>, slot: &mut Slot) {
+        if let (Some(store), Some(lease)) = (&self.store, slot.lease.take()) {
+            let deadline = tokens.config().store_timeout;
+            let store = store.store.clone();
+            let cell = self.clone();
+            slot.releasing += 1;
+            spawn(async move {
+                let released = within(deadline, &*store, store.release(&lease)).await;
+                if let Err(err) = released {
+                    tracing::warn!(error = %err, "could not release the refresh lease; it will run out");
+                }
+                cell.lock().releasing -= 1;
+            });
+        }
+    }
+
     /// Performs the actions that need no waiting (answers, the heartbeat,
     /// releasing the lease) and returns the one I/O the flight waits for.
     fn apply(
@@ -161,15 +191,7 @@ impl DeskCell {
                     None
                 }
                 Action::StartHeartbeat => {
-                    if let (Some(store), Some(lease)) = (&self.store, &slot.lease) {
-                        let beat = heartbeat(
-                            tokens.clone(),
-                            self.clone(),
-                            store.store.clone(),
-                            lease.clone(),
-                        );
-                        slot.heartbeat = Some(spawn(beat));
-                    }
+                    self.start_heartbeat(tokens, &mut slot);
                     None
                 }
                 Action::StopHeartbeat => {
@@ -179,19 +201,7 @@ impl DeskCell {
                     None
                 }
                 Action::Release => {
-                    if let (Some(store), Some(lease)) = (&self.store, slot.lease.take()) {
-                        let deadline = tokens.config().store_timeout;
-                        let store = store.store.clone();
-                        let cell = self.clone();
-                        slot.releasing += 1;
-                        spawn(async move {
-                            let released = within(deadline, &*store, store.release(&lease)).await;
-                            if let Err(err) = released {
-                                tracing::warn!(error = %err, "could not release the refresh lease; it will run out");
-                            }
-                            cell.lock().releasing -= 1;
-                        });
-                    }
+                    self.release(tokens, &mut slot);
                     None
                 }
                 Action::KeepLease => {
@@ -272,137 +282,171 @@ async fn perform(tokens: &Arc<Tokens>, cell: &DeskCell, io: Io) -> Event<Tok, Ra
             tokio::time::sleep(config.wait(wait)).await;
             Event::Timer(timer)
         }
-        Io::Grant(from) => {
-            let Some(contract) = cell.lock().contract.clone() else {
-                return Event::GrantFailed(Error::invalid_response("no contract for the refresh"));
-            };
-            match grant(
-                tokens.transport(),
-                &tokens.transport().flight_http,
-                &contract,
-                &from.0,
-            )
-            .await
-            {
-                Granted::Answer(jwt) => Event::Granted(Arc::new(jwt)),
-                Granted::Refused(err) => Event::Refused(err),
-                Granted::Unsure(err) => {
-                    Event::GrantUnsure(err.mark_refresh_may_have_happened((*from.0).clone()))
-                }
-                Granted::Failed(err) => Event::GrantFailed(err),
-            }
-        }
-        Io::Verify(raw) => {
-            let from = cell.lock().from.clone();
-            match verify_token(tokens.transport(), &tokens.transport().flight_http, &raw).await {
-                Ok(mut fresh) => {
-                    if let Some(from) = &from {
-                        fresh.inherit_identity(&from.0);
-                    }
-                    tracing::info!(
-                        user = fresh.user_id().unwrap_or("-"),
-                        "access token refreshed"
-                    );
-                    Event::Verified(Tok(Arc::new(fresh)))
-                }
-                Err(err) => {
-                    let retryable = may_pass(&err);
-                    let err = match from {
-                        Some(from) => err.mark_refresh_may_have_happened((*from.0).clone()),
-                        None => err,
-                    };
-                    Event::VerifyFailed {
-                        error: err,
-                        retryable,
-                    }
-                }
-            }
-        }
-        Io::Lease => {
-            let Some(s) = store else {
-                return Event::LeaseFailed(Error::invalid_response("no token store"));
-            };
-            let attempt = within(
-                config.store_timeout,
-                &*s.store,
-                s.store.acquire_lease(&s.user, config.lease_ttl),
-            )
-            .await;
-            match attempt {
-                Ok(LeaseAttempt::Acquired {
-                    lease,
-                    current,
-                    took_over,
-                }) => {
-                    cell.lock().lease = Some(lease);
-                    Event::LeaseTaken {
-                        current: current.map(versioned),
-                        took_over,
-                    }
-                }
-                Ok(LeaseAttempt::Held { current, .. }) => Event::LeaseHeld {
-                    current: current.map(versioned),
-                },
-                Err(err) => Event::LeaseFailed(err),
-            }
-        }
-        Io::Renew => {
-            let lease = cell.lock().lease.clone();
-            let (Some(s), Some(lease)) = (store, lease) else {
-                return Event::Renewed(false);
-            };
-            match renew(config, &*s.store, &lease).await {
-                Ok(held) => Event::Renewed(held),
-                Err(err) => {
-                    tracing::warn!(error = %err, "could not renew the refresh lease before the refresh");
-                    Event::Renewed(false)
-                }
-            }
-        }
+        Io::Grant(from) => perform_grant(tokens, cell, from).await,
+        Io::Verify(raw) => perform_verify(tokens, cell, raw).await,
+        Io::Lease => perform_lease(config, cell, store).await,
+        Io::Renew => perform_renew(config, cell, store).await,
         Io::Commit { expected, token } => {
-            let Some(s) = store else {
-                return Event::CommitFailed(Error::invalid_response("no token store"));
+            perform_commit(config, cell, store, expected, token).await
+        }
+        Io::Load => perform_load(config, store).await,
+    }
+}
+
+/// The refresh grant of `from`.
+async fn perform_grant(tokens: &Arc<Tokens>, cell: &DeskCell, from: Tok) -> Event<Tok, Raw, Error> {
+    let Some(contract) = cell.lock().contract.clone() else {
+        return Event::GrantFailed(Error::invalid_response("no contract for the refresh"));
+    };
+    match grant(
+        tokens.transport(),
+        &tokens.transport().flight_http,
+        &contract,
+        &from.0,
+    )
+    .await
+    {
+        Granted::Answer(jwt) => Event::Granted(Arc::new(jwt)),
+        Granted::Refused(err) => Event::Refused(err),
+        Granted::Unsure(err) => {
+            Event::GrantUnsure(err.mark_refresh_may_have_happened((*from.0).clone()))
+        }
+        Granted::Failed(err) => Event::GrantFailed(err),
+    }
+}
+
+/// The verification of a grant's answer.
+async fn perform_verify(tokens: &Arc<Tokens>, cell: &DeskCell, raw: Raw) -> Event<Tok, Raw, Error> {
+    let from = cell.lock().from.clone();
+    match verify_token(tokens.transport(), &tokens.transport().flight_http, &raw).await {
+        Ok(mut fresh) => {
+            if let Some(from) = &from {
+                fresh.inherit_identity(&from.0);
+            }
+            tracing::info!(
+                user = fresh.user_id().unwrap_or("-"),
+                "access token refreshed"
+            );
+            Event::Verified(Tok(Arc::new(fresh)))
+        }
+        Err(err) => {
+            let retryable = may_pass(&err);
+            let err = match from {
+                Some(from) => err.mark_refresh_may_have_happened((*from.0).clone()),
+                None => err,
             };
-            // The lease, or (lost to a slow step) one that names the user:
-            // a commit compares versions, it does not need the lease.
-            let lease = cell
-                .lock()
-                .lease
-                .clone()
-                .unwrap_or_else(|| Lease::with_id(&s.user, "", std::time::SystemTime::now()));
-            let committed = within(
-                config.store_timeout,
-                &*s.store,
-                s.store.commit(&lease, expected, &token.0),
-            )
-            .await;
-            match committed {
-                Ok(CommitOutcome::Committed(version)) => {
-                    cell.lock().lease = None;
-                    Event::Committed(version)
-                }
-                Ok(CommitOutcome::Conflict(current)) => Event::Conflict(
-                    current.map(versioned),
-                    Error::token_store(
-                        s.store.describe(),
-                        format!("the token of user `{}` was removed meanwhile", s.user),
-                    ),
-                ),
-                Err(err) => {
-                    tracing::error!(error = %err, "the store did not take the refreshed token (yet)");
-                    Event::CommitFailed(err)
-                }
+            Event::VerifyFailed {
+                error: err,
+                retryable,
             }
         }
-        Io::Load => {
-            let Some(s) = store else {
-                return Event::LoadFailed(Error::invalid_response("no token store"));
-            };
-            match within(config.store_timeout, &*s.store, s.store.load(&s.user)).await {
-                Ok(current) => Event::Loaded(current.map(versioned)),
-                Err(err) => Event::LoadFailed(err),
+    }
+}
+
+/// Asking the store for the lease.
+async fn perform_lease(
+    config: &Config,
+    cell: &DeskCell,
+    store: Option<&SessionStore>,
+) -> Event<Tok, Raw, Error> {
+    let Some(s) = store else {
+        return Event::LeaseFailed(Error::invalid_response("no token store"));
+    };
+    let attempt = within(
+        config.store_timeout,
+        &*s.store,
+        s.store.acquire_lease(&s.user, config.lease_ttl),
+    )
+    .await;
+    match attempt {
+        Ok(LeaseAttempt::Acquired {
+            lease,
+            current,
+            took_over,
+        }) => {
+            cell.lock().lease = Some(lease);
+            Event::LeaseTaken {
+                current: current.map(versioned),
+                took_over,
             }
         }
+        Ok(LeaseAttempt::Held { current, .. }) => Event::LeaseHeld {
+            current: current.map(versioned),
+        },
+        Err(err) => Event::LeaseFailed(err),
+    }
+}
+
+/// Renewing the lease before the grant.
+async fn perform_renew(
+    config: &Config,
+    cell: &DeskCell,
+    store: Option<&SessionStore>,
+) -> Event<Tok, Raw, Error> {
+    let lease = cell.lock().lease.clone();
+    let (Some(s), Some(lease)) = (store, lease) else {
+        return Event::Renewed(false);
+    };
+    match renew(config, &*s.store, &lease).await {
+        Ok(held) => Event::Renewed(held),
+        Err(err) => {
+            tracing::warn!(error = %err, "could not renew the refresh lease before the refresh");
+            Event::Renewed(false)
+        }
+    }
+}
+
+/// Writing the new token, on version `expected`.
+async fn perform_commit(
+    config: &Config,
+    cell: &DeskCell,
+    store: Option<&SessionStore>,
+    expected: u64,
+    token: Tok,
+) -> Event<Tok, Raw, Error> {
+    let Some(s) = store else {
+        return Event::CommitFailed(Error::invalid_response("no token store"));
+    };
+    // The lease, or (lost to a slow step) one that names the user:
+    // a commit compares versions, it does not need the lease.
+    let lease = cell
+        .lock()
+        .lease
+        .clone()
+        .unwrap_or_else(|| Lease::with_id(&s.user, "", std::time::SystemTime::now()));
+    let committed = within(
+        config.store_timeout,
+        &*s.store,
+        s.store.commit(&lease, expected, &token.0),
+    )
+    .await;
+    match committed {
+        Ok(CommitOutcome::Committed(version)) => {
+            cell.lock().lease = None;
+            Event::Committed(version)
+        }
+        Ok(CommitOutcome::Conflict(current)) => Event::Conflict(
+            current.map(versioned),
+            Error::token_store(
+                s.store.describe(),
+                format!("the token of user `{}` was removed meanwhile", s.user),
+            ),
+        ),
+        Err(err) => {
+            tracing::error!(error = %err, "the store did not take the refreshed token (yet)");
+            Event::CommitFailed(err)
+        }
+    }
+}
+
+/// Reading the store.
+async fn perform_load(config: &Config, store: Option<&SessionStore>) -> Event<Tok, Raw, Error> {
+    let Some(s) = store else {
+        return Event::LoadFailed(Error::invalid_response("no token store"));
+    };
+    match within(config.store_timeout, &*s.store, s.store.load(&s.user)).await {
+        Ok(current) => Event::Loaded(current.map(versioned)),
+        Err(err) => Event::LoadFailed(err),
     }
 }
 

@@ -329,9 +329,14 @@ pub(super) async fn concurrent_writes(ctx: &mut Ctx<'_>) -> Checked {
         })?;
     }
     ctx.expect_stored(&user, &tokens[winner], 2).await?;
-    // Racing saves each write a version of their own.
+    racing_saves(ctx, &user).await
+}
+
+/// Racing saves on version 2 each write a version of their own, and the
+/// highest is what `load` answers.
+async fn racing_saves(ctx: &mut Ctx<'_>, user: &str) -> Checked {
     let saves: Vec<UserAccessToken> = (0..ctx.tasks).map(|_| ctx.token()).collect();
-    let saved = join_all(saves.iter().map(|token| ctx.save(&user, token)))
+    let saved = join_all(saves.iter().map(|token| ctx.save(user, token)))
         .await
         .into_iter()
         .collect::<Checked<Vec<_>>>()?;
@@ -344,7 +349,7 @@ pub(super) async fn concurrent_writes(ctx: &mut Ctx<'_>) -> Checked {
             ctx.tasks
         )
     })?;
-    let last = ctx.load(&user).await?;
+    let last = ctx.load(user).await?;
     let newest = saved
         .iter()
         .position(|s| s.version == 2 + ctx.tasks as u64)

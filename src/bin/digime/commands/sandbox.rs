@@ -6,9 +6,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use digime::ContractDetails;
 use digime::sandbox::{Sandbox, generate_private_key_pem};
 use digime::store::{FileTokenStore, TokenStore};
+use digime::{ContractDetails, UserAccessToken};
 use serde_json::json;
 
 use crate::args::{Global, SandboxArgs};
@@ -54,52 +54,11 @@ pub async fn run(global: &Global, args: SandboxArgs, out: Output) -> Result<(), 
     let token = sandbox.mint_token(&app_id, &contract_id, USER_ID)?;
     let base_url = sandbox.base_url();
 
-    let key_path = dir.join(KEY_FILE);
-    let token_path = dir.join(TOKEN_FILE);
-    let env_path = dir.join(ENV_FILE);
-    let env = env_file(&[
-        ("DIGIME_BASE_URL", base_url.clone()),
-        ("DIGIME_APP_ID", app_id.clone()),
-        ("DIGIME_CONTRACT_ID", contract_id.clone()),
-        ("DIGIME_KEY_FILE", key_path.display().to_string()),
-        ("DIGIME_TOKEN_FILE", token_path.display().to_string()),
-    ]);
-    for (path, bytes) in [(&key_path, pem.as_bytes()), (&env_path, env.as_bytes())] {
-        write_private(path, bytes)
-            .map_err(|e| Failure::config(format!("cannot write {}: {e}", path.display())))?;
-    }
-    // The token file is the CLI's token store: written the way it rewrites it.
-    FileTokenStore::single_file(&token_path)
-        .save("default", &token)
-        .await
-        .map_err(|e| Failure::config(format!("{e}")))?;
+    let files = write_files(&dir, &pem, &base_url, &app_id, &contract_id, &token).await?;
 
     out.note("digime sandbox: a local digi.me API for tests and development. NOT FOR PRODUCTION.");
     out.result(
-        || {
-            let mut text = format!("digime sandbox listening on {base_url}\n");
-            let _ = writeln!(
-                text,
-                "wrote {} (the contract's private key, 0600)",
-                key_path.display()
-            );
-            let _ = writeln!(
-                text,
-                "wrote {} (a token for user {USER_ID}, 0600)",
-                token_path.display()
-            );
-            let _ = writeln!(text, "wrote {} (the settings, for sh)", env_path.display());
-            let _ = writeln!(
-                text,
-                "app {app_id}, contract {contract_id}, accounts {}",
-                ACCOUNTS.join(", ")
-            );
-            let _ = writeln!(text, "try:");
-            let _ = writeln!(text, "  . {}", shell_quote(&env_path.display().to_string()));
-            let _ = writeln!(text, "  digime push library FILE --account {}", ACCOUNTS[0]);
-            let _ = writeln!(text, "Ctrl-C stops the sandbox.");
-            text
-        },
+        || text_report(&base_url, &files, &app_id, &contract_id),
         json!({
             "base_url": base_url,
             "onboard_url": sandbox.onboard_url(),
@@ -108,9 +67,9 @@ pub async fn run(global: &Global, args: SandboxArgs, out: Output) -> Result<(), 
             "user_id": USER_ID,
             "accounts": ACCOUNTS,
             "files": {
-                "key": path_string(&key_path),
-                "token": path_string(&token_path),
-                "env": path_string(&env_path),
+                "key": path_string(&files.key),
+                "token": path_string(&files.token),
+                "env": path_string(&files.env),
             },
         }),
     );
@@ -118,6 +77,76 @@ pub async fn run(global: &Global, args: SandboxArgs, out: Output) -> Result<(), 
     wait_for_stop().await;
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// The files `digime sandbox` writes in its folder.
+struct Files {
+    key: PathBuf,
+    token: PathBuf,
+    env: PathBuf,
+}
+
+/// Writes the key, the settings and the token into `dir` (each 0600).
+async fn write_files(
+    dir: &Path,
+    pem: &str,
+    base_url: &str,
+    app_id: &str,
+    contract_id: &str,
+    token: &UserAccessToken,
+) -> Result<Files, Failure> {
+    let files = Files {
+        key: dir.join(KEY_FILE),
+        token: dir.join(TOKEN_FILE),
+        env: dir.join(ENV_FILE),
+    };
+    let env = env_file(&[
+        ("DIGIME_BASE_URL", base_url.to_owned()),
+        ("DIGIME_APP_ID", app_id.to_owned()),
+        ("DIGIME_CONTRACT_ID", contract_id.to_owned()),
+        ("DIGIME_KEY_FILE", files.key.display().to_string()),
+        ("DIGIME_TOKEN_FILE", files.token.display().to_string()),
+    ]);
+    for (path, bytes) in [(&files.key, pem.as_bytes()), (&files.env, env.as_bytes())] {
+        write_private(path, bytes)
+            .map_err(|e| Failure::config(format!("cannot write {}: {e}", path.display())))?;
+    }
+    // The token file is the CLI's token store: written the way it rewrites it.
+    FileTokenStore::single_file(&files.token)
+        .save("default", token)
+        .await
+        .map_err(|e| Failure::config(format!("{e}")))?;
+    Ok(files)
+}
+
+/// What the command prints on a terminal.
+fn text_report(base_url: &str, files: &Files, app_id: &str, contract_id: &str) -> String {
+    let mut text = format!("digime sandbox listening on {base_url}\n");
+    let _ = writeln!(
+        text,
+        "wrote {} (the contract's private key, 0600)",
+        files.key.display()
+    );
+    let _ = writeln!(
+        text,
+        "wrote {} (a token for user {USER_ID}, 0600)",
+        files.token.display()
+    );
+    let _ = writeln!(text, "wrote {} (the settings, for sh)", files.env.display());
+    let _ = writeln!(
+        text,
+        "app {app_id}, contract {contract_id}, accounts {}",
+        ACCOUNTS.join(", ")
+    );
+    let _ = writeln!(text, "try:");
+    let _ = writeln!(
+        text,
+        "  . {}",
+        shell_quote(&files.env.display().to_string())
+    );
+    let _ = writeln!(text, "  digime push library FILE --account {}", ACCOUNTS[0]);
+    let _ = writeln!(text, "Ctrl-C stops the sandbox.");
+    text
 }
 
 fn path_string(path: &Path) -> String {
