@@ -2,7 +2,7 @@
 # Reproduces the "Bulk push" figures of docs/performance.md on this machine:
 #   bash scripts/bulk.sh            # all of it
 #   bash scripts/bulk.sh speed      # N files: one bulk run against a shell loop of single pushes
-#   bash scripts/bulk.sh journal    # throughput with the journal against without (--no-journal):
+#   bash scripts/bulk.sh journal    # throughput with the journal against without (--no-journal, RUNS=12 pairs):
 #                                   # `local` (the sandbox as it is) and `wan` (pushes held 20 ms)
 #   bash scripts/bulk.sh rss        # peak RSS of one bulk run over BIG files of 1 KiB
 # N (default 2000) and BIG (default 100000) set the sizes. The sandbox runs
@@ -83,7 +83,7 @@ if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = local ]; then
   M=$(( N * 5 ))
   make_files "$M" "$WORK/journal-files"
   echo "== $M files of 1 KiB, --jobs 8: with the journal (a fresh one each run) against --no-journal, alternated"
-  compare 5 "$M" "$WORK/journal-files"
+  compare "${RUNS:-12}" "$M" "$WORK/journal-files"
 fi
 
 if [ "$MODE" = all ] || [ "$MODE" = journal ] || [ "$MODE" = wan ]; then
