@@ -151,6 +151,7 @@ pub mod models;
 pub mod push;
 mod signer;
 pub mod store;
+mod sync;
 mod time;
 mod token;
 mod tokens;

@@ -5,12 +5,13 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use super::identity::FileIdentity;
 use super::record::{self, Event, Index};
 use super::status::Status;
 use super::writer::{Due, Tail, Writer};
+use crate::sync::lock;
 
 /// Lines longer than this are not records: they are skipped unread.
 const MAX_LINE: u64 = 64 * 1024;
@@ -517,8 +518,4 @@ fn sync_parent(path: &Path) {
     {
         let _ = dir.sync_all();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

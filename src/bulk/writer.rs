@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::sync::lock;
+
 /// How long a record nothing waits for urgently may wait for the next
 /// flush: its outcome reaches the disk this much later at worst, while the
 /// pushes it shares the flush with go on.
@@ -283,10 +285,6 @@ impl Tail {
         }
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::SystemTime;
 
 use aws_lc_rs::digest::{Context, SHA256};
@@ -16,6 +16,7 @@ use super::config::Config;
 use super::core::{Answer, Caller, Desk, Event, Versioned};
 use crate::contract::ContractDetails;
 use crate::store::{Lease, SessionStore};
+use crate::sync::lock;
 use crate::token::UserAccessToken;
 
 /// A token as the desks hold it: shared, and compared by its refresh token.
@@ -101,12 +102,6 @@ impl fmt::Debug for DeskCell {
             .field("user", &self.store.as_ref().map(|s| s.user.as_str()))
             .finish_non_exhaustive()
     }
-}
-
-/// Locks a mutex whether or not an earlier holder panicked: every update
-/// below leaves the data consistent.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl DeskCell {

@@ -23,8 +23,9 @@ pub(crate) use driver::{Fresh, versioned};
 pub(crate) use grant::{token_call, token_from_reply};
 
 use self::core::Versioned;
-use self::desks::{Desks, lock};
+use self::desks::Desks;
 use crate::store::SessionStore;
+use crate::sync::lock;
 use crate::token::UserAccessToken;
 use crate::transport::Transport;
 

@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "validate",
             "typestate",
             "hex",
+            "sync",
             "guide",
         ],
     ),
