@@ -178,6 +178,7 @@ impl DeskCell {
     ) -> Option<Io> {
         let mut io = None;
         let mut learnt = Vec::new();
+        let mut replies = Vec::new();
         for action in actions {
             let next = match action {
                 Action::Reply(caller, answer) => {
@@ -185,8 +186,7 @@ impl DeskCell {
                         learnt.push(v.clone());
                     }
                     if let Some(tx) = slot.senders.remove(&caller) {
-                        // A caller that gave up is fine: the desk keeps the token.
-                        let _ = tx.send(answer);
+                        replies.push((tx, answer));
                     }
                     None
                 }
@@ -226,10 +226,17 @@ impl DeskCell {
             }
         }
         // The routes are written with the desk unlocked: the registry is
-        // never locked while a desk is waited for.
+        // never locked while a desk is waited for. And before the callers
+        // hear the answer: a caller that goes on with the new token at once
+        // must find it routed to this desk, or a desk of its own would
+        // refresh it a second time.
         drop(slot);
         for token in learnt {
             tokens.remember(self, &token);
+        }
+        for (tx, answer) in replies {
+            // A caller that gave up is fine: the desk keeps the token.
+            let _ = tx.send(answer);
         }
         io
     }
