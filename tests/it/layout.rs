@@ -4,7 +4,7 @@
 //! these rules keep (its "The rule" section).
 //!
 //! Why a test of our own and not `cargo modules dependencies --acyclic`: it
-//! runs in `cargo test --all-features`, which CI and every contributor run
+//! runs in `cargo test --workspace --all-features`, which CI and every contributor run
 //! already, with no tool to install, no nightly rust-analyzer to keep in step
 //! with, and it checks the size limits in the same pass. It reads the text,
 //! not the compiler's view, so it follows only what it can see:
