@@ -231,7 +231,7 @@ fn check(dir: &Path) -> BTreeMap<String, Vec<Diagnostic>> {
         .current_dir(dir)
         .args(["check", "--bins", "--keep-going", "--message-format=json"])
         // The crate's own target folder: the dependencies checked there
-        // (by `cargo check`, clippy, or an earlier run) are not checked
+        // (by `cargo check`, CI's package check, or an earlier run) are not checked
         // again. Cargo holds no lock on it while tests run.
         .env("CARGO_TARGET_DIR", target_dir())
         .env_remove("RUSTFLAGS")
