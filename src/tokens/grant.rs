@@ -5,7 +5,8 @@
 //! and the verified reply.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::contract::ContractDetails;
 use crate::error::{Error, ErrorKind, Result, ServerError};
@@ -22,10 +23,22 @@ struct TokenResponse {
 /// The verified payload of the token JWT.
 #[derive(Deserialize)]
 struct TokenPayload {
+    #[serde(deserialize_with = "object")]
     access_token: TokenPart,
+    #[serde(deserialize_with = "object")]
     refresh_token: TokenPart,
     sub: Option<String>,
     consentid: Option<String>,
+}
+
+/// A token part read from a JSON object only: serde's derive alone would
+/// also take an array (`["…", 0]` as value and expiry), a shape digi.me
+/// never sends and the official SDK reads as no token.
+fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
+    deserializer: D,
+) -> std::result::Result<T, D::Error> {
+    let fields = serde_json::Map::deserialize(deserializer)?;
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(D::Error::custom)
 }
 
 #[derive(Deserialize)]

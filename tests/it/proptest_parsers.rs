@@ -168,6 +168,14 @@ struct World {
 }
 
 /// The stub's routes are shared: one case at a time.
+/// The failures proptest found, kept beside this file
+/// (`proptest_parsers.proptest-regressions`) and replayed before new cases.
+fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
+    Some(Box::new(
+        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+    ))
+}
+
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
@@ -235,7 +243,7 @@ fn query_part() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     #[test]
     fn callback_query_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -293,7 +301,7 @@ fn error_body() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     #[test]
     fn error_responses_of_any_shape_become_server_errors(
@@ -376,7 +384,7 @@ fn token_payload() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: regressions(), ..ProptestConfig::default() })]
 
     #[test]
     fn signed_token_payloads_of_any_shape_never_panic(payload in token_payload()) {
