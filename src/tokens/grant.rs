@@ -33,7 +33,7 @@ struct TokenPayload {
 
 /// A token part read from a JSON object only: serde's derive alone would
 /// also take an array (`["…", 0]` as value and expiry), a shape digi.me
-/// never sends and the official SDK reads as no token.
+/// never sends. It is an invalid response, like any other wrong shape.
 fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(
     deserializer: D,
 ) -> std::result::Result<T, D::Error> {
