@@ -167,7 +167,6 @@ struct World {
     token: UserAccessToken,
 }
 
-/// The stub's routes are shared: one case at a time.
 /// The failures proptest found, kept beside this file
 /// (`proptest_parsers.proptest-regressions`) and replayed before new cases.
 fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
@@ -176,6 +175,7 @@ fn regressions() -> Option<Box<dyn proptest::test_runner::FailurePersistence>> {
     ))
 }
 
+/// The stub's routes are shared: one case at a time.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
